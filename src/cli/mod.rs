@@ -1,0 +1,187 @@
+//! The `grpc-double` command line (clap only; every command calls into the library).
+
+pub mod exit;
+mod logging;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{Error, FixtureSource, Fixtures, Schema, schema::Loader};
+
+/// A scriptable fake gRPC server, a buf-compatible breaking-change checker, and
+/// property-tested protobuf round trips.
+#[derive(Debug, Parser)]
+#[command(name = "grpc-double", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Only log warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more: -v for debug, -vv for trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "GRPC_DOUBLE_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC services from fixtures. With no --proto and no --fixtures, serves the bundled
+    /// userservice.UserService from fixtures/users.yaml.
+    Serve(serve::ServeArgs),
+    /// Validate fixtures against protos without serving; exits 0 when every stub loads, 1 if not.
+    Check(CheckArgs),
+}
+
+/// Where the protos come from.
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// A .proto file, or a directory searched recursively for .proto files. Repeatable.
+    /// Default: the bundled proto/users.proto.
+    #[arg(
+        long = "proto",
+        value_name = "PATH",
+        env = "GRPC_DOUBLE_PROTO",
+        value_delimiter = ','
+    )]
+    protos: Vec<PathBuf>,
+    /// An include path for imports (like protoc's -I). Repeatable. Default: each --proto's
+    /// directory.
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    includes: Vec<PathBuf>,
+    /// A binary FileDescriptorSet (`buf build -o x.binpb`, `protoc --include_imports -o x.binpb`).
+    /// Repeatable.
+    #[arg(long = "descriptor-set", value_name = "FILE")]
+    descriptor_sets: Vec<PathBuf>,
+    /// A fixture file (.yaml, .yml, .json), or a directory searched recursively. Repeatable.
+    /// Default: the bundled fixtures/users.yaml when no proto is given.
+    #[arg(
+        long = "fixtures",
+        value_name = "PATH",
+        env = "GRPC_DOUBLE_FIXTURES",
+        value_delimiter = ','
+    )]
+    fixtures: Vec<PathBuf>,
+}
+
+impl SchemaArgs {
+    fn uses_bundled_schema(&self) -> bool {
+        self.protos.is_empty() && self.descriptor_sets.is_empty()
+    }
+
+    /// Compiles the protos, or the bundled contract when none is given.
+    pub(crate) fn schema(&self) -> Result<Schema, Error> {
+        if self.uses_bundled_schema() {
+            return Ok(Schema::bundled());
+        }
+        let mut loader = Loader::new();
+        self.includes.iter().for_each(|i| {
+            loader.include(i);
+        });
+        self.protos.iter().for_each(|p| {
+            loader.proto(p);
+        });
+        self.descriptor_sets.iter().for_each(|d| {
+            loader.descriptor_set(d);
+        });
+        loader.load()
+    }
+
+    /// Reads the fixture files, or the bundled ones when neither protos nor fixtures are given.
+    pub(crate) fn fixture_sources(&self) -> Result<Vec<FixtureSource>, Error> {
+        if self.fixtures.is_empty() && self.uses_bundled_schema() {
+            return Ok(vec![FixtureSource::new(
+                crate::fake::BUNDLED_FIXTURES_NAME,
+                crate::fake::BUNDLED_FIXTURES,
+            )]);
+        }
+        let mut sources = Vec::new();
+        for path in &self.fixtures {
+            sources.extend(FixtureSource::read_all(path)?);
+        }
+        Ok(sources)
+    }
+
+    /// Loads the schema and validates the fixtures against it.
+    pub(crate) fn load(&self) -> Result<(Schema, Fixtures, Vec<FixtureSource>), Error> {
+        let schema = self.schema()?;
+        let sources = self.fixture_sources()?;
+        let fixtures = Fixtures::load(&schema, &sources)?;
+        Ok((schema, fixtures, sources))
+    }
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    schema: SchemaArgs,
+}
+
+/// Parses the command line and runs the command; errors are reported here.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.quiet, cli.verbose, cli.log_format == LogFormat::Json);
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(err),
+    }
+}
+
+/// Prints an error with its source snippet and hint; exit code 1.
+pub(crate) fn report(err: Error) -> ExitCode {
+    eprintln!("{:?}", miette::Report::new(err));
+    exit::code(exit::ERROR)
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
+    let (schema, fixtures, sources) = args.schema.load()?;
+    let files: Vec<&str> = sources.iter().map(FixtureSource::name).collect();
+    println!(
+        "ok: {} stub{} for {} method{} in {}",
+        fixtures.len(),
+        if fixtures.len() == 1 { "" } else { "s" },
+        fixtures.methods().len(),
+        if fixtures.methods().len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if files.is_empty() {
+            "no fixture files".to_owned()
+        } else {
+            files.join(", ")
+        }
+    );
+    let covered = fixtures.methods();
+    for service in schema.services() {
+        for method in service.methods() {
+            let name = format!("{}/{}", service.full_name(), method.name());
+            if !covered.contains(&name) {
+                println!("note: {name} has no stub; calls to it answer UNIMPLEMENTED");
+            }
+        }
+    }
+    Ok(exit::code(exit::OK))
+}
+
+/// Parses a duration flag: `250ms`, `1.5s`, `2m`; a bare number is milliseconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::fake::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration (e.g. 250ms, 1.5s, 2m)"))
+}

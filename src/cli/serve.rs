@@ -1,0 +1,167 @@
+//! `grpc-double serve`.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+use super::{SchemaArgs, exit, parse_duration};
+use crate::{Error, FakeServer, ServerOptions, fake::Compression};
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    schema: SchemaArgs,
+    /// Address to listen on; repeatable. Port 0 picks a free port (see --ready-file).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50051",
+        env = "GRPC_DOUBLE_LISTEN",
+        value_delimiter = ','
+    )]
+    listen: Vec<String>,
+    /// Once every listener serves, write `{"grpc": ["127.0.0.1:PORT", …], "pid": N}` to this
+    /// file (atomically), for test harnesses to wait on. Removed on shutdown.
+    #[arg(long, value_name = "PATH", env = "GRPC_DOUBLE_READY_FILE")]
+    ready_file: Option<PathBuf>,
+    /// Compress replies when the client accepts it. Compressed requests (gzip, zstd) are always
+    /// accepted.
+    #[arg(long, value_enum, default_value_t = CompressionArg::None)]
+    compression: CompressionArg,
+    /// Largest message accepted or sent, e.g. 4MiB, 512KiB, 1048576.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_message_size: Option<usize>,
+    /// Maximum concurrent HTTP/2 streams per connection.
+    #[arg(long, value_name = "N")]
+    max_concurrent_streams: Option<u32>,
+    /// Send HTTP/2 keepalive pings this often, e.g. 30s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    http2_keepalive_interval: Option<Duration>,
+    /// Close the connection when a keepalive ping is not answered within this time.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    http2_keepalive_timeout: Option<Duration>,
+    /// On SIGINT/SIGTERM, how long in-flight calls may finish before the server stops.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CompressionArg {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// `4MiB`, `512KiB`, `64KB`, or bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 4MiB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit (use B, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Error::io("tokio runtime", err))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
+    let (schema, fixtures, sources) = args.schema.load()?;
+    let stubs = fixtures.len();
+    let options = ServerOptions {
+        listen: args.listen.clone(),
+        compression: match args.compression {
+            CompressionArg::None => None,
+            CompressionArg::Gzip => Some(Compression::Gzip),
+            CompressionArg::Zstd => Some(Compression::Zstd),
+        },
+        max_message_size: args.max_message_size,
+        max_concurrent_streams: args.max_concurrent_streams,
+        keepalive_interval: args.http2_keepalive_interval,
+        keepalive_timeout: args.http2_keepalive_timeout,
+        shutdown_grace: args.shutdown_grace,
+        log_calls: true,
+    };
+    let server = FakeServer::start(&schema, fixtures, options).await?;
+    let files: Vec<&str> = sources.iter().map(|s| s.name()).collect();
+    tracing::info!(
+        services = %server.services().join(", "),
+        stubs,
+        fixtures = %files.join(", "),
+        "serving"
+    );
+    if stubs == 0 {
+        tracing::warn!("no stubs loaded: every call answers UNIMPLEMENTED; pass --fixtures");
+    }
+    for addr in server.addrs() {
+        println!("grpc-double listening on {addr}");
+    }
+    if let Some(path) = &args.ready_file {
+        server.write_ready_file(path)?;
+    }
+    let stop = server.stop_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight calls");
+        stop.stop();
+    });
+    let result = server.wait().await;
+    if let Some(path) = &args.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
+    result.map(|()| exit::code(exit::OK))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("4 parsecs").is_err());
+    }
+}

@@ -1,0 +1,948 @@
+//! The fixture language: YAML (or JSON) files of stubs, validated against the descriptors.
+//!
+//! ```yaml
+//! - id: missing-user
+//!   method: userservice.UserService/GetUser
+//!   priority: 10
+//!   when:
+//!     message: { user_id: missing }
+//!   then:
+//!     status: { code: NOT_FOUND, message: User not found }
+//! ```
+//!
+//! Loading checks every stub before anything is served — methods exist, fields exist and their
+//! values fit, templates parse and refer to real fields — and reports all problems at once, each
+//! at its `file:line:col`. docs/fixtures.md is the reference.
+
+use std::{collections::HashMap, time::Duration};
+
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value};
+use tonic::{
+    Code,
+    metadata::{
+        AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap,
+    },
+};
+
+use super::{
+    diagnostic::{FixtureErrors, FixtureSource, Location},
+    matchers::{FieldCheck, Matcher},
+    respond::{Payload, Reply, StatusReply, StreamItem, Text},
+    status::{CODES, parse_code},
+    stub::{Stub, method_name},
+    template::{TemplateCompiler, TemplateScope},
+    value::{Converter, decode_base64, is_template, suggest},
+    yaml::{self, Node, NodeKind},
+};
+use crate::Schema;
+
+const STUB_KEYS: [&str; 6] = ["id", "name", "method", "priority", "when", "then"];
+const WHEN_KEYS: [&str; 5] = ["message", "message_eq", "messages", "metadata", "expr"];
+const THEN_KEYS: [&str; 6] = [
+    "message", "stream", "status", "headers", "trailers", "delay",
+];
+const ITEM_KEYS: [&str; 2] = ["message", "delay"];
+const STATUS_KEYS: [&str; 3] = ["code", "message", "details"];
+
+/// A validated set of stubs, ready to serve.
+///
+/// # Examples
+///
+/// ```
+/// use grpc_double::{Fixtures, FixtureSource, Schema};
+///
+/// let schema = Schema::bundled();
+/// let yaml = "- method: userservice.UserService/GetUser\n  then:\n    message: { name: Ada }\n";
+/// let fixtures = Fixtures::load(&schema, &[FixtureSource::new("stubs.yaml", yaml)])?;
+/// assert_eq!(fixtures.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Fixtures {
+    pub(crate) env: minijinja::Environment<'static>,
+    /// Highest priority first; ties in file order.
+    pub(crate) stubs: Vec<Stub>,
+}
+
+/// The bundled fixtures for `proto/users.proto`.
+pub const BUNDLED_FIXTURES: &str = include_str!("../../fixtures/users.yaml");
+/// The name the bundled fixtures are reported under.
+pub const BUNDLED_FIXTURES_NAME: &str = "fixtures/users.yaml";
+
+impl Fixtures {
+    /// Loads and validates fixture files against a schema.
+    ///
+    /// # Errors
+    ///
+    /// Every problem found, each located at `file:line:col` with a hint.
+    pub fn load(schema: &Schema, sources: &[FixtureSource]) -> Result<Self, FixtureErrors> {
+        let mut loader = Load {
+            schema,
+            errors: FixtureErrors::default(),
+            templates: TemplateCompiler::new(),
+            stubs: Vec::new(),
+            ids: HashMap::new(),
+        };
+        for source in sources {
+            loader.file(source);
+        }
+        if !loader.errors.is_empty() {
+            return Err(loader.errors);
+        }
+        let mut stubs = loader.stubs;
+        // Stable: equal priorities keep file order.
+        stubs.sort_by_key(|s| std::cmp::Reverse(s.priority));
+        Ok(Self {
+            env: loader.templates.finish(),
+            stubs,
+        })
+    }
+
+    /// Gets the bundled fixtures, `fixtures/users.yaml`, for [`Schema::bundled`].
+    pub fn bundled(schema: &Schema) -> Result<Self, FixtureErrors> {
+        Self::load(
+            schema,
+            &[FixtureSource::new(BUNDLED_FIXTURES_NAME, BUNDLED_FIXTURES)],
+        )
+    }
+
+    /// An empty set: every call answers UNIMPLEMENTED.
+    pub fn empty() -> Self {
+        Self {
+            env: TemplateCompiler::new().finish(),
+            stubs: Vec::new(),
+        }
+    }
+
+    /// Gets the number of stubs.
+    pub fn len(&self) -> usize {
+        self.stubs.len()
+    }
+
+    /// Whether there are no stubs.
+    pub fn is_empty(&self) -> bool {
+        self.stubs.is_empty()
+    }
+
+    /// Gets the methods that have at least one stub, sorted, e.g. `userservice.UserService/GetUser`.
+    pub fn methods(&self) -> Vec<String> {
+        let mut methods: Vec<String> = self.stubs.iter().map(Stub::method_name).collect();
+        methods.sort();
+        methods.dedup();
+        methods
+    }
+}
+
+struct Load<'s> {
+    schema: &'s Schema,
+    errors: FixtureErrors,
+    templates: TemplateCompiler,
+    stubs: Vec<Stub>,
+    ids: HashMap<String, Location>,
+}
+
+/// A stub's mapping split into its known keys; unknown keys are reported.
+fn keys<'n, const N: usize>(
+    conv: &mut Converter<'_>,
+    node: &'n Node,
+    known: [&'static str; N],
+    what: &str,
+) -> Option<HashMap<&'static str, (&'n Node, &'n Node)>> {
+    let Some(entries) = node.as_map() else {
+        conv.error(
+            node.span.clone(),
+            "grpc_double::fixture::expected_mapping",
+            format!("expected {what} as a mapping, found {}", node.describe()),
+        )
+        .label("expected a mapping")
+        .help(format!("{what} takes the keys: {}", known.join(", ")))
+        .emit();
+        return None;
+    };
+    let mut out = HashMap::new();
+    for (key, value) in entries {
+        let text = key.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+        match known.iter().find(|k| **k == text) {
+            Some(k) => {
+                out.insert(*k, (key, value));
+            }
+            None => {
+                let help = suggest(text, known.into_iter()).map_or_else(
+                    || format!("{what} takes the keys: {}", known.join(", ")),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                conv.error(
+                    key.span.clone(),
+                    "grpc_double::fixture::unknown_key",
+                    format!("unknown key `{text}` in {what}"),
+                )
+                .label("unknown key")
+                .help(help)
+                .emit();
+            }
+        }
+    }
+    Some(out)
+}
+
+fn scalar_text<'n>(conv: &mut Converter<'_>, node: &'n Node, what: &str) -> Option<&'n str> {
+    match node.as_scalar() {
+        Some(s) if !s.is_null() => Some(s.text.as_str()),
+        _ => {
+            conv.error(
+                node.span.clone(),
+                "grpc_double::fixture::expected_scalar",
+                format!("expected {what}, found {}", node.describe()),
+            )
+            .label(format!("expected {what}"))
+            .emit();
+            None
+        }
+    }
+}
+
+impl Load<'_> {
+    fn file(&mut self, source: &FixtureSource) {
+        let docs = match yaml::parse(source.text()) {
+            Ok(docs) => docs,
+            Err(err) => {
+                let end = (err.offset + 1).min(source.text().len()).max(err.offset);
+                Converter::new(source, &mut self.errors)
+                    .error(
+                        err.offset..end,
+                        "grpc_double::fixture::yaml",
+                        format!("invalid YAML: {}", err.message),
+                    )
+                    .label("here")
+                    .emit();
+                return;
+            }
+        };
+        for doc in &docs {
+            match &doc.kind {
+                _ if doc.is_null() => {}
+                NodeKind::Seq(stubs) => stubs.iter().for_each(|s| self.stub(source, s)),
+                NodeKind::Map(entries) => {
+                    let stubs = entries
+                        .iter()
+                        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "stubs"));
+                    match stubs {
+                        Some((_, node)) if entries.len() == 1 => match &node.kind {
+                            NodeKind::Seq(stubs) => stubs.iter().for_each(|s| self.stub(source, s)),
+                            _ if node.is_null() => {}
+                            _ => self.top_level_error(source, node),
+                        },
+                        _ if entries
+                            .iter()
+                            .any(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "method")) =>
+                        {
+                            self.stub(source, doc);
+                        }
+                        _ => self.top_level_error(source, doc),
+                    }
+                }
+                NodeKind::Scalar(_) => self.top_level_error(source, doc),
+            }
+        }
+    }
+
+    fn top_level_error(&mut self, source: &FixtureSource, node: &Node) {
+        Converter::new(source, &mut self.errors)
+            .error(node.span.clone(), "grpc_double::fixture::top_level", format!("expected a list of stubs, found {}", node.describe()))
+            .label("expected a list of stubs")
+            .help("a fixture file is a list of stubs (`- method: pkg.Service/Method …`), or a mapping with a `stubs:` list")
+            .emit();
+    }
+
+    fn stub(&mut self, source: &FixtureSource, node: &Node) {
+        let mut conv = Converter::new(source, &mut self.errors);
+        let Some(keys) = keys(&mut conv, node, STUB_KEYS, "a stub") else {
+            return;
+        };
+        let origin = source.location(node.span.start);
+        let Some(&(method_key, method_node)) = keys.get("method") else {
+            conv.error(
+                node.span.start..node.span.start,
+                "grpc_double::fixture::missing_method",
+                "stub has no `method`",
+            )
+            .label("this stub")
+            .help("every stub names its method, e.g. `method: userservice.UserService/GetUser`")
+            .emit();
+            return;
+        };
+        let _ = method_key;
+        let Some(method) = find_method(self.schema, &mut conv, method_node) else {
+            return;
+        };
+        let mut id = None;
+        if let Some(&(_, node)) = keys.get("id")
+            && let Some(text) = scalar_text(&mut conv, node, "a string id")
+        {
+            let location = source.location(node.span.start);
+            if let Some(first) = self.ids.get(text) {
+                conv.error(
+                    node.span.clone(),
+                    "grpc_double::fixture::duplicate_id",
+                    format!("duplicate stub id `{text}`"),
+                )
+                .label("used again here")
+                .help(format!(
+                    "ids are unique across all fixture files; `{text}` is first used at {first}"
+                ))
+                .emit();
+            } else {
+                self.ids.insert(text.to_owned(), location);
+            }
+            id = Some(text.to_owned());
+        }
+        let name = keys
+            .get("name")
+            .and_then(|&(_, n)| scalar_text(&mut conv, n, "a name"))
+            .map(str::to_owned);
+        let mut priority = 0;
+        if let Some(&(_, node)) = keys.get("priority")
+            && let Some(text) = scalar_text(&mut conv, node, "an integer priority")
+        {
+            match text.parse::<i64>() {
+                Ok(p) => priority = p,
+                Err(_) => conv
+                    .error(
+                        node.span.clone(),
+                        "grpc_double::fixture::bad_priority",
+                        format!("expected an integer priority, found `{text}`"),
+                    )
+                    .label("not an integer")
+                    .help("higher priorities are tried first; the default is 0")
+                    .emit(),
+            }
+        }
+        let scope = TemplateScope {
+            input: method.input(),
+        };
+        let when = match keys.get("when") {
+            Some(&(_, node)) => when(&mut conv, &mut self.templates, &scope, &method, node),
+            None => Vec::new(),
+        };
+        let Some(&(_, then_node)) = keys.get("then") else {
+            conv.error(
+                node.span.start..node.span.start,
+                "grpc_double::fixture::missing_then",
+                "stub has no `then`",
+            )
+            .label("this stub")
+            .help("`then` says what to answer: a `message`, a `stream` of messages, or a `status`")
+            .emit();
+            return;
+        };
+        let Some(then) = then(&mut conv, &mut self.templates, &scope, &method, then_node) else {
+            return;
+        };
+        self.stubs.push(Stub {
+            id,
+            name,
+            method,
+            priority,
+            when,
+            then,
+            origin,
+        });
+    }
+}
+
+fn find_method(schema: &Schema, conv: &mut Converter<'_>, node: &Node) -> Option<MethodDescriptor> {
+    let text = scalar_text(conv, node, "a method as `package.Service/Method`")?;
+    if let Some(method) = schema.method(text) {
+        return Some(method);
+    }
+    let all: Vec<String> = schema
+        .pool()
+        .services()
+        .flat_map(|s| s.methods().map(|m| method_name(&m)).collect::<Vec<_>>())
+        .collect();
+    let help = if !text.contains('/') {
+        "write the method as `package.Service/Method`".to_owned()
+    } else if let Some(best) = suggest(text, all.iter().map(String::as_str)) {
+        format!("did you mean `{best}`?")
+    } else if all.is_empty() {
+        "the loaded protos define no services".to_owned()
+    } else {
+        format!("the loaded protos define: {}", all.join(", "))
+    };
+    conv.error(
+        node.span.clone(),
+        "grpc_double::fixture::unknown_method",
+        format!("unknown method `{text}`"),
+    )
+    .label("not in the loaded protos")
+    .help(help)
+    .emit();
+    None
+}
+
+fn when(
+    conv: &mut Converter<'_>,
+    templates: &mut TemplateCompiler,
+    scope: &TemplateScope,
+    method: &MethodDescriptor,
+    node: &Node,
+) -> Vec<Matcher> {
+    let Some(keys) = keys(conv, node, WHEN_KEYS, "`when`") else {
+        return Vec::new();
+    };
+    let mut matchers = Vec::new();
+    let client_streaming = method.is_client_streaming() && !method.is_server_streaming();
+    let input = method.input();
+    for key in WHEN_KEYS {
+        let Some(&(key_node, value)) = keys.get(key) else {
+            continue;
+        };
+        match key {
+            "message" | "message_eq" if client_streaming => {
+                conv.error(key_node.span.clone(), "grpc_double::fixture::stream_matcher", format!(
+                    "`when.{key}` does not apply to client-streaming `{}`",
+                    method_name(method)
+                ))
+                .label("one message of many")
+                .help("match the stream with `when.messages` (every message, in order) or `when.expr` (e.g. `requests | length > 2`)")
+                .emit();
+            }
+            "message" => matchers.push(Matcher::Fields(partial(conv, value, &input, &[]))),
+            "message_eq" => {
+                if let Some(message) = conv.message(value, &input) {
+                    matchers.push(Matcher::Exact(message));
+                }
+            }
+            "messages" if !method.is_client_streaming() => {
+                conv.error(key_node.span.clone(), "grpc_double::fixture::stream_matcher", format!(
+                    "`when.messages` applies to client-streaming methods; `{}` receives one message",
+                    method_name(method)
+                ))
+                .label("not a client stream")
+                .help("use `when.message`")
+                .emit();
+            }
+            "messages" => match &value.kind {
+                NodeKind::Seq(items) => {
+                    let checks = items
+                        .iter()
+                        .map(|item| partial(conv, item, &input, &[]))
+                        .collect();
+                    matchers.push(Matcher::Messages(checks));
+                }
+                _ => conv
+                    .error(
+                        value.span.clone(),
+                        "grpc_double::fixture::expected_list",
+                        "`when.messages` takes a list of messages",
+                    )
+                    .label("expected a list")
+                    .emit(),
+            },
+            "metadata" => {
+                if let Some(pairs) = metadata_pairs(conv, value) {
+                    matchers.push(Matcher::Metadata(pairs));
+                }
+            }
+            "expr" => {
+                if let Some(text) = scalar_text(conv, value, "an expression") {
+                    match templates.compile_expr(text, scope) {
+                        Ok(template) => matchers.push(Matcher::Expr {
+                            template,
+                            source: text.to_owned(),
+                        }),
+                        Err(problem) => conv
+                            .error(value.span.clone(), problem.code, problem.message)
+                            .label("invalid expression")
+                            .maybe_help(problem.help)
+                            .emit(),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    matchers
+}
+
+/// `when.message`: each written key becomes a check, even when it holds the default value
+/// (`page_size: 0` matches only requests that leave `page_size` unset).
+fn partial(
+    conv: &mut Converter<'_>,
+    node: &Node,
+    desc: &MessageDescriptor,
+    prefix: &[prost_reflect::FieldDescriptor],
+) -> Vec<FieldCheck> {
+    if node.is_null() {
+        return Vec::new();
+    }
+    let Some(entries) = node.as_map() else {
+        conv.error(
+            node.span.clone(),
+            "grpc_double::fixture::expected_message",
+            format!(
+                "expected fields of `{}` to match, found {}",
+                desc.full_name(),
+                node.describe()
+            ),
+        )
+        .label("expected a mapping")
+        .emit();
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    for (key, value) in entries {
+        let Some(field) = conv.field_for_key(key, desc) else {
+            continue;
+        };
+        let mut path = prefix.to_vec();
+        path.push(field.clone());
+        let nested = match field.kind() {
+            Kind::Message(m)
+                if !field.is_list()
+                    && !field.is_map()
+                    && !m.full_name().starts_with("google.protobuf.") =>
+            {
+                Some(m)
+            }
+            _ => None,
+        };
+        if let Some(m) = nested
+            && value.as_map().is_some_and(|e| !e.is_empty())
+        {
+            checks.extend(partial(conv, value, &m, &path));
+            continue;
+        }
+        if let Some(expected) = conv.field_value(value, &field) {
+            checks.push(FieldCheck { path, expected });
+        }
+    }
+    checks
+}
+
+fn metadata_pairs(conv: &mut Converter<'_>, node: &Node) -> Option<Vec<(String, String)>> {
+    let Some(entries) = node.as_map() else {
+        conv.error(
+            node.span.clone(),
+            "grpc_double::fixture::expected_mapping",
+            "metadata takes a mapping of header names to values",
+        )
+        .label("expected a mapping")
+        .emit();
+        return None;
+    };
+    let mut pairs = Vec::new();
+    for (k, v) in entries {
+        let key = k
+            .as_scalar()
+            .map(|s| s.text.to_ascii_lowercase())
+            .unwrap_or_default();
+        if key.parse::<AsciiMetadataKey>().is_err() && key.parse::<BinaryMetadataKey>().is_err() {
+            conv.error(
+                k.span.clone(),
+                "grpc_double::fixture::bad_header",
+                format!("`{key}` is not a valid header name"),
+            )
+            .label("invalid header name")
+            .help("header names use lowercase letters, digits, `-`, `_` and `.`")
+            .emit();
+            continue;
+        }
+        let Some(value) = v.as_scalar().map(|s| s.text.clone()) else {
+            conv.error(
+                v.span.clone(),
+                "grpc_double::fixture::bad_header",
+                "header values are strings",
+            )
+            .label("expected a string")
+            .emit();
+            continue;
+        };
+        pairs.push((key, value));
+    }
+    Some(pairs)
+}
+
+fn then(
+    conv: &mut Converter<'_>,
+    templates: &mut TemplateCompiler,
+    scope: &TemplateScope,
+    method: &MethodDescriptor,
+    node: &Node,
+) -> Option<Reply> {
+    let keys = keys(conv, node, THEN_KEYS, "`then`")?;
+    let output = method.output();
+    let name = method_name(method);
+    let mut reply = Reply::default();
+    let mut ok = true;
+    let message_payload = |conv: &mut Converter<'_>,
+                           templates: &mut TemplateCompiler,
+                           node: &Node|
+     -> Option<Payload> {
+        let mut c = Converter::new(conv.source, &mut *conv.errors).with_templates(templates, scope);
+        let message = c.message(node, &output)?;
+        let holes = c.take_holes();
+        Some(Payload::new(message, holes))
+    };
+    if let Some(&(_, d)) = keys.get("delay") {
+        reply.delay = duration(conv, d).unwrap_or_else(|| {
+            ok = false;
+            Duration::ZERO
+        });
+    }
+    if let Some(&(key, value)) = keys.get("message") {
+        if keys.contains_key("stream") {
+            conv.error(
+                key.span.clone(),
+                "grpc_double::fixture::message_and_stream",
+                "`then` has both `message` and `stream`",
+            )
+            .label("one or the other")
+            .help("a single `message` is a one-message stream; put every message under `stream`")
+            .emit();
+            ok = false;
+        }
+        match message_payload(conv, templates, value) {
+            Some(payload) => reply.messages.push(StreamItem {
+                payload,
+                delay: Duration::ZERO,
+            }),
+            None => ok = false,
+        }
+    }
+    if let Some(&(key, value)) = keys.get("stream") {
+        if !method.is_server_streaming() {
+            conv.error(key.span.clone(), "grpc_double::fixture::stream_on_unary", format!(
+                "`{name}` returns a single message; `then.stream` is for server-streaming methods"
+            ))
+            .label("not a streaming method")
+            .help("answer with `then.message`")
+            .emit();
+            ok = false;
+        } else if let NodeKind::Seq(items) = &value.kind {
+            for item in items {
+                let Some(item_keys) = keys_of_item(conv, item) else {
+                    ok = false;
+                    continue;
+                };
+                let delay = match item_keys.get("delay") {
+                    Some(&(_, d)) => duration(conv, d),
+                    None => Some(Duration::ZERO),
+                };
+                let payload = match item_keys.get("message") {
+                    Some(&(_, m)) => message_payload(conv, templates, m),
+                    None => {
+                        conv.error(
+                            item.span.clone(),
+                            "grpc_double::fixture::stream_item",
+                            "a stream item needs a `message`",
+                        )
+                        .label("no message")
+                        .help(
+                            "write each item as `- message: { … }`, with an optional `delay: 5ms`",
+                        )
+                        .emit();
+                        None
+                    }
+                };
+                match (payload, delay) {
+                    (Some(payload), Some(delay)) => {
+                        reply.messages.push(StreamItem { payload, delay })
+                    }
+                    _ => ok = false,
+                }
+            }
+        } else {
+            conv.error(
+                value.span.clone(),
+                "grpc_double::fixture::expected_list",
+                format!(
+                    "`then.stream` takes a list of items, found {}",
+                    value.describe()
+                ),
+            )
+            .label("expected a list")
+            .help("write each item as `- message: { … }`, with an optional `delay: 5ms`")
+            .emit();
+            ok = false;
+        }
+    }
+    if let Some(&(_, value)) = keys.get("status") {
+        match status(conv, templates, scope, value) {
+            Some(status) => reply.status = Some(status),
+            None => ok = false,
+        }
+    }
+    for (key, target) in [
+        ("headers", &mut reply.headers),
+        ("trailers", &mut reply.trailers),
+    ] {
+        if let Some(&(_, value)) = keys.get(key) {
+            match metadata_map(conv, value) {
+                Some(map) => *target = map,
+                None => ok = false,
+            }
+        }
+    }
+    let error_status = reply.fails();
+    if method.is_client_streaming() && method.is_server_streaming() && ok {
+        // A bidi call's headers leave before any message is matched, and its trailers after the
+        // last: only an error status can carry metadata from one stub.
+        if let Some(&(key, _)) = keys.get("headers") {
+            conv.error(key.span.clone(), "grpc_double::fixture::bidi_headers", format!(
+                "`{name}` is bidirectional: its headers are sent before the first message is matched"
+            ))
+            .label("cannot apply")
+            .help("remove `headers`; metadata can ride on an error `status` as `trailers`")
+            .emit();
+            ok = false;
+        }
+        if let (Some(&(key, _)), false) = (keys.get("trailers"), error_status) {
+            conv.error(key.span.clone(), "grpc_double::fixture::bidi_trailers", format!(
+                "`{name}` is bidirectional: `trailers` need an error `status` that ends the call"
+            ))
+            .label("no status to carry them")
+            .emit();
+            ok = false;
+        }
+    }
+    if !method.is_server_streaming() && ok {
+        if error_status && !reply.messages.is_empty() {
+            conv.error(node.span.clone(), "grpc_double::fixture::message_and_error", format!(
+                "`{name}` answers one message or an error, but this `then` has both"
+            ))
+            .label("message and error status")
+            .help("drop the `message` to fail the call, or drop the `status` (or make it OK) to answer")
+            .emit();
+            ok = false;
+        } else if !error_status && reply.messages.is_empty() {
+            conv.error(
+                node.span.clone(),
+                "grpc_double::fixture::empty_then",
+                "`then` needs a `message` or an error `status`",
+            )
+            .label("nothing to answer")
+            .help("write `message: {}` to answer with an empty message")
+            .emit();
+            ok = false;
+        }
+    }
+    ok.then_some(reply)
+}
+
+fn keys_of_item<'n>(
+    conv: &mut Converter<'_>,
+    node: &'n Node,
+) -> Option<HashMap<&'static str, (&'n Node, &'n Node)>> {
+    keys(conv, node, ITEM_KEYS, "a stream item")
+}
+
+fn status(
+    conv: &mut Converter<'_>,
+    templates: &mut TemplateCompiler,
+    scope: &TemplateScope,
+    node: &Node,
+) -> Option<StatusReply> {
+    if let Some(s) = node.as_scalar() {
+        let code = code(conv, node, &s.text)?;
+        return Some(StatusReply {
+            code,
+            message: Text::Static(String::new()),
+            details: Bytes::new(),
+        });
+    }
+    let keys = keys(conv, node, STATUS_KEYS, "`status`")?;
+    let Some(&(_, code_node)) = keys.get("code") else {
+        conv.error(
+            node.span.clone(),
+            "grpc_double::fixture::status_code",
+            "`status` needs a `code`",
+        )
+        .label("no code")
+        .help("e.g. `status: { code: NOT_FOUND, message: User not found }`")
+        .emit();
+        return None;
+    };
+    let code_text = scalar_text(conv, code_node, "a status code")?.to_owned();
+    let code = code(conv, code_node, &code_text)?;
+    let mut text = String::new();
+    let mut message = Text::Static(String::new());
+    if let Some(&(_, m)) = keys.get("message") {
+        let t = scalar_text(conv, m, "a message")?.to_owned();
+        if is_template(&t) {
+            match templates.compile(&t, scope) {
+                Ok(id) => message = Text::Template(id),
+                Err(problem) => {
+                    conv.error(m.span.clone(), problem.code, problem.message)
+                        .maybe_help(problem.help)
+                        .emit();
+                    return None;
+                }
+            }
+        } else {
+            text.clone_from(&t);
+            message = Text::Static(t);
+        }
+    }
+    let mut details = Bytes::new();
+    if let Some(&(_, d)) = keys.get("details") {
+        details = status_details(conv, &scope.input.parent_pool(), code, &text, d)?;
+    }
+    Some(StatusReply {
+        code,
+        message,
+        details,
+    })
+}
+
+fn code(conv: &mut Converter<'_>, node: &Node, text: &str) -> Option<Code> {
+    if let Some(code) = parse_code(text) {
+        return Some(code);
+    }
+    let names = CODES.iter().map(|(_, n)| *n);
+    let help = suggest(text, names).map_or_else(
+        || {
+            format!(
+                "codes: {}",
+                CODES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+            )
+        },
+        |s| format!("did you mean `{s}`?"),
+    );
+    conv.error(
+        node.span.clone(),
+        "grpc_double::fixture::status_code",
+        format!("unknown status code `{text}`"),
+    )
+    .label("not a gRPC code")
+    .help(help)
+    .emit();
+    None
+}
+
+/// `details: [{ "@type": google.rpc.BadRequest, … }]` as an encoded `google.rpc.Status`.
+fn status_details(
+    conv: &mut Converter<'_>,
+    pool: &prost_reflect::DescriptorPool,
+    code: Code,
+    message: &str,
+    node: &Node,
+) -> Option<Bytes> {
+    // Every schema includes google/rpc (see `schema::Loader`), so this lookup only fails for
+    // pools built elsewhere.
+    let status_desc = pool.get_message_by_name("google.rpc.Status")?;
+    let details_field = status_desc.get_field_by_name("details")?;
+    let NodeKind::Seq(_) = &node.kind else {
+        conv.error(
+            node.span.clone(),
+            "grpc_double::fixture::expected_list",
+            "`details` takes a list of messages, each with an `\"@type\"`",
+        )
+        .label("expected a list")
+        .emit();
+        return None;
+    };
+    let details = conv.field_value(node, &details_field)?;
+    let mut status = DynamicMessage::new(status_desc);
+    status
+        .try_set_field_by_name("code", Value::I32(code as i32))
+        .ok()?;
+    status
+        .try_set_field_by_name("message", Value::String(message.to_owned()))
+        .ok()?;
+    status.try_set_field(&details_field, details).ok()?;
+    Some(status.encode_to_vec().into())
+}
+
+fn metadata_map(conv: &mut Converter<'_>, node: &Node) -> Option<MetadataMap> {
+    let pairs = metadata_pairs(conv, node)?;
+    let mut map = MetadataMap::new();
+    for (key, value) in pairs {
+        if key.ends_with("-bin") {
+            let (Ok(k), Some(bytes)) = (key.parse::<BinaryMetadataKey>(), decode_base64(&value))
+            else {
+                conv.error(
+                    node.span.clone(),
+                    "grpc_double::fixture::bad_header",
+                    format!("`{key}` is a binary header; its value must be base64"),
+                )
+                .emit();
+                return None;
+            };
+            map.append_bin(k, BinaryMetadataValue::from_bytes(&bytes));
+        } else {
+            let (Ok(k), Ok(v)) = (
+                key.parse::<AsciiMetadataKey>(),
+                value.parse::<AsciiMetadataValue>(),
+            ) else {
+                conv.error(
+                    node.span.clone(),
+                    "grpc_double::fixture::bad_header",
+                    format!("header `{key}` has a value that is not printable ASCII"),
+                )
+                .help("binary values go in headers whose names end in `-bin`, written as base64")
+                .emit();
+                return None;
+            };
+            map.append(k, v);
+        }
+    }
+    Some(map)
+}
+
+fn duration(conv: &mut Converter<'_>, node: &Node) -> Option<Duration> {
+    let text = scalar_text(conv, node, "a duration")?;
+    match parse_duration(text) {
+        Some(d) => Some(d),
+        None => {
+            conv.error(
+                node.span.clone(),
+                "grpc_double::fixture::bad_duration",
+                format!("`{text}` is not a duration"),
+            )
+            .label("not a duration")
+            .help(
+                "write a number with a unit: `250ms`, `1.5s`, `2m`; a bare number is milliseconds",
+            )
+            .emit();
+            None
+        }
+    }
+}
+
+/// `250ms`, `1.5s`, `2m`, `100us`; a bare number is milliseconds.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "ms" => n / 1e3,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "us" | "µs" => n / 1e6,
+        "ns" => n / 1e9,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("5ms"), Some(Duration::from_millis(5)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+}

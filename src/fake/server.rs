@@ -1,0 +1,351 @@
+//! The fake server: listeners, health, reflection, the call log and graceful shutdown.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    path::Path,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures_util::{FutureExt as _, future::BoxFuture};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tonic::{body::Body, codec::CompressionEncoding, transport::server::TcpIncoming};
+use tower::util::BoxCloneSyncService;
+
+use super::{
+    Fixtures,
+    log::CallLogLayer,
+    service::{CallOptions, DynamicService},
+};
+use crate::{
+    Schema,
+    error::{Error, ErrorKind, Result},
+};
+
+/// Reply compression, when the client accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+}
+
+/// How the server listens and talks.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`.
+    pub listen: Vec<String>,
+    /// Compress replies with this codec when the client accepts it. Requests are always
+    /// accepted gzip- or zstd-compressed.
+    pub compression: Option<Compression>,
+    /// Largest message accepted or sent, in bytes (tonic's default: 4 MiB in, unlimited out).
+    pub max_message_size: Option<usize>,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: Option<u32>,
+    /// Interval of HTTP/2 keepalive pings.
+    pub keepalive_interval: Option<Duration>,
+    /// How long to wait for a keepalive ping's answer.
+    pub keepalive_timeout: Option<Duration>,
+    /// How long in-flight calls may finish after shutdown starts.
+    pub shutdown_grace: Duration,
+    /// Log one line per call.
+    pub log_calls: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1:0".into()],
+            compression: None,
+            max_message_size: None,
+            max_concurrent_streams: None,
+            keepalive_interval: None,
+            keepalive_timeout: None,
+            shutdown_grace: Duration::from_secs(5),
+            log_calls: true,
+        }
+    }
+}
+
+/// A running fake gRPC server.
+///
+/// Dropping it stops the server; [`FakeServer::shutdown`] stops it gracefully and waits.
+///
+/// # Examples
+///
+/// ```no_run
+/// use grpc_double::{FakeServer, Fixtures, Schema, ServerOptions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // Arrange
+/// let schema = Schema::bundled();
+/// let fixtures = Fixtures::bundled(&schema)?;
+/// let server = FakeServer::start(&schema, fixtures, ServerOptions::default()).await?;
+/// // Act: point a client at `server.uri()`.
+/// println!("{}", server.uri());
+/// // Assert, then:
+/// server.shutdown().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct FakeServer {
+    addrs: Vec<SocketAddr>,
+    services: Vec<String>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<()>>>,
+}
+
+impl FakeServer {
+    /// Binds every listener and starts serving on the current tokio runtime.
+    ///
+    /// When this returns, every listener accepts connections.
+    ///
+    /// # Errors
+    ///
+    /// A listen address is invalid or cannot be bound.
+    pub async fn start(
+        schema: &Schema,
+        fixtures: Fixtures,
+        options: ServerOptions,
+    ) -> Result<Self> {
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for addr in &options.listen {
+            let listener =
+                TcpListener::bind(addr.as_str())
+                    .await
+                    .map_err(|source| ErrorKind::Bind {
+                        addr: addr.clone(),
+                        source,
+                    })?;
+            addrs.push(listener.local_addr().map_err(|source| ErrorKind::Bind {
+                addr: addr.clone(),
+                source,
+            })?);
+            listeners.push(listener);
+        }
+        let call_options = CallOptions {
+            send_compression: options.compression.map(|c| match c {
+                Compression::Gzip => CompressionEncoding::Gzip,
+                Compression::Zstd => CompressionEncoding::Zstd,
+            }),
+            max_message_size: options.max_message_size,
+        };
+        let dynamic = DynamicService::new(schema.services(), fixtures, call_options);
+        let services = dynamic.services().to_vec();
+        let root = root_service(schema, dynamic, &options).await?;
+
+        let incoming = futures_util::stream::select_all(
+            listeners
+                .into_iter()
+                .map(|l| TcpIncoming::from(l).with_nodelay(Some(true))),
+        );
+        let (stop, mut stopped) = watch::channel(false);
+        let mut grace_watch = stop.subscribe();
+        let grace = options.shutdown_grace;
+        let builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(options.max_concurrent_streams)
+            .http2_keepalive_interval(options.keepalive_interval)
+            .http2_keepalive_timeout(options.keepalive_timeout);
+        let serve: BoxFuture<'static, Result<(), tonic::transport::Error>> = if options.log_calls {
+            builder
+                .layer(CallLogLayer)
+                .serve_with_incoming_shutdown(root, incoming, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .boxed()
+        } else {
+            builder
+                .serve_with_incoming_shutdown(root, incoming, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .boxed()
+        };
+        let task = tokio::spawn(async move {
+            // In-flight calls get `grace` to finish once shutdown starts; then the server stops.
+            let deadline = async move {
+                let _ = grace_watch.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            };
+            tokio::select! {
+                result = serve => result.map_err(|e| Error::from(ErrorKind::Transport(e))),
+                () = deadline => Ok(()),
+            }
+        });
+        Ok(Self {
+            addrs,
+            services,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// Gets the bound addresses, in `--listen` order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051`.
+    pub fn uri(&self) -> String {
+        self.addrs
+            .first()
+            .map_or_else(String::new, |addr| format!("http://{addr}"))
+    }
+
+    /// Gets the full names of the served services, e.g. `userservice.UserService`.
+    pub fn services(&self) -> &[String] {
+        &self.services
+    }
+
+    /// Stops accepting connections, lets in-flight calls finish (bounded by the grace period),
+    /// and waits.
+    ///
+    /// # Errors
+    ///
+    /// The server failed while running.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.stop.send(true);
+        self.wait_inner().await
+    }
+
+    /// Waits until the server stops (after [`FakeServer::stop_handle`] fires).
+    ///
+    /// # Errors
+    ///
+    /// The server failed while running.
+    pub async fn wait(mut self) -> Result<()> {
+        self.wait_inner().await
+    }
+
+    async fn wait_inner(&mut self) -> Result<()> {
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+
+    /// Gets a handle that starts a graceful shutdown from elsewhere (a signal handler).
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.stop.clone())
+    }
+
+    /// Writes `{"grpc": ["127.0.0.1:PORT", …], "pid": N}` to `path` atomically (a temporary file
+    /// renamed into place), so that harnesses polling for the file never read half of it.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written.
+    pub fn write_ready_file(&self, path: &Path) -> Result<()> {
+        let body = serde_json::json!({
+            "grpc": self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "pid": std::process::id(),
+        });
+        let file_name = path
+            .file_name()
+            .map_or_else(|| "ready".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, format!("{body}\n")).map_err(|err| Error::io(&tmp, err))?;
+        std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err))
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts a graceful shutdown of a [`FakeServer`].
+#[derive(Debug, Clone)]
+pub struct StopHandle(watch::Sender<bool>);
+
+impl StopHandle {
+    /// Starts the shutdown; idempotent.
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+type BoxedService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+/// Routes health and reflection to their services and everything else to the stubs.
+#[derive(Clone)]
+struct Root {
+    health: BoxedService,
+    reflection_v1: BoxedService,
+    reflection_v1alpha: BoxedService,
+    dynamic: DynamicService,
+}
+
+async fn root_service(
+    schema: &Schema,
+    dynamic: DynamicService,
+    options: &ServerOptions,
+) -> Result<Root> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for service in dynamic.services() {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let encoded = schema.encode_file_descriptor_set();
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(&encoded)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_error = |err: tonic_reflection::server::Error| {
+        Error::usage(
+            format!("cannot serve reflection for the loaded protos: {err}"),
+            Some("two loaded files define the same symbol; load each file once".into()),
+        )
+    };
+    let v1 = reflection().build_v1().map_err(reflection_error)?;
+    let v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;
+    let limit = options.max_message_size.unwrap_or(4 << 20);
+    macro_rules! tuned {
+        ($svc:expr) => {
+            BoxCloneSyncService::new(
+                $svc.accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .max_decoding_message_size(limit),
+            )
+        };
+    }
+    Ok(Root {
+        health: tuned!(health),
+        reflection_v1: tuned!(v1),
+        reflection_v1alpha: tuned!(v1alpha),
+        dynamic,
+    })
+}
+
+impl tower::Service<http::Request<Body>> for Root {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let path = req.uri().path();
+        let service = if path.starts_with(HEALTH) {
+            &mut self.health
+        } else if path.starts_with(REFLECTION_V1) {
+            &mut self.reflection_v1
+        } else if path.starts_with(REFLECTION_V1ALPHA) {
+            &mut self.reflection_v1alpha
+        } else {
+            return tower::Service::call(&mut self.dynamic, req);
+        };
+        tower::Service::call(service, req)
+    }
+}
+
+const HEALTH: &str = "/grpc.health.v1.Health/";
+const REFLECTION_V1: &str = "/grpc.reflection.v1.ServerReflection/";
+const REFLECTION_V1ALPHA: &str = "/grpc.reflection.v1alpha.ServerReflection/";

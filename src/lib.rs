@@ -1,0 +1,43 @@
+//! # grpc-double
+//!
+//! A toolkit for integration tests and CI of gRPC systems:
+//!
+//! 1. **A scriptable fake gRPC server.** Load `.proto` files at run time (no protoc, no codegen)
+//!    and serve any service from YAML fixtures: unary replies, server/client/bidi streams, delays,
+//!    status codes with details and trailers, templated replies. See [`FakeServer`],
+//!    [`Fixtures`] and `docs/fixtures.md`.
+//! 2. **A contract checker** that diffs protobuf descriptors and blocks breaking changes in CI,
+//!    with `buf breaking`'s rule IDs, categories, config and output formats.
+//! 3. **Property-tested round trips** of any message type.
+//!
+//! ## Getting started
+//!
+//! ```no_run
+//! use grpc_double::{FakeServer, Fixtures, FixtureSource, Schema, ServerOptions};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Arrange: the contract and the stubs.
+//! let schema = Schema::compile(["proto/users.proto"], ["proto"])?;
+//! let stubs = FixtureSource::read_all("fixtures/users.yaml".as_ref())?;
+//! let fixtures = Fixtures::load(&schema, &stubs)?;
+//! let server = FakeServer::start(&schema, fixtures, ServerOptions::default()).await?;
+//! // Act: point the client under test at `server.uri()`.
+//! // Assert: on its answers; then stop the server.
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
+mod error;
+pub mod fake;
+pub mod schema;
+
+pub use self::{
+    error::{Error, Result},
+    fake::{FakeServer, FixtureSource, Fixtures, ServerOptions},
+    schema::Schema,
+};
