@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let fds = protox::compile(["users.proto"], ["proto"])?;
     fs::write(out.join("users.binpb"), prost::Message::encode_to_vec(&fds))?;
     tonic_prost_build::configure()
-        .build_server(false)
+        .build_server(true)
         .build_client(true)
         .compile_fds(fds)?;
     Ok(())

@@ -1,1 +1,10 @@
+//! The one integration-test binary (one link step keeps CI fast on 2 cores).
 
+// Shared helpers: starting servers, typed clients, insta settings.
+mod common;
+// The fake server end to end: typed tonic clients against the bundled fixtures and custom ones.
+mod serve;
+// Fixture validation: every kind of bad fixture, located and snapshot-tested.
+mod serve_fixtures;
+// The `grpc-double` binary as users run it: exit codes, ready file, calls.
+mod cli;

@@ -131,7 +131,7 @@ impl FixtureError {
             help: None,
             location: source.location(span.start),
             span,
-            source: NamedSource::new(source.name.to_string(), source.text.clone()),
+            source: NamedSource::new(&source.name, source.text.clone()),
         }
     }
 

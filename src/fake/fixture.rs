@@ -59,7 +59,6 @@ const STATUS_KEYS: [&str; 3] = ["code", "message", "details"];
 /// assert_eq!(fixtures.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Fixtures {
     pub(crate) env: minijinja::Environment<'static>,
     /// Highest priority first; ties in file order.
@@ -132,6 +131,21 @@ impl Fixtures {
         methods.sort();
         methods.dedup();
         methods
+    }
+}
+
+impl std::fmt::Debug for Fixtures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixtures")
+            .field(
+                "stubs",
+                &self
+                    .stubs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -493,10 +507,14 @@ fn partial(
         return Vec::new();
     };
     let mut checks = Vec::new();
+    let mut oneofs = HashMap::new();
     for (key, value) in entries {
         let Some(field) = conv.field_for_key(key, desc) else {
             continue;
         };
+        if !conv.oneof_allows(key, &field, &mut oneofs) {
+            continue;
+        }
         let mut path = prefix.to_vec();
         path.push(field.clone());
         let nested = match field.kind() {
@@ -788,7 +806,7 @@ fn status(
     }
     let mut details = Bytes::new();
     if let Some(&(_, d)) = keys.get("details") {
-        details = status_details(conv, &scope.input.parent_pool(), code, &text, d)?;
+        details = status_details(conv, scope.input.parent_pool(), code, &text, d)?;
     }
     Some(StatusReply {
         code,

@@ -385,10 +385,11 @@ impl Call {
     async fn single(&self, stub: &Stub, view: &CallView<'_>) -> Result<Response<Bytes>, Status> {
         let reply = &stub.then;
         sleep(reply.delay).await;
-        let context = reply
-            .needs_context()
-            .then(|| view.context())
-            .unwrap_or_default();
+        let context = if reply.needs_context() {
+            view.context()
+        } else {
+            minijinja::Value::UNDEFINED
+        };
         if let Some(status) = reply.error(&self.inner.env, &context, true) {
             return Err(status);
         }
@@ -410,10 +411,11 @@ impl Call {
         reply: &Reply,
         view: &CallView<'_>,
     ) -> Vec<(Duration, Result<Bytes, Status>)> {
-        let context = reply
-            .needs_context()
-            .then(|| view.context())
-            .unwrap_or_default();
+        let context = if reply.needs_context() {
+            view.context()
+        } else {
+            minijinja::Value::UNDEFINED
+        };
         let mut items = Vec::with_capacity(reply.messages.len() + 1);
         for item in &reply.messages {
             match item.payload.render(&self.inner.env, &context) {

@@ -157,20 +157,9 @@ impl<'a> Converter<'a> {
                 ok = false;
                 continue;
             };
-            if let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic()) {
-                if let Some(other) = oneofs.insert(oneof.name().to_owned(), field.name().to_owned())
-                {
-                    self.error(key.span.clone(), "grpc_double::fixture::oneof_conflict", format!(
-                        "fields `{other}` and `{}` are both in oneof `{}`; a message holds at most one of them",
-                        field.name(),
-                        oneof.name()
-                    ))
-                    .label("second member of the oneof")
-                    .help(format!("keep only one of the fields of oneof `{}`", oneof.name()))
-                    .emit();
-                    ok = false;
-                    continue;
-                }
+            if !self.oneof_allows(key, &field, &mut oneofs) {
+                ok = false;
+                continue;
             }
             self.path.push(PathStep::Field(field.clone()));
             let converted = self.field_value(value, &field);
@@ -185,6 +174,30 @@ impl<'a> Converter<'a> {
             }
         }
         ok.then_some(message)
+    }
+
+    /// Reports a second member of the same oneof (`seen` maps oneof names to the member written).
+    pub(crate) fn oneof_allows(
+        &mut self,
+        key: &Node,
+        field: &FieldDescriptor,
+        seen: &mut HashMap<String, String>,
+    ) -> bool {
+        let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic()) else {
+            return true;
+        };
+        let Some(other) = seen.insert(oneof.name().to_owned(), field.name().to_owned()) else {
+            return true;
+        };
+        self.error(key.span.clone(), "grpc_double::fixture::oneof_conflict", format!(
+            "fields `{other}` and `{}` are both in oneof `{}`; a message holds at most one of them",
+            field.name(),
+            oneof.name()
+        ))
+        .label("second member of the oneof")
+        .help(format!("keep only one of the fields of oneof `{}`", oneof.name()))
+        .emit();
+        false
     }
 
     /// Resolves a key to a field by proto name or JSON name, or reports it with a suggestion.
@@ -444,10 +457,10 @@ impl<'a> Converter<'a> {
             "Any" => return Some(self.any(node, desc)),
             _ => return None,
         }
-        Some(self.from_json(node, desc))
+        Some(self.json_form(node, desc))
     }
 
-    fn from_json(&mut self, node: &Node, desc: &MessageDescriptor) -> Option<DynamicMessage> {
+    fn json_form(&mut self, node: &Node, desc: &MessageDescriptor) -> Option<DynamicMessage> {
         let json = to_json(node);
         match DynamicMessage::deserialize(desc.clone(), json) {
             Ok(message) => Some(message),
@@ -510,7 +523,7 @@ impl<'a> Converter<'a> {
         };
         let rest: Vec<(Node, Node)> = entries
             .iter()
-            .filter(|(k, _)| !k.as_scalar().is_some_and(|s| s.text == "@type"))
+            .filter(|(k, _)| k.as_scalar().is_none_or(|s| s.text != "@type"))
             .cloned()
             .collect();
         let is_wkt_json = inner.full_name().starts_with("google.protobuf.")

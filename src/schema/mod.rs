@@ -274,7 +274,7 @@ impl Loader {
         for file in &files {
             match compiler.open_file(file) {
                 Ok(_) => {}
-                Err(err) if matches!(err.file(), None) => {
+                Err(err) if err.file().is_none() => {
                     return Err(Error::usage(
                         format!("{} is not under any include path ({})", file.display(), display_paths(&includes)),
                         Some("add its root directory with -I, or pass the directory instead of the file".into()),

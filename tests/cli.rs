@@ -1,0 +1,1 @@
+//! The `grpc-double` binary as users run it.
