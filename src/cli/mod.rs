@@ -4,7 +4,7 @@ pub mod exit;
 mod logging;
 mod serve;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -132,6 +132,10 @@ struct CheckArgs {
 /// Parses the command line and runs the command; errors are reported here.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let terminal = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(terminal).terminal_links(false).build())
+    }));
     logging::init(cli.quiet, cli.verbose, cli.log_format == LogFormat::Json);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

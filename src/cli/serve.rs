@@ -116,12 +116,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     for addr in server.addrs() {
         println!("grpc-double listening on {addr}");
     }
+    // Signal handlers are installed before the ready file appears, so a harness may send
+    // SIGTERM as soon as it sees the file.
+    let signal = shutdown_signal().map_err(|err| Error::io("signal handler", err))?;
     if let Some(path) = &args.ready_file {
         server.write_ready_file(path)?;
     }
     let stop = server.stop_handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down: finishing in-flight calls");
         stop.stop();
     });
@@ -132,25 +135,25 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     result.map(|()| exit::code(exit::OK))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGINT and SIGTERM now; the returned future completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 #[cfg(test)]
