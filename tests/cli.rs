@@ -44,24 +44,50 @@ async fn serve_writes_the_ready_file_answers_calls_and_stops_cleanly_on_sigterm(
     let info = wait_for_ready_file(&ready).await;
     assert_eq!(info["pid"], child.id());
     let addr = info["grpc"][0].as_str().unwrap().to_owned();
-    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
 
-    let mut client = UserServiceClient::connect(format!("http://{addr}")).await.unwrap();
-    let user = client.get_user(UserRequest { user_id: "cli".into() }).await.unwrap().into_inner();
-    assert_eq!((user.user_id.as_str(), user.name.as_str()), ("cli", "Alice"));
+    let mut client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let user = client
+        .get_user(UserRequest {
+            user_id: "cli".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (user.user_id.as_str(), user.name.as_str()),
+        ("cli", "Alice")
+    );
     drop(client);
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     // Wait off the runtime so that it can close the dropped client's connection meanwhile.
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(!ready.exists(), "the ready file is removed on shutdown");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(stdout, format!("grpc-double listening on {addr}\n"));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains("method=/userservice.UserService/GetUser") && stderr.contains("status=\"OK\""),
+        stderr.contains("method=/userservice.UserService/GetUser")
+            && stderr.contains("status=\"OK\""),
         "one log line per call: {stderr}"
     );
 }
@@ -85,10 +111,19 @@ fn check_rejects_a_bad_fixture_with_its_location_and_exit_code_1() {
         "- method: userservice.UserService/GetUser\n  then:\n    message: { nmae: Ada }\n",
     )
     .unwrap();
-    let output = run(&["check", "--proto", "proto/users.proto", "--fixtures", fixture.to_str().unwrap()]);
+    let output = run(&[
+        "check",
+        "--proto",
+        "proto/users.proto",
+        "--fixtures",
+        fixture.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("stubs.yaml:3:16: unknown field `nmae` on `userservice.UserResponse`"), "{stderr}");
+    assert!(
+        stderr.contains("stubs.yaml:3:16: unknown field `nmae` on `userservice.UserResponse`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `name`?"), "{stderr}");
 }
 
@@ -96,8 +131,18 @@ fn check_rejects_a_bad_fixture_with_its_location_and_exit_code_1() {
 fn serve_rejects_a_broken_proto_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
     let proto = dir.path().join("broken.proto");
-    std::fs::write(&proto, "syntax = \"proto3\";\nmessage M {\n  strin name = 1;\n}\n").unwrap();
-    let output = run(&["serve", "--listen", "127.0.0.1:0", "--proto", proto.to_str().unwrap()]);
+    std::fs::write(
+        &proto,
+        "syntax = \"proto3\";\nmessage M {\n  strin name = 1;\n}\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--proto",
+        proto.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("name 'strin' is not defined"), "{stderr}");
@@ -108,11 +153,18 @@ fn serve_rejects_a_broken_proto_with_its_location() {
 fn check_notes_methods_without_stubs() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("one.yaml");
-    std::fs::write(&fixture, "- method: userservice.UserService/GetUser\n  then: { message: {} }\n").unwrap();
+    std::fs::write(
+        &fixture,
+        "- method: userservice.UserService/GetUser\n  then: { message: {} }\n",
+    )
+    .unwrap();
     let output = run(&["check", "--fixtures", fixture.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains("note: userservice.UserService/Chat has no stub"), "{stdout}");
+    assert!(
+        stdout.contains("note: userservice.UserService/Chat has no stub"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -120,7 +172,12 @@ fn help_is_documented() {
     for command in [&["--help"][..], &["serve", "--help"], &["check", "--help"]] {
         let output = run(command);
         assert_eq!(output.status.code(), Some(0));
-        let name = ["help"].iter().chain(&command[..command.len() - 1]).copied().collect::<Vec<_>>().join("_");
+        let name = ["help"]
+            .iter()
+            .chain(&command[..command.len() - 1])
+            .copied()
+            .collect::<Vec<_>>()
+            .join("_");
         insta_settings("cli").bind(|| {
             insta::assert_snapshot!(name, String::from_utf8(output.stdout).unwrap());
         });

@@ -838,3 +838,150 @@ async fn reflection_lists_services_and_describes_them_with_json_names() {
         .unwrap();
     assert_eq!(request.field[0].json_name(), "userId");
 }
+
+#[tokio::test]
+async fn zstd_compressed_calls_and_replies_work() {
+    let schema = Schema::bundled();
+    let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
+    let options = grpc_double::ServerOptions {
+        log_calls: false,
+        compression: Some(grpc_double::fake::Compression::Zstd),
+        ..Default::default()
+    };
+    let server = grpc_double::FakeServer::start(&schema, fixtures, options)
+        .await
+        .unwrap();
+    let mut client = client(&server)
+        .await
+        .send_compressed(tonic::codec::CompressionEncoding::Zstd)
+        .accept_compressed(tonic::codec::CompressionEncoding::Zstd);
+    let response = client.get_user(user_request("z")).await.unwrap();
+    assert_eq!(response.metadata().get("grpc-encoding").unwrap(), "zstd");
+    assert_eq!(response.into_inner().user_id, "z");
+}
+
+#[tokio::test]
+async fn requests_over_the_size_limit_are_rejected() {
+    let schema = Schema::bundled();
+    let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
+    let options = grpc_double::ServerOptions {
+        log_calls: false,
+        max_message_size: Some(64),
+        ..Default::default()
+    };
+    let server = grpc_double::FakeServer::start(&schema, fixtures, options)
+        .await
+        .unwrap();
+    let mut client = client(&server).await;
+    let status = client
+        .get_user(user_request(&"x".repeat(100)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(
+        client
+            .get_user(user_request("small"))
+            .await
+            .unwrap()
+            .into_inner()
+            .user_id,
+        "small"
+    );
+}
+
+#[tokio::test]
+async fn every_listener_serves() {
+    let schema = Schema::bundled();
+    let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
+    let options = grpc_double::ServerOptions {
+        log_calls: false,
+        listen: vec!["127.0.0.1:0".into(), "127.0.0.1:0".into()],
+        ..Default::default()
+    };
+    let server = grpc_double::FakeServer::start(&schema, fixtures, options)
+        .await
+        .unwrap();
+    assert_eq!(server.addrs().len(), 2);
+    for addr in server.addrs() {
+        let mut client = common::UserServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            client
+                .get_user(user_request("l"))
+                .await
+                .unwrap()
+                .into_inner()
+                .user_id,
+            "l"
+        );
+    }
+}
+
+#[tokio::test]
+async fn descriptor_sets_serve_like_protos() {
+    let bytes = include_bytes!(concat!(env!("OUT_DIR"), "/users.binpb"));
+    let schema = Schema::from_descriptor_set(bytes, "users.binpb").unwrap();
+    assert_eq!(schema.root_files(), ["users.proto"]);
+    let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
+    let server = common::start(&schema, fixtures).await;
+    assert_eq!(
+        client(&server)
+            .await
+            .get_user(user_request("d"))
+            .await
+            .unwrap()
+            .into_inner()
+            .user_id,
+        "d"
+    );
+}
+
+#[test]
+fn protos_import_well_known_types_google_rpc_and_include_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("acme/common")).unwrap();
+    std::fs::write(
+        dir.path().join("acme/common/money.proto"),
+        "syntax = \"proto3\"; package acme.common; message Money { int64 units = 1; }",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("acme/shop.proto"),
+        r#"syntax = "proto3";
+package acme;
+import "acme/common/money.proto";
+import "google/protobuf/timestamp.proto";
+import "google/rpc/status.proto";
+service Shop { rpc Buy(Order) returns (google.rpc.Status); }
+message Order { acme.common.Money price = 1; google.protobuf.Timestamp at = 2; }
+"#,
+    )
+    .unwrap();
+    let schema = Schema::compile([dir.path().join("acme/shop.proto")], [dir.path()]).unwrap();
+    assert_eq!(schema.root_files(), ["acme/shop.proto"]);
+    assert!(schema.method("acme.Shop/Buy").is_some());
+    // A directory compiles every file below it, named relative to it.
+    let whole = Schema::compile([dir.path()], [] as [&str; 0]).unwrap();
+    assert_eq!(whole.root_files().len(), 2);
+}
+
+#[tokio::test]
+async fn a_runaway_template_fails_the_call_instead_of_hanging_it() {
+    let server = common::serve(
+        &Schema::bundled(),
+        r#"
+- method: userservice.UserService/GetUser
+  then:
+    message: { name: "{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}" }
+"#,
+    )
+    .await;
+    let status = client(&server)
+        .await
+        .get_user(user_request("1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert!(status.message().contains("fuel"), "{}", status.message());
+}

@@ -134,7 +134,12 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let terminal = std::io::stderr().is_terminal();
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(terminal).terminal_links(false).build())
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .wrap_lines(terminal)
+                .terminal_links(false)
+                .build(),
+        )
     }));
     logging::init(cli.quiet, cli.verbose, cli.log_format == LogFormat::Json);
     let result = match cli.command {

@@ -53,6 +53,8 @@ impl TemplateCompiler {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_recursion_limit(64);
+        // A runaway loop in a fixture stops with an error instead of hanging the call.
+        env.set_fuel(Some(100_000));
         Self { env, next: 0 }
     }
 
