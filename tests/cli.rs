@@ -34,7 +34,7 @@ async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
 async fn serve_writes_the_ready_file_answers_calls_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let ready: PathBuf = dir.path().join("ready.json");
-    let mut child = bin()
+    let child = bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready)
         .stdout(Stdio::piped())
