@@ -31,7 +31,7 @@ use super::{
     matchers::{FieldCheck, Matcher},
     respond::{Payload, Reply, StatusReply, StreamItem, Text},
     status::{CODES, parse_code},
-    stub::{Stub, method_name},
+    stub::{Stub, method_name, stub_label},
     template::{TemplateCompiler, TemplateScope},
     value::{Converter, decode_base64, is_template, suggest},
     yaml::{self, Node, NodeKind},
@@ -354,14 +354,13 @@ impl Load<'_> {
         let Some(then) = then(&mut conv, &mut self.templates, &scope, &method, then_node) else {
             return;
         };
+        let label = stub_label(id.as_deref(), name.as_deref(), &origin);
         self.stubs.push(Stub {
-            id,
-            name,
+            label,
             method,
             priority,
             when,
             then,
-            origin,
         });
     }
 }

@@ -438,7 +438,7 @@ impl Call {
     fn annotate<T>(&self, response: &mut Response<T>, stub: &Stub, trailers: MetadataMap) {
         response
             .extensions_mut()
-            .insert(AnsweredBy(stub.to_string().into()));
+            .insert(AnsweredBy(stub.label.clone()));
         if !trailers.is_empty() {
             response.extensions_mut().insert(ExtraTrailers(trailers));
         }

@@ -9,14 +9,13 @@ use super::{diagnostic::Location, matchers::Matcher, respond::Reply};
 /// One stub from a fixture file: which method, when it applies, what it answers.
 #[derive(Debug)]
 pub(crate) struct Stub {
-    pub(crate) id: Option<String>,
-    pub(crate) name: Option<String>,
     pub(crate) method: MethodDescriptor,
     /// Higher wins; ties go to the stub written first.
     pub(crate) priority: i64,
     pub(crate) when: Vec<Matcher>,
     pub(crate) then: Reply,
-    pub(crate) origin: Location,
+    /// How logs and errors name the stub, formatted once at load.
+    pub(crate) label: std::sync::Arc<str>,
 }
 
 impl Stub {
@@ -28,12 +27,22 @@ impl Stub {
 
 impl fmt::Display for Stub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.id, &self.name) {
-            (Some(id), _) => write!(f, "stub `{id}` ({})", self.origin),
-            (None, Some(name)) => write!(f, "stub \"{name}\" ({})", self.origin),
-            (None, None) => write!(f, "stub at {}", self.origin),
-        }
+        f.write_str(&self.label)
     }
+}
+
+/// `stub `id` (file:line:col)`, `stub "name" (…)`, or `stub at file:line:col`.
+pub(crate) fn stub_label(
+    id: Option<&str>,
+    name: Option<&str>,
+    origin: &Location,
+) -> std::sync::Arc<str> {
+    match (id, name) {
+        (Some(id), _) => format!("stub `{id}` ({origin})"),
+        (None, Some(name)) => format!("stub \"{name}\" ({origin})"),
+        (None, None) => format!("stub at {origin}"),
+    }
+    .into()
 }
 
 /// `package.Service/Method` for a method descriptor.
