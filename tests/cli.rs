@@ -183,3 +183,28 @@ fn help_is_documented() {
         });
     }
 }
+
+#[test]
+fn check_against_an_old_contract_reports_drift_and_exits_1() {
+    let output = run(&[
+        "check",
+        "--proto",
+        "fixtures/drift/new/shop.proto",
+        "--fixtures",
+        "fixtures/drift/stubs.yaml",
+        "--against",
+        "fixtures/drift/old/shop.proto",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("fixtures/drift/stubs.yaml:5:16: error: no longer loads"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(
+            "drift: 6 problems (1 would fail to load, 5 would silently change meaning)\n"
+        ),
+        "{stdout}"
+    );
+}

@@ -442,3 +442,46 @@ fn yaml_scalars_take_the_type_of_their_field() {
     let yaml = r#"[{"method": "kitchen.Kitchen/Cook", "when": {"message": {"name": 012, "weight": "9007199254740993", "spice": 2, "tags": []}}, "then": {"message": {"name": NO, "calories": "30"}}}]"#;
     Fixtures::load(&schema, &[FixtureSource::new("ok.json", yaml)]).unwrap();
 }
+
+#[test]
+fn fixture_drift_lists_broken_and_silently_changed_stubs() {
+    let old = Schema::compile(["fixtures/drift/old/shop.proto"], [] as [&str; 0]).unwrap();
+    let new = Schema::compile(["fixtures/drift/new/shop.proto"], [] as [&str; 0]).unwrap();
+    let sources = FixtureSource::read_all("fixtures/drift/stubs.yaml".as_ref()).unwrap();
+    let drifts = grpc_double::fake::fixture_drift(&old, &new, &sources).unwrap();
+    let lines: Vec<String> = drifts
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}: {}",
+                if d.breaks { "breaks" } else { "changes" },
+                d.location,
+                d.message
+            )
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "breaks fixtures/drift/stubs.yaml:5:16: no longer loads: unknown field `sku`"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "changes fixtures/drift/stubs.yaml:7:40: field `price` is now field number 6 (was 3)"
+        )),
+        "{lines:#?}"
+    );
+    insta_settings("serve_fixtures")
+        .bind(|| insta::assert_snapshot!("fixture_drift", lines.join("\n")));
+}
+
+#[test]
+fn fixture_drift_is_empty_for_an_unchanged_contract() {
+    let old = Schema::compile(["fixtures/drift/old/shop.proto"], [] as [&str; 0]).unwrap();
+    let sources = FixtureSource::read_all("fixtures/drift/stubs.yaml".as_ref()).unwrap();
+    assert_eq!(
+        grpc_double::fake::fixture_drift(&old, &old, &sources).unwrap(),
+        []
+    );
+}

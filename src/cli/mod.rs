@@ -127,6 +127,14 @@ impl SchemaArgs {
 struct CheckArgs {
     #[command(flatten)]
     schema: SchemaArgs,
+    /// Fixture drift: the old contract the fixtures were written against (a .proto file, a
+    /// directory, or a descriptor set). Lists every stub that would fail to load against the new
+    /// protos or silently change meaning; exits 1 if there is any.
+    #[arg(long, value_name = "INPUT")]
+    against: Option<PathBuf>,
+    /// Include path for the --against protos. Repeatable.
+    #[arg(long = "against-include", value_name = "DIR")]
+    against_includes: Vec<PathBuf>,
 }
 
 /// Parses the command line and runs the command; errors are reported here.
@@ -158,7 +166,27 @@ pub(crate) fn report(err: Error) -> ExitCode {
     exit::code(exit::ERROR)
 }
 
+/// Compiles an input named on the command line: a .proto file, a directory or a descriptor set.
+pub(crate) fn load_input(path: &std::path::Path, includes: &[PathBuf]) -> Result<Schema, Error> {
+    let mut loader = Loader::new();
+    for include in includes {
+        loader.include(include);
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e == "binpb" || e == "pb" || e == "bin")
+    {
+        loader.descriptor_set(path);
+    } else {
+        loader.proto(path);
+    }
+    loader.load()
+}
+
 fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
+    if let Some(against) = &args.against {
+        return drift(args, against);
+    }
     let (schema, fixtures, sources) = args.schema.load()?;
     let files: Vec<&str> = sources.iter().map(FixtureSource::name).collect();
     println!(
@@ -187,6 +215,37 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
         }
     }
     Ok(exit::code(exit::OK))
+}
+
+fn drift(args: &CheckArgs, against: &std::path::Path) -> Result<ExitCode, Error> {
+    let old = load_input(against, &args.against_includes)?;
+    let new = args.schema.schema()?;
+    let sources = args.schema.fixture_sources()?;
+    let drifts = crate::fake::fixture_drift(&old, &new, &sources).map_err(|errors| {
+        Error::usage(
+            format!("the fixtures do not load against the old contract either ({} problems); fix them first", errors.errors().len()),
+            Some("run `grpc-double check` with the old protos to see them".into()),
+        )
+    })?;
+    if drifts.is_empty() {
+        println!(
+            "ok: no fixture drift between {} and the new protos",
+            against.display()
+        );
+        return Ok(exit::code(exit::OK));
+    }
+    for drift in &drifts {
+        let level = if drift.breaks { "error" } else { "warning" };
+        println!("{}: {level}: {}", drift.location, drift.message);
+    }
+    let breaks = drifts.iter().filter(|d| d.breaks).count();
+    println!(
+        "drift: {} problem{} ({breaks} would fail to load, {} would silently change meaning)",
+        drifts.len(),
+        if drifts.len() == 1 { "" } else { "s" },
+        drifts.len() - breaks
+    );
+    Ok(exit::code(exit::ERROR))
 }
 
 /// Parses a duration flag: `250ms`, `1.5s`, `2m`; a bare number is milliseconds.

@@ -33,7 +33,7 @@ use super::{
     status::{CODES, parse_code},
     stub::{Stub, method_name, stub_label},
     template::{TemplateCompiler, TemplateScope},
-    value::{Converter, decode_base64, is_template, suggest},
+    value::{Converter, Meaning, decode_base64, is_template, suggest},
     yaml::{self, Node, NodeKind},
 };
 use crate::Schema;
@@ -77,26 +77,40 @@ impl Fixtures {
     ///
     /// Every problem found, each located at `file:line:col` with a hint.
     pub fn load(schema: &Schema, sources: &[FixtureSource]) -> Result<Self, FixtureErrors> {
+        Self::load_traced(schema, sources, false).0
+    }
+
+    /// Loads, recording per source what each key and scalar meant (for fixture drift).
+    pub(crate) fn load_traced(
+        schema: &Schema,
+        sources: &[FixtureSource],
+        tracing: bool,
+    ) -> (Result<Self, FixtureErrors>, Vec<Vec<(usize, Meaning)>>) {
+        let mut traces = Vec::new();
         let mut loader = Load {
             schema,
             errors: FixtureErrors::default(),
             templates: TemplateCompiler::new(),
             stubs: Vec::new(),
             ids: HashMap::new(),
+            trace: None,
         };
         for source in sources {
+            loader.trace = tracing.then(Vec::new);
             loader.file(source);
+            traces.push(loader.trace.take().unwrap_or_default());
         }
         if !loader.errors.is_empty() {
-            return Err(loader.errors);
+            return (Err(loader.errors), traces);
         }
         let mut stubs = loader.stubs;
         // Stable: equal priorities keep file order.
         stubs.sort_by_key(|s| std::cmp::Reverse(s.priority));
-        Ok(Self {
+        let fixtures = Self {
             env: loader.templates.finish(),
             stubs,
-        })
+        };
+        (Ok(fixtures), traces)
     }
 
     /// Gets the bundled fixtures, `fixtures/users.yaml`, for [`Schema::bundled`].
@@ -155,6 +169,8 @@ struct Load<'s> {
     templates: TemplateCompiler,
     stubs: Vec<Stub>,
     ids: HashMap<String, Location>,
+    /// For fixture drift: what every key and scalar meant, by byte offset.
+    trace: Option<Vec<(usize, Meaning)>>,
 }
 
 /// A stub's mapping split into its known keys; unknown keys are reported.
@@ -271,7 +287,7 @@ impl Load<'_> {
     }
 
     fn stub(&mut self, source: &FixtureSource, node: &Node) {
-        let mut conv = Converter::new(source, &mut self.errors);
+        let mut conv = Converter::new(source, &mut self.errors).with_trace(self.trace.as_mut());
         let Some(keys) = keys(&mut conv, node, STUB_KEYS, "a stub") else {
             return;
         };
@@ -291,6 +307,23 @@ impl Load<'_> {
         let Some(method) = find_method(self.schema, &mut conv, method_node) else {
             return;
         };
+        conv.record(method_node.span.start, || {
+            Meaning::Method(format!(
+                "{}{} -> {}{}",
+                if method.is_client_streaming() {
+                    "stream "
+                } else {
+                    ""
+                },
+                method.input().full_name(),
+                if method.is_server_streaming() {
+                    "stream "
+                } else {
+                    ""
+                },
+                method.output().full_name()
+            ))
+        });
         let mut id = None;
         if let Some(&(_, node)) = keys.get("id")
             && let Some(text) = scalar_text(&mut conv, node, "a string id")
@@ -598,7 +631,9 @@ fn then(
                            templates: &mut TemplateCompiler,
                            node: &Node|
      -> Option<Payload> {
-        let mut c = Converter::new(conv.source, &mut *conv.errors).with_templates(templates, scope);
+        let mut c = Converter::new(conv.source, &mut *conv.errors)
+            .with_trace(conv.trace.as_deref_mut())
+            .with_templates(templates, scope);
         let message = c.message(node, &output)?;
         let holes = c.take_holes();
         Some(Payload::new(message, holes))

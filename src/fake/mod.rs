@@ -11,6 +11,7 @@
 
 mod codec;
 mod diagnostic;
+mod drift;
 mod fixture;
 mod log;
 mod matchers;
@@ -26,6 +27,7 @@ mod yaml;
 pub(crate) use self::fixture::parse_duration;
 pub use self::{
     diagnostic::{FixtureError, FixtureErrors, FixtureSource, Location},
+    drift::{Drift, fixture_drift},
     fixture::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Fixtures},
     server::{Compression, FakeServer, ServerOptions, StopHandle},
 };

@@ -64,10 +64,27 @@ impl Problem {
     }
 }
 
+/// What a fixture key or value meant when it loaded, for fixture drift (`check --against`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// A key resolved to a field: its full name, number and type.
+    Field {
+        name: String,
+        number: u32,
+        kind: String,
+    },
+    /// A scalar as the field stores it (an enum name as its number, base64 as bytes…).
+    Value(String),
+    /// A method: its input and output types and streaming flags.
+    Method(String),
+}
+
 /// Converts fixture nodes into protobuf values, collecting located errors.
 pub(crate) struct Converter<'a> {
     pub(crate) source: &'a FixtureSource,
     pub(crate) errors: &'a mut FixtureErrors,
+    /// When set, what each key and scalar meant, by byte offset in the source.
+    pub(crate) trace: Option<&'a mut Vec<(usize, Meaning)>>,
     /// Present in replies: strings with `{{ … }}` compile to holes. Absent in matchers.
     pub(crate) templates: Option<(&'a mut TemplateCompiler, &'a TemplateScope)>,
     path: Vec<PathStep>,
@@ -79,6 +96,7 @@ impl<'a> Converter<'a> {
         Self {
             source,
             errors,
+            trace: None,
             templates: None,
             path: Vec::new(),
             holes: Vec::new(),
@@ -92,6 +110,18 @@ impl<'a> Converter<'a> {
     ) -> Self {
         self.templates = Some((templates, scope));
         self
+    }
+
+    pub(crate) fn with_trace(mut self, trace: Option<&'a mut Vec<(usize, Meaning)>>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// Records what the node at `offset` meant, when tracing.
+    pub(crate) fn record(&mut self, offset: usize, meaning: impl FnOnce() -> Meaning) {
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.push((offset, meaning()));
+        }
     }
 
     /// Takes the template holes recorded since the last call.
@@ -217,6 +247,15 @@ impl<'a> Converter<'a> {
             return None;
         };
         if let Some(field) = find_field(desc, name) {
+            self.record(key.span.start, || Meaning::Field {
+                name: field.full_name().to_owned(),
+                number: field.number(),
+                kind: format!(
+                    "{}{}",
+                    if field.is_list() { "repeated " } else { "" },
+                    kind_name(&field.kind())
+                ),
+            });
             return Some(field);
         }
         let names: Vec<String> = desc.fields().map(|f| f.name().to_owned()).collect();
@@ -374,7 +413,10 @@ impl<'a> Converter<'a> {
             return None;
         };
         match parse_scalar(scalar, kind) {
-            Ok(v) => Some(v),
+            Ok(v) => {
+                self.record(node.span.start, || Meaning::Value(wire_text(&v)));
+                Some(v)
+            }
             Err(mut problem) => {
                 problem.message = format!("`{}`: {}", field.name(), problem.message);
                 self.problem(node, problem);
@@ -896,5 +938,22 @@ pub(crate) fn to_json(node: &Node) -> serde_json::Value {
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A scalar as the wire sees it, independent of the Rust variant (int32 30 and int64 30 agree).
+fn wire_text(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => b.to_string(),
+        Value::I32(v) => v.to_string(),
+        Value::I64(v) => v.to_string(),
+        Value::U32(v) => v.to_string(),
+        Value::U64(v) => v.to_string(),
+        Value::F32(v) => v.to_string(),
+        Value::F64(v) => v.to_string(),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Bytes(b) => format!("the bytes {b:?}"),
+        Value::EnumNumber(n) => format!("enum number {n}"),
+        Value::Message(_) | Value::List(_) | Value::Map(_) => String::new(),
     }
 }
