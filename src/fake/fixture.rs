@@ -38,6 +38,9 @@ use super::{
 };
 use crate::Schema;
 
+/// What each key and scalar of one source meant, by byte offset.
+pub(crate) type Trace = Vec<(usize, Meaning)>;
+
 const STUB_KEYS: [&str; 6] = ["id", "name", "method", "priority", "when", "then"];
 const WHEN_KEYS: [&str; 5] = ["message", "message_eq", "messages", "metadata", "expr"];
 const THEN_KEYS: [&str; 6] = [
@@ -85,7 +88,7 @@ impl Fixtures {
         schema: &Schema,
         sources: &[FixtureSource],
         tracing: bool,
-    ) -> (Result<Self, FixtureErrors>, Vec<Vec<(usize, Meaning)>>) {
+    ) -> (Result<Self, FixtureErrors>, Vec<Trace>) {
         let mut traces = Vec::new();
         let mut loader = Load {
             schema,
@@ -170,7 +173,7 @@ struct Load<'s> {
     stubs: Vec<Stub>,
     ids: HashMap<String, Location>,
     /// For fixture drift: what every key and scalar meant, by byte offset.
-    trace: Option<Vec<(usize, Meaning)>>,
+    trace: Option<Trace>,
 }
 
 /// A stub's mapping split into its known keys; unknown keys are reported.

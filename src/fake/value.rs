@@ -84,7 +84,7 @@ pub(crate) struct Converter<'a> {
     pub(crate) source: &'a FixtureSource,
     pub(crate) errors: &'a mut FixtureErrors,
     /// When set, what each key and scalar meant, by byte offset in the source.
-    pub(crate) trace: Option<&'a mut Vec<(usize, Meaning)>>,
+    pub(crate) trace: Option<&'a mut super::fixture::Trace>,
     /// Present in replies: strings with `{{ … }}` compile to holes. Absent in matchers.
     pub(crate) templates: Option<(&'a mut TemplateCompiler, &'a TemplateScope)>,
     path: Vec<PathStep>,
@@ -112,7 +112,7 @@ impl<'a> Converter<'a> {
         self
     }
 
-    pub(crate) fn with_trace(mut self, trace: Option<&'a mut Vec<(usize, Meaning)>>) -> Self {
+    pub(crate) fn with_trace(mut self, trace: Option<&'a mut super::fixture::Trace>) -> Self {
         self.trace = trace;
         self
     }
