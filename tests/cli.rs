@@ -208,3 +208,59 @@ fn check_against_an_old_contract_reports_drift_and_exits_1() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_have_one_object_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--ready-file",
+        ])
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let info = wait_for_ready_file(&ready).await;
+    let addr = info["grpc"][0].as_str().unwrap().to_owned();
+    let mut client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let status = client
+        .get_user(UserRequest {
+            user_id: "missing".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    drop(client);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let calls: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+        .filter(|event: &serde_json::Value| event["message"] == "call")
+        .collect();
+    assert_eq!(calls.len(), 1, "{stderr}");
+    assert_eq!(calls[0]["method"], "/userservice.UserService/GetUser");
+    assert_eq!(calls[0]["status"], "NOT_FOUND");
+    assert_eq!(
+        calls[0]["stub"],
+        "stub `get-user-missing` (fixtures/users.yaml:23:3)"
+    );
+    assert!(calls[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(calls[0]["duration_ms"].is_string() || calls[0]["duration_ms"].is_number());
+}

@@ -49,8 +49,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
+        let answered = AnsweredBy::default();
+        req.extensions_mut().insert(answered.clone());
         let method: Arc<str> = req.uri().path().into();
         let peer = req
             .extensions()
@@ -59,15 +61,11 @@ where
         let future = self.inner.call(req);
         async move {
             let response = future.await?;
-            let stub = response
-                .extensions()
-                .get::<AnsweredBy>()
-                .map(|a| a.0.clone());
             let mut record = Record {
                 method,
                 peer,
                 start,
-                stub,
+                answered,
                 done: false,
             };
             // Trailers-only responses (immediate errors) carry the status in the headers.
@@ -88,7 +86,7 @@ struct Record {
     method: Arc<str>,
     peer: Option<SocketAddr>,
     start: Instant,
-    stub: Option<Arc<str>>,
+    answered: AnsweredBy,
     done: bool,
 }
 
@@ -100,7 +98,7 @@ impl Record {
         let status = code_name(tonic::Code::from(code));
         let peer = self.peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
         let millis = self.start.elapsed().as_secs_f64() * 1e3;
-        let stub = self.stub.as_deref().unwrap_or("-");
+        let stub = self.answered.0.get().map_or("-", |s| &**s);
         if code == 0 {
             tracing::info!(target: "grpc_double::call", method = %self.method, peer = %peer, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
         } else {

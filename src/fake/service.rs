@@ -63,9 +63,15 @@ pub(crate) struct DynamicService {
     inner: Arc<Inner>,
 }
 
-/// The stub that answered a call, for the call log.
-#[derive(Debug, Clone)]
-pub(crate) struct AnsweredBy(pub(crate) Arc<str>);
+/// Where a handler notes the stub that answered, for the call log (which puts it in the request).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnsweredBy(pub(crate) Arc<std::sync::OnceLock<Arc<str>>>);
+
+fn note_answer(extensions: &tonic::Extensions, stub: &Stub) {
+    if let Some(slot) = extensions.get::<AnsweredBy>() {
+        let _ = slot.0.set(stub.label.clone());
+    }
+}
 
 /// Trailers to add to a successful response (errors carry theirs in the status).
 #[derive(Debug, Clone)]
@@ -210,9 +216,10 @@ struct Call {
 
 impl Call {
     async fn unary(self, req: Request<DynamicMessage>) -> Result<Response<Bytes>, Status> {
-        let (metadata, _, message) = req.into_parts();
+        let (metadata, extensions, message) = req.into_parts();
         let view = self.view(Some(&message), std::slice::from_ref(&message), &metadata);
         let stub = self.find(&view)?;
+        note_answer(&extensions, stub);
         self.single(stub, &view).await
     }
 
@@ -220,13 +227,14 @@ impl Call {
         self,
         req: Request<Streaming<DynamicMessage>>,
     ) -> Result<Response<Bytes>, Status> {
-        let (metadata, _, mut inbound) = req.into_parts();
+        let (metadata, extensions, mut inbound) = req.into_parts();
         let mut messages = Vec::new();
         while let Some(message) = inbound.message().await? {
             messages.push(message);
         }
         let view = self.view(messages.last(), &messages, &metadata);
         let stub = self.find(&view)?;
+        note_answer(&extensions, stub);
         self.single(stub, &view).await
     }
 
@@ -234,9 +242,10 @@ impl Call {
         self,
         req: Request<DynamicMessage>,
     ) -> Result<Response<ReplyStream>, Status> {
-        let (metadata, _, message) = req.into_parts();
+        let (metadata, extensions, message) = req.into_parts();
         let view = self.view(Some(&message), std::slice::from_ref(&message), &metadata);
         let stub = self.find(&view)?;
+        note_answer(&extensions, stub);
         let reply = &stub.then;
         sleep(reply.delay).await;
         let (tx, rx) = mpsc::channel(16);
@@ -259,7 +268,7 @@ impl Call {
             Box::pin(ReceiverStream::new(rx)) as ReplyStream,
             Default::default(),
         );
-        self.annotate(&mut response, stub, trailers);
+        add_trailers_later(&mut response, trailers);
         Ok(response)
     }
 
@@ -269,7 +278,7 @@ impl Call {
         self,
         req: Request<Streaming<DynamicMessage>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        let (metadata, _, mut inbound) = req.into_parts();
+        let (metadata, extensions, mut inbound) = req.into_parts();
         let (tx, rx) = mpsc::channel(16);
         let call = self.clone();
         let headers = MetadataMap::new();
@@ -289,6 +298,7 @@ impl Call {
                     let view = call.view(received.last(), &received, &metadata);
                     match call.find(&view) {
                         Ok(stub) => {
+                            note_answer(&extensions, stub);
                             let mut items = call.render_all(&stub.then, &view);
                             if let Some(first) = items.first_mut() {
                                 first.0 += stub.then.delay;
@@ -401,7 +411,7 @@ impl Call {
             .render(&self.inner.env, &context)
             .map_err(|e| template_failed(stub, &e))?;
         let mut response = Response::from_parts(reply.headers.clone(), bytes, Default::default());
-        self.annotate(&mut response, stub, reply.trailers.clone());
+        add_trailers_later(&mut response, reply.trailers.clone());
         Ok(response)
     }
 
@@ -434,14 +444,11 @@ impl Call {
         }
         items
     }
+}
 
-    fn annotate<T>(&self, response: &mut Response<T>, stub: &Stub, trailers: MetadataMap) {
-        response
-            .extensions_mut()
-            .insert(AnsweredBy(stub.label.clone()));
-        if !trailers.is_empty() {
-            response.extensions_mut().insert(ExtraTrailers(trailers));
-        }
+fn add_trailers_later<T>(response: &mut Response<T>, trailers: MetadataMap) {
+    if !trailers.is_empty() {
+        response.extensions_mut().insert(ExtraTrailers(trailers));
     }
 }
 
