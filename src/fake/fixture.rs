@@ -992,6 +992,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn constant_replies_are_encoded_at_load_time() {
+        use crate::fake::respond::Payload;
+        let schema = Schema::bundled();
+        let fixtures = Fixtures::bundled(&schema).unwrap();
+        let payloads = |method: &str| -> Vec<bool> {
+            fixtures
+                .stubs
+                .iter()
+                .filter(|s| s.method_name() == method)
+                .flat_map(|s| {
+                    s.then
+                        .messages
+                        .iter()
+                        .map(|m| matches!(m.payload, Payload::Static(_)))
+                })
+                .collect()
+        };
+        // ListUsers answers constants; GetUser's reply fills `user_id` from the request.
+        assert_eq!(payloads("userservice.UserService/ListUsers"), [true, true]);
+        assert_eq!(payloads("userservice.UserService/GetUser"), [false]);
+    }
+
+    #[test]
     fn durations_take_units() {
         assert_eq!(parse_duration("5ms"), Some(Duration::from_millis(5)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
