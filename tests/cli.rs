@@ -264,3 +264,23 @@ async fn json_logs_have_one_object_per_call() {
     assert!(calls[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(calls[0]["duration_ms"].is_string() || calls[0]["duration_ms"].is_number());
 }
+
+#[test]
+fn check_warns_about_stubs_shadowed_by_a_catch_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("shadow.yaml");
+    std::fs::write(
+        &fixture,
+        "- { id: all, method: userservice.UserService/GetUser, then: { message: {} } }\n\
+         - { id: ada, method: userservice.UserService/GetUser, when: { message: { user_id: ada } }, then: { message: {} } }\n",
+    )
+    .unwrap();
+    let output = run(&["check", "--fixtures", fixture.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("warning: stub `ada` (")
+            && stdout.contains("can never match: stub `all` ("),
+        "{stdout}"
+    );
+}

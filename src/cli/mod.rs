@@ -205,6 +205,9 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
             files.join(", ")
         }
     );
+    for (stub, by) in fixtures.shadowed() {
+        println!("warning: {stub} can never match: {by} has no `when` and is tried first");
+    }
     let covered = fixtures.methods();
     for service in schema.services() {
         for method in service.methods() {

@@ -142,6 +142,24 @@ impl Fixtures {
         self.stubs.is_empty()
     }
 
+    /// Lists stubs that can never answer, each with the catch-all stub (no `when`) tried before it,
+    /// e.g. `("stub `b` (f.yaml:9:3)", "stub `a` (f.yaml:2:3)")`.
+    pub fn shadowed(&self) -> Vec<(String, String)> {
+        let mut catch_all: HashMap<String, &Stub> = HashMap::new();
+        let mut out = Vec::new();
+        for stub in &self.stubs {
+            let method = stub.method_name();
+            match catch_all.get(&method) {
+                Some(first) => out.push((stub.to_string(), first.to_string())),
+                None if stub.when.is_empty() => {
+                    catch_all.insert(method, stub);
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
     /// Gets the methods that have at least one stub, sorted, e.g. `userservice.UserService/GetUser`.
     pub fn methods(&self) -> Vec<String> {
         let mut methods: Vec<String> = self.stubs.iter().map(Stub::method_name).collect();
