@@ -138,26 +138,30 @@ impl Schema {
         for file in self.pool.files() {
             let mut proto = file.file_descriptor_proto().clone();
             proto.source_code_info = None;
-            let messages = file.messages().collect::<Vec<_>>();
-            set_json_names(&mut proto.message_type, &messages);
+            set_json_names(&self.pool, &mut proto.message_type, file.package_name());
             set.file.push(proto);
         }
         set.encode_to_vec()
     }
 }
 
-fn set_json_names(
-    protos: &mut [prost_types::DescriptorProto],
-    messages: &[prost_reflect::MessageDescriptor],
-) {
-    for (proto, message) in protos.iter_mut().zip(messages) {
-        for (field_proto, field) in proto.field.iter_mut().zip(message.fields()) {
-            if field_proto.json_name.is_none() {
-                field_proto.json_name = Some(field.json_name().to_owned());
+/// Fills `json_name` on every field of `protos` (messages declared in `scope`), as protoc does.
+fn set_json_names(pool: &DescriptorPool, protos: &mut [prost_types::DescriptorProto], scope: &str) {
+    for proto in protos {
+        let full_name = if scope.is_empty() {
+            proto.name().to_owned()
+        } else {
+            format!("{scope}.{}", proto.name())
+        };
+        if let Some(message) = pool.get_message_by_name(&full_name) {
+            for field_proto in &mut proto.field {
+                let number = u32::try_from(field_proto.number()).unwrap_or_default();
+                if let (None, Some(field)) = (&field_proto.json_name, message.get_field(number)) {
+                    field_proto.json_name = Some(field.json_name().to_owned());
+                }
             }
         }
-        let nested = message.child_messages().collect::<Vec<_>>();
-        set_json_names(&mut proto.nested_type, &nested);
+        set_json_names(pool, &mut proto.nested_type, &full_name);
     }
 }
 
@@ -365,5 +369,48 @@ pub(crate) fn enum_is_closed(e: &prost_reflect::EnumDescriptor) -> bool {
                 .unwrap_or(false)
         }
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_descriptors_carry_json_names_even_for_fields_out_of_number_order() {
+        let schema = Schema::from_sources([(
+            "m.proto",
+            "syntax = \"proto3\"; package p; message M { string second_field = 2; string first_field = 1; message N { int32 inner_value = 1; } }",
+        )])
+        .unwrap();
+        let set =
+            prost_types::FileDescriptorSet::decode(schema.encode_file_descriptor_set().as_slice())
+                .unwrap();
+        let file = set.file.iter().find(|f| f.name() == "m.proto").unwrap();
+        let names: Vec<(&str, &str)> = file.message_type[0]
+            .field
+            .iter()
+            .map(|f| (f.name(), f.json_name()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("second_field", "secondField"),
+                ("first_field", "firstField")
+            ]
+        );
+        assert_eq!(
+            file.message_type[0].nested_type[0].field[0].json_name(),
+            "innerValue"
+        );
+    }
+
+    #[test]
+    fn methods_are_found_with_or_without_a_leading_slash() {
+        let schema = Schema::bundled();
+        assert!(schema.method("userservice.UserService/GetUser").is_some());
+        assert!(schema.method("/userservice.UserService/Chat").is_some());
+        assert!(schema.method("userservice.UserService/Nope").is_none());
+        assert!(schema.method("GetUser").is_none());
     }
 }
