@@ -33,28 +33,24 @@ async fn bundled_get_user_echoes_the_requested_id() {
     );
 }
 
-#[tokio::test]
-async fn bundled_get_user_without_id_is_invalid_argument() {
+async fn assert_get_user_fails(user_id: &str, code: Code, message: &str) {
     let server = bundled().await;
     let status = client(&server)
         .await
-        .get_user(user_request(""))
+        .get_user(user_request(user_id))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(status.message(), "user_id must be provided");
+    assert_eq!((status.code(), status.message()), (code, message));
+}
+
+#[tokio::test]
+async fn bundled_get_user_without_id_is_invalid_argument() {
+    assert_get_user_fails("", Code::InvalidArgument, "user_id must be provided").await;
 }
 
 #[tokio::test]
 async fn bundled_get_user_missing_is_not_found() {
-    let server = bundled().await;
-    let status = client(&server)
-        .await
-        .get_user(user_request("missing"))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(status.message(), "User not found");
+    assert_get_user_fails("missing", Code::NotFound, "User not found").await;
 }
 
 #[tokio::test]

@@ -225,14 +225,7 @@ fn show_element(value: &Value, kind: &Kind) -> String {
             _ => n.to_string(),
         },
         Value::Message(m) => show_message(m),
-        Value::Bool(b) => b.to_string(),
-        Value::I32(v) => v.to_string(),
-        Value::I64(v) => v.to_string(),
-        Value::U32(v) => v.to_string(),
-        Value::U64(v) => v.to_string(),
-        Value::F32(v) => v.to_string(),
-        Value::F64(v) => v.to_string(),
-        Value::List(_) | Value::Map(_) => format!("{value:?}"),
+        other => super::value::number_text(other).unwrap_or_else(|| format!("{other:?}")),
     }
 }
 

@@ -944,6 +944,16 @@ pub(crate) fn to_json(node: &Node) -> serde_json::Value {
 /// A scalar as the wire sees it, independent of the Rust variant (int32 30 and int64 30 agree).
 fn wire_text(value: &Value) -> String {
     match value {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Bytes(b) => format!("the bytes {b:?}"),
+        Value::EnumNumber(n) => format!("enum number {n}"),
+        other => number_text(other).unwrap_or_default(),
+    }
+}
+
+/// A boolean or number as written in YAML; `None` for other values.
+pub(crate) fn number_text(value: &Value) -> Option<String> {
+    Some(match value {
         Value::Bool(b) => b.to_string(),
         Value::I32(v) => v.to_string(),
         Value::I64(v) => v.to_string(),
@@ -951,9 +961,6 @@ fn wire_text(value: &Value) -> String {
         Value::U64(v) => v.to_string(),
         Value::F32(v) => v.to_string(),
         Value::F64(v) => v.to_string(),
-        Value::String(s) => format!("the string {s:?}"),
-        Value::Bytes(b) => format!("the bytes {b:?}"),
-        Value::EnumNumber(n) => format!("enum number {n}"),
-        Value::Message(_) | Value::List(_) | Value::Map(_) => String::new(),
-    }
+        _ => return None,
+    })
 }
