@@ -74,6 +74,27 @@ pub(crate) enum ErrorKind {
     #[diagnostic(code(grpc_double::serve::transport))]
     Transport(#[source] tonic::transport::Error),
     #[error("{message}")]
+    #[diagnostic(code(grpc_double::breaking::config))]
+    Config {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+    #[error("unknown rule or category \"{id}\"")]
+    #[diagnostic(code(grpc_double::breaking::unknown_rule))]
+    UnknownRule {
+        id: String,
+        #[help]
+        help: Option<String>,
+    },
+    #[error("{message}")]
+    #[diagnostic(code(grpc_double::breaking::input))]
+    Input {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+    #[error("{message}")]
     #[diagnostic(code(grpc_double::usage))]
     Usage {
         message: String,

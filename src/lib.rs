@@ -29,6 +29,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_code)]
 
+pub mod breaking;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;

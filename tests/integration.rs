@@ -8,3 +8,5 @@ mod serve;
 mod serve_fixtures;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
+// The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.
+mod breaking;

@@ -1,7 +1,9 @@
 //! The `grpc-double` command line (clap only; every command calls into the library).
 
+mod breaking;
 pub mod exit;
 mod logging;
+mod rules;
 mod serve;
 
 use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode, time::Duration};
@@ -43,6 +45,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Validate fixtures against protos without serving; exits 0 when every stub loads, 1 if not.
     Check(CheckArgs),
+    /// Check that protos have no breaking changes against a previous version (a drop-in for
+    /// `buf breaking`); exits 100 when there are.
+    Breaking(breaking::BreakingArgs),
+    /// List every breaking-change rule with its categories and purpose.
+    Rules(rules::RulesArgs),
 }
 
 /// Where the protos come from.
@@ -153,6 +160,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check(&args),
+        Command::Breaking(args) => breaking::run(&args),
+        Command::Rules(args) => rules::run(&args),
     };
     match result {
         Ok(code) => code,

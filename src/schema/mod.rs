@@ -5,6 +5,7 @@
 //! to their imports). Well-known types (`google/protobuf/*.proto`) and the Google error model
 //! (`google/rpc/{status,code,error_details}.proto`) resolve without the user shipping them.
 
+mod input;
 mod resolver;
 mod span;
 
@@ -13,7 +14,10 @@ use std::path::{Path, PathBuf};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
-pub use self::span::{Span, locate};
+pub use self::{
+    input::{GitRef, Input},
+    span::{Span, locate},
+};
 use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) use self::resolver::{EmbeddedResolver, schema_resolver};

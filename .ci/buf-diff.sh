@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Differential test: run `buf breaking` (from npm) and `grpc-double breaking` on every fixture pair
+# under fixtures/breaking/, with only that pair's rule selected, and compare (file, line, column,
+# rule) of every finding. Known, documented differences are listed in KNOWN below.
+#
+# Needs network once (npm install @bufbuild/buf into a temp dir) unless BUF points at a buf binary.
+# Usage: .ci/buf-diff.sh            (exit 1 on an unexpected difference)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [[ -z "${BUF:-}" ]]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm install --silent @bufbuild/buf >/dev/null 2>&1)
+  BUF="$tmp/node_modules/.bin/buf"
+fi
+"$BUF" --version >/dev/null
+
+cargo build --quiet --bin grpc-double
+GD="$root/target/debug/grpc-double"
+
+# Rules where we differ from buf on purpose (docs/breaking.md, "Where we differ from buf").
+# - PACKAGE_{ENUM,EXTENSION,MESSAGE}_NO_DELETE: buf misses a package's last enum/extension/message.
+# - FIELD_WIRE_LOSSY_TYPE: ours only.
+# - FILE_NO_DELETE, PACKAGE_NO_DELETE: buf prints an empty path; we print the deleted file.
+# - FIELD_SAME_DEFAULT: protox's source info spans the value, buf's the whole `default = ..`.
+# - Deprecated rules: buf runs their replacements (FIELD_SAME_CTYPE, FIELD_SAME_LABEL) or nothing
+#   (FILE_SAME_JAVA_STRING_CHECK_UTF8, MESSAGE_SAME_MESSAGE_SET_WIRE_FORMAT), and its compiler
+#   rejects php_generic_services.
+KNOWN=" PACKAGE_ENUM_NO_DELETE PACKAGE_EXTENSION_NO_DELETE PACKAGE_MESSAGE_NO_DELETE FIELD_WIRE_LOSSY_TYPE
+  FILE_NO_DELETE PACKAGE_NO_DELETE FIELD_SAME_DEFAULT FIELD_SAME_CTYPE FIELD_SAME_LABEL
+  FILE_SAME_JAVA_STRING_CHECK_UTF8 MESSAGE_SAME_MESSAGE_SET_WIRE_FORMAT FILE_SAME_PHP_GENERIC_SERVICES "
+
+normalise() { # JSON lines -> "file:line:col:TYPE", file name without the input dir, sorted
+  python3 -c '
+import json, sys, os
+rows = set()
+for line in sys.stdin:
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    v = json.loads(line)
+    rows.add("%s:%s:%s:%s" % (os.path.basename(v.get("path", "")), v.get("start_line", 1), v.get("start_column", 1), v["type"]))
+print("\n".join(sorted(rows)))'
+}
+
+failed=0
+for dir in fixtures/breaking/*/; do
+  rule=$(basename "$dir" | tr a-z A-Z)
+  case "$rule" in
+    EXTENSION_NO_DELETE|PACKAGE_EXTENSION_NO_DELETE|FIELD_SAME_DEFAULT|MESSAGE_SAME_MESSAGE_SET_WIRE_FORMAT) version=v2 ;;
+    *) version=v1 ;;
+  esac
+  config="{\"version\":\"$version\",\"breaking\":{\"use\":[\"$rule\"]}}"
+  ours=$(cd "$dir/current" && "$GD" breaking . --against ../previous --use "$rule" --error-format json | normalise || true)
+  theirs=$(cd "$dir/current" && "$BUF" breaking . --against ../previous --config "$config" --error-format json 2>&1 | normalise || true)
+  if [[ "$ours" == "$theirs" ]]; then
+    echo "same     $rule"
+  elif [[ " $(echo $KNOWN) " == *" $rule "* ]]; then
+    echo "known    $rule"
+    diff <(echo "$theirs") <(echo "$ours") | sed 's/^/         /' || true
+  else
+    echo "DIFFERS  $rule"
+    diff <(echo "$theirs") <(echo "$ours") | sed 's/^/         /' || true
+    failed=1
+  fi
+done
+exit $failed

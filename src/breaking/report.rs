@@ -1,0 +1,403 @@
+//! Rendering findings: spans are resolved here (not in the rules), paths get the input's display
+//! prefix, the list is sorted and de-duplicated, then printed in one of buf's formats (plus
+//! SARIF, which buf lacks).
+
+use std::fmt::Write as _;
+
+use prost_reflect::DescriptorPool;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{
+    Finding, Severity,
+    explain::{Explanation, explain},
+    finding::Location,
+};
+use crate::schema::{Span, locate};
+
+/// An output format, as `--error-format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Format {
+    /// `path:line:col:message` (buf's default; alias `gcc`).
+    #[default]
+    #[cfg_attr(feature = "cli", value(alias = "gcc"))]
+    Text,
+    /// JSON Lines with buf's keys.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=..::message`).
+    GithubActions,
+    /// JUnit XML, one test suite per file.
+    Junit,
+    /// Visual Studio: `path(line,col) : error RULE : message`.
+    Msvs,
+    /// GitLab Code Quality JSON.
+    GitlabCodeQuality,
+    /// SARIF 2.1.0 (not in buf).
+    Sarif,
+}
+
+/// A finding with its display path and resolved span, ready to print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Annotation {
+    /// The path as printed (with the input's prefix, e.g. `new/acme/v1/user.proto`).
+    pub path: String,
+    /// The resolved span; zeros when unknown.
+    pub span: Span,
+    /// The rule ID.
+    pub rule: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// buf-style message.
+    pub message: String,
+    /// Fix-it hint.
+    pub hint: Option<String>,
+    /// Payload counterexample, with `--explain`.
+    pub explanation: Option<Explanation>,
+}
+
+/// How paths of each side are printed: `prefix/` + file name.
+#[derive(Debug, Clone, Default)]
+pub struct PathDisplay {
+    /// Prefix for files of the current input (e.g. `new`), or empty.
+    pub current: String,
+    /// Prefix for files of the previous input, or empty.
+    pub previous: String,
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() || prefix == "." {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", prefix.trim_end_matches('/'))
+    }
+}
+
+/// Resolves a location to a span; a missing option location falls back to its element.
+pub(crate) fn span_of(pool: &DescriptorPool, location: &Location) -> Span {
+    let Some(file) = pool.get_file_by_name(&location.file) else {
+        return Span::default();
+    };
+    let mut path = &location.path[..];
+    while !path.is_empty() {
+        if let Some(span) = locate(&file, path) {
+            return span;
+        }
+        path = &path[..path.len() - 1];
+    }
+    Span::default()
+}
+
+/// Resolves spans and display paths, sorts and de-duplicates.
+pub fn annotate(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+) -> Vec<Annotation> {
+    let mut out: Vec<Annotation> = findings
+        .iter()
+        .map(|f| {
+            let (path, span) = match (&f.current, &f.previous) {
+                (Some(loc), _) => (join(&display.current, &loc.file), span_of(current, loc)),
+                (None, Some(loc)) => (join(&display.current, &loc.file), Span::default()),
+                (None, None) => (String::new(), Span::default()),
+            };
+            Annotation {
+                path,
+                span,
+                rule: f.rule,
+                severity: f.severity,
+                message: f.message.clone(),
+                hint: f.hint.clone(),
+                explanation: if with_explanations {
+                    explain(f, previous, current)
+                } else {
+                    None
+                },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.path, a.span, a.rule, &a.message).cmp(&(&b.path, b.span, b.rule, &b.message))
+    });
+    out.dedup_by(|a, b| {
+        a.path == b.path && a.span == b.span && a.rule == b.rule && a.message == b.message
+    });
+    out
+}
+
+/// One line of `--error-format json`: buf's keys in buf's order, then ours.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    path: &'a str,
+    start_line: u32,
+    start_column: u32,
+    end_line: u32,
+    end_column: u32,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
+}
+
+fn at_least_1(n: u32) -> u32 {
+    n.max(1)
+}
+
+/// Renders annotations; with `explain`, text output adds hint and payload lines.
+pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Text => {
+            for a in annotations {
+                let _ = writeln!(
+                    out,
+                    "{}:{}:{}:{}{}",
+                    a.path,
+                    at_least_1(a.span.line),
+                    at_least_1(a.span.col),
+                    if a.severity == Severity::Warning {
+                        "warning: "
+                    } else {
+                        ""
+                    },
+                    a.message
+                );
+                if explain {
+                    explain_lines(&mut out, a);
+                }
+            }
+        }
+        Format::Json => {
+            for a in annotations {
+                let line = JsonLine {
+                    path: &a.path,
+                    start_line: at_least_1(a.span.line),
+                    start_column: at_least_1(a.span.col),
+                    end_line: at_least_1(a.span.end_line),
+                    end_column: at_least_1(a.span.end_col),
+                    kind: a.rule,
+                    message: &a.message,
+                    severity: (a.severity == Severity::Warning).then_some("warning"),
+                    hint: a.hint.as_deref(),
+                    explanation: a.explanation.as_ref(),
+                };
+                let _ = writeln!(out, "{}", serde_json::to_string(&line).unwrap_or_default());
+            }
+        }
+        Format::GithubActions => {
+            for a in annotations {
+                let level = if a.severity == Severity::Warning {
+                    "warning"
+                } else {
+                    "error"
+                };
+                let _ = write!(out, "::{level} file={}", a.path);
+                if a.span.line > 0 {
+                    let _ = write!(out, ",line={}", a.span.line);
+                    if a.span.col > 0 {
+                        let _ = write!(out, ",col={}", a.span.col);
+                    }
+                    if a.span.end_line > 0 {
+                        let _ = write!(out, ",endLine={}", a.span.end_line);
+                        if a.span.end_col > 0 {
+                            let _ = write!(out, ",endColumn={}", a.span.end_col);
+                        }
+                    }
+                }
+                let mut message = a.message.clone();
+                if let (true, Some(hint)) = (explain, &a.hint) {
+                    message.push_str("%0AHint: ");
+                    message.push_str(hint);
+                }
+                let _ = writeln!(out, "::{message}");
+            }
+        }
+        Format::Msvs => {
+            for a in annotations {
+                let _ = writeln!(
+                    out,
+                    "{}({},{}) : {} {} : {}",
+                    a.path,
+                    at_least_1(a.span.line),
+                    at_least_1(a.span.col),
+                    a.severity,
+                    a.rule,
+                    a.message
+                );
+            }
+        }
+        Format::Junit => junit(&mut out, annotations),
+        Format::GitlabCodeQuality => {
+            let issues: Vec<_> = annotations
+                .iter()
+                .map(|a| {
+                    let mut issue = json!({
+                        "description": a.message,
+                        "check_name": a.rule,
+                        "location": {
+                            "path": a.path,
+                            "positions": {
+                                "begin": {"line": a.span.line, "column": a.span.col},
+                                "end": {"line": a.span.end_line, "column": a.span.end_col},
+                            }
+                        },
+                        "severity": if a.severity == Severity::Warning { "info" } else { "minor" },
+                    });
+                    issue["fingerprint"] = json!(fingerprint(&issue.to_string()));
+                    issue
+                })
+                .collect();
+            let _ = writeln!(out, "{}", serde_json::Value::Array(issues));
+        }
+        Format::Sarif => sarif(&mut out, annotations),
+    }
+    out
+}
+
+fn explain_lines(out: &mut String, a: &Annotation) {
+    if let Some(hint) = &a.hint {
+        let _ = writeln!(out, "  hint: {hint}");
+    }
+    if let Some(e) = &a.explanation {
+        let _ = writeln!(
+            out,
+            "  payload written by the previous schema: {}",
+            e.bytes_hex
+        );
+        let _ = writeln!(out, "    previous schema reads: {}", e.previous);
+        let _ = writeln!(out, "    current schema reads:  {}", e.current);
+        if let Some((json, read)) = &e.json {
+            let _ = writeln!(out, "  JSON written by the previous schema: {json}");
+            let _ = writeln!(out, "    current schema reads: {read}");
+        }
+    }
+}
+
+/// A stable 128-bit fingerprint (two FNV-1a passes), hex-encoded.
+fn fingerprint(text: &str) -> String {
+    let fnv = |seed: u64| {
+        text.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn junit(out: &mut String, annotations: &[Annotation]) {
+    let mut groups: Vec<(&str, Vec<&Annotation>)> = Vec::new();
+    for a in annotations {
+        match groups.iter_mut().find(|(p, _)| *p == a.path) {
+            Some((_, list)) => list.push(a),
+            None => groups.push((&a.path, vec![a])),
+        }
+    }
+    out.push_str("<testsuites>\n");
+    for (path, list) in groups {
+        let name = path.strip_suffix(".proto").unwrap_or(path);
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{n}\" errors=\"0\">",
+            xml_escape(name),
+            n = list.len()
+        );
+        for a in list {
+            let mut case = a.rule.to_owned();
+            if a.span.col != 0 {
+                let _ = write!(case, "_{}_{}", a.span.line, a.span.col);
+            } else if a.span.line != 0 {
+                let _ = write!(case, "_{}", a.span.line);
+            }
+            let text = format!(
+                "{}:{}:{}:{}",
+                a.path,
+                at_least_1(a.span.line),
+                at_least_1(a.span.col),
+                a.message
+            );
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"{}\">\n      <failure message=\"{}\" type=\"{}\"></failure>\n    </testcase>",
+                xml_escape(&case),
+                xml_escape(&text),
+                a.rule
+            );
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+}
+
+fn sarif(out: &mut String, annotations: &[Annotation]) {
+    let mut rule_ids: Vec<&str> = annotations.iter().map(|a| a.rule).collect();
+    rule_ids.sort_unstable();
+    rule_ids.dedup();
+    let rules: Vec<_> = rule_ids
+        .iter()
+        .map(|id| {
+            let purpose = super::registry::rule_by_id(id).map_or("", |r| r.purpose);
+            json!({"id": id, "shortDescription": {"text": purpose}})
+        })
+        .collect();
+    let results: Vec<_> = annotations
+        .iter()
+        .map(|a| {
+            let mut region = json!({});
+            if a.span.line > 0 {
+                region = json!({
+                    "startLine": a.span.line,
+                    "startColumn": at_least_1(a.span.col),
+                    "endLine": at_least_1(a.span.end_line),
+                    "endColumn": at_least_1(a.span.end_col),
+                });
+            }
+            let mut result = json!({
+                "ruleId": a.rule,
+                "level": if a.severity == Severity::Warning { "warning" } else { "error" },
+                "message": {"text": a.message},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": a.path},
+                    "region": region,
+                }}],
+            });
+            if let Some(hint) = &a.hint {
+                result["properties"] = json!({"hint": hint});
+            }
+            result
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "grpc-double",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&log).unwrap_or_default()
+    );
+}

@@ -1,0 +1,707 @@
+//! Field-level rules, run on fields paired by number and on extensions paired by extendee and
+//! number: names, JSON names, types and buf's compatibility groups, cardinality, oneofs,
+//! defaults and field options.
+
+use prost_reflect::{Cardinality, Kind};
+
+use crate::{
+    breaking::{
+        features::{Feature, message_chain, resolve},
+        finding::{Findings, Location},
+        walk::{Field, TYPE_NAME},
+    },
+    schema::locate,
+};
+
+/// `FieldDescriptorProto` numbers.
+const NAME: i32 = 1;
+const DEFAULT_VALUE: i32 = 7;
+const OPTIONS: i32 = 8;
+const JSON_NAME: i32 = 10;
+/// `FieldOptions` numbers.
+const CTYPE: i32 = 1;
+const JSTYPE: i32 = 6;
+const FEATURES: i32 = 21;
+
+/// The kind as buf spells it (`protoreflect.Kind.String()`).
+pub(crate) fn kind_name(field: &Field) -> &'static str {
+    match field.kind() {
+        Kind::Double => "double",
+        Kind::Float => "float",
+        Kind::Int32 => "int32",
+        Kind::Int64 => "int64",
+        Kind::Uint32 => "uint32",
+        Kind::Uint64 => "uint64",
+        Kind::Sint32 => "sint32",
+        Kind::Sint64 => "sint64",
+        Kind::Fixed32 => "fixed32",
+        Kind::Fixed64 => "fixed64",
+        Kind::Sfixed32 => "sfixed32",
+        Kind::Sfixed64 => "sfixed64",
+        Kind::Bool => "bool",
+        Kind::String => "string",
+        Kind::Bytes => "bytes",
+        Kind::Message(_) if field.is_group() => "group",
+        Kind::Message(_) => "message",
+        Kind::Enum(_) => "enum",
+    }
+}
+
+/// The kind for messages: a delimited message outside proto2 is not called a group.
+fn pretty_kind(field: &Field) -> &'static str {
+    match kind_name(field) {
+        "group" if field.file().file_descriptor_proto().syntax() == "editions" => {
+            "message (delimited encoding)"
+        }
+        other => other,
+    }
+}
+
+/// The full name of the referenced message or enum.
+pub(crate) fn type_name(field: &Field) -> Option<String> {
+    match field.kind() {
+        Kind::Message(m) => Some(m.full_name().to_owned()),
+        Kind::Enum(e) => Some(e.full_name().to_owned()),
+        _ => None,
+    }
+}
+
+/// buf's wire compatibility groups.
+fn wire_group(kind: &str) -> u8 {
+    match kind {
+        "int32" | "int64" | "uint32" | "uint64" | "bool" => 1,
+        "sint32" | "sint64" => 2,
+        "string" => 3,
+        "bytes" => 4,
+        "fixed32" | "sfixed32" => 5,
+        "fixed64" | "sfixed64" => 6,
+        "double" => 7,
+        "float" => 8,
+        "group" => 9,
+        "message" => 10,
+        _ => 11, // enum
+    }
+}
+
+/// buf's wire-and-JSON compatibility groups.
+fn wire_json_group(kind: &str) -> u8 {
+    match kind {
+        "int32" | "uint32" => 1,
+        "int64" | "uint64" => 2,
+        "fixed32" | "sfixed32" => 3,
+        "fixed64" | "sfixed64" => 4,
+        "bool" => 5,
+        "sint32" => 6,
+        "sint64" => 7,
+        "string" => 8,
+        "bytes" => 9,
+        "double" => 10,
+        "float" => 11,
+        "group" => 12,
+        "message" => 13,
+        _ => 14, // enum
+    }
+}
+
+fn type_change_hint(p: &Field) -> String {
+    format!(
+        "add a new field instead of changing the type of field {} (\"{}\"): reserve {} and \"{}\", then declare the new type under a new number and name",
+        p.number(),
+        p.name(),
+        p.number(),
+        p.name()
+    )
+}
+
+fn changed_type(p: &Field, c: &Field, extra: &str, out: &mut Findings) {
+    out.push(
+        Some(c.type_loc()),
+        Some(p.type_loc()),
+        format!(
+            "{} changed type from \"{}\" to \"{}\".{extra}",
+            c.description(),
+            pretty_kind(p),
+            pretty_kind(c)
+        ),
+    )
+    .hint(type_change_hint(p))
+    .about(c.field_ref());
+}
+
+fn changed_type_name(p: &Field, c: &Field, out: &mut Findings) {
+    out.push(
+        Some(c.loc(&[TYPE_NAME])),
+        Some(p.loc(&[TYPE_NAME])),
+        format!(
+            "{} changed type from \"{}\" to \"{}\".",
+            c.description(),
+            type_name(p).unwrap_or_default(),
+            type_name(c).unwrap_or_default()
+        ),
+    )
+    .hint(type_change_hint(p))
+    .about(c.field_ref());
+}
+
+/// FIELD_SAME_TYPE
+pub(crate) fn field_same_type(p: &Field, c: &Field, out: &mut Findings) {
+    if kind_name(p) != kind_name(c) {
+        changed_type(p, c, "", out);
+    } else if type_name(p) != type_name(c) {
+        changed_type_name(p, c, out);
+    }
+}
+
+/// Whether a changed enum type is still wire-compatible: same short name, and the new enum has
+/// every value (name and number) of the old one.
+fn enum_compatible(p: &Field, c: &Field) -> bool {
+    let (Kind::Enum(old), Kind::Enum(new)) = (p.kind(), c.kind()) else {
+        return false;
+    };
+    old.name() == new.name()
+        && old.values().all(|v| {
+            new.get_value_by_name(v.name())
+                .is_some_and(|n| n.number() == v.number())
+        })
+}
+
+/// FIELD_WIRE_COMPATIBLE_TYPE
+pub(crate) fn field_wire_compatible_type(p: &Field, c: &Field, out: &mut Findings) {
+    let (pk, ck) = (kind_name(p), kind_name(c));
+    if wire_group(pk) != wire_group(ck) {
+        let mut extra = " See https://developers.google.com/protocol-buffers/docs/proto3#updating for wire compatibility rules.".to_owned();
+        match (pk, ck) {
+            ("string", "bytes") => return,
+            ("bytes", "string") => extra.push_str(" Note that while string and bytes are compatible if the data is valid UTF-8, there is no way to enforce that a bytes field is UTF-8, so these fields may be incompatible."),
+            _ => {}
+        }
+        changed_type(p, c, &extra, out);
+        return;
+    }
+    compatible_type_name(p, c, out);
+}
+
+fn compatible_type_name(p: &Field, c: &Field, out: &mut Findings) {
+    if type_name(p) == type_name(c) {
+        return;
+    }
+    match kind_name(c) {
+        "enum" if enum_compatible(p, c) => {}
+        "enum" | "message" | "group" => changed_type_name(p, c, out),
+        _ => {}
+    }
+}
+
+/// FIELD_WIRE_JSON_COMPATIBLE_TYPE
+pub(crate) fn field_wire_json_compatible_type(p: &Field, c: &Field, out: &mut Findings) {
+    if wire_json_group(kind_name(p)) != wire_json_group(kind_name(c)) {
+        changed_type(
+            p,
+            c,
+            " See https://developers.google.com/protocol-buffers/docs/proto3#updating for wire compatibility rules and https://developers.google.com/protocol-buffers/docs/proto3#json for JSON compatibility rules.",
+            out,
+        );
+        return;
+    }
+    compatible_type_name(p, c, out);
+}
+
+/// The integer values a kind can hold on the wire: (min, max).
+fn int_range(kind: &str) -> Option<(i128, i128)> {
+    Some(match kind {
+        "bool" => (0, 1),
+        "int32" | "sint32" | "sfixed32" => (i32::MIN.into(), i32::MAX.into()),
+        "uint32" | "fixed32" => (0, u32::MAX.into()),
+        "int64" | "sint64" | "sfixed64" => (i64::MIN.into(), i64::MAX.into()),
+        "uint64" | "fixed64" => (0, u64::MAX.into()),
+        _ => return None,
+    })
+}
+
+/// A value of the old type that the new type reads differently, for a wire-compatible but
+/// lossy change (int64 -> int32, uint32 -> int32, int64 -> bool, ...).
+pub(crate) fn lossy_witness(old: &str, new: &str) -> Option<i128> {
+    let (omin, omax) = int_range(old)?;
+    let (nmin, nmax) = int_range(new)?;
+    if wire_group(old) != wire_group(new) || (omin >= nmin && omax <= nmax) {
+        return None;
+    }
+    [
+        4_294_967_301,
+        i128::from(u64::MAX),
+        -1,
+        i128::from(u32::MAX),
+        2,
+    ]
+    .into_iter()
+    .filter(|w| (omin..=omax).contains(w))
+    .find(|w| {
+        crate::breaking::explain::reinterpret(*w, old, new).is_some_and(|r| r != w.to_string())
+    })
+}
+
+/// FIELD_WIRE_LOSSY_TYPE (grpc-double's own, category LOSSY)
+pub(crate) fn field_wire_lossy_type(p: &Field, c: &Field, out: &mut Findings) {
+    if p.is_map() || c.is_map() {
+        return;
+    }
+    let (pk, ck) = (kind_name(p), kind_name(c));
+    if pk == ck {
+        return;
+    }
+    let Some(witness) = lossy_witness(pk, ck) else {
+        return;
+    };
+    let read = crate::breaking::explain::reinterpret(witness, pk, ck)
+        .unwrap_or_else(|| "something else".to_owned());
+    out.push(
+        Some(c.type_loc()),
+        Some(p.type_loc()),
+        format!(
+            "{} changed type from \"{pk}\" to \"{ck}\", which is wire-compatible but lossy: the old value {witness} reads as {read}.",
+            c.description()
+        ),
+    )
+    .hint(format!(
+        "keep \"{pk}\", or add a new \"{ck}\" field and migrate readers before writers"
+    ))
+    .about(c.field_ref());
+}
+
+/// buf's five cardinalities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Card {
+    Explicit,
+    Implicit,
+    Required,
+    Repeated,
+    Map,
+}
+
+impl Card {
+    pub(crate) fn of(field: &Field) -> Card {
+        if field.is_map() {
+            Card::Map
+        } else if field.is_list() {
+            Card::Repeated
+        } else if field.cardinality() == Cardinality::Required {
+            Card::Required
+        } else if field.supports_presence() {
+            Card::Explicit
+        } else {
+            Card::Implicit
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Card::Explicit => "optional with explicit presence",
+            Card::Implicit => "optional with implicit presence",
+            Card::Required => "required",
+            Card::Repeated => "repeated",
+            Card::Map => "map",
+        }
+    }
+
+    fn wire_group(self) -> u8 {
+        match self {
+            Card::Explicit | Card::Implicit => 1,
+            Card::Required => 2,
+            Card::Repeated | Card::Map => 3,
+        }
+    }
+
+    fn wire_json_group(self) -> u8 {
+        match self {
+            Card::Map => 4,
+            other => other.wire_group(),
+        }
+    }
+}
+
+fn cardinality_with(p: &Field, c: &Field, out: &mut Findings, group: fn(Card) -> u8) {
+    if p.in_map_entry() && c.in_map_entry() {
+        return;
+    }
+    let (before, after) = (Card::of(p), Card::of(c));
+    if group(before) != group(after) {
+        out.push(
+            Some(c.loc(&[])),
+            Some(p.loc(&[])),
+            format!(
+                "{} changed cardinality from \"{}\" to \"{}\".",
+                c.description(),
+                before.name(),
+                after.name()
+            ),
+        )
+        .hint(format!(
+            "add a new field instead of changing field {} from {} to {}",
+            p.number(),
+            before.name(),
+            after.name()
+        ))
+        .about(c.field_ref());
+    }
+}
+
+/// FIELD_SAME_CARDINALITY
+pub(crate) fn field_same_cardinality(p: &Field, c: &Field, out: &mut Findings) {
+    cardinality_with(p, c, out, |card| card as u8);
+}
+
+/// FIELD_WIRE_COMPATIBLE_CARDINALITY
+pub(crate) fn field_wire_compatible_cardinality(p: &Field, c: &Field, out: &mut Findings) {
+    cardinality_with(p, c, out, Card::wire_group);
+}
+
+/// FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY
+pub(crate) fn field_wire_json_compatible_cardinality(p: &Field, c: &Field, out: &mut Findings) {
+    cardinality_with(p, c, out, Card::wire_json_group);
+}
+
+fn label(field: &Field) -> &'static str {
+    match field.cardinality() {
+        Cardinality::Optional => "optional",
+        Cardinality::Required => "required",
+        Cardinality::Repeated => "repeated",
+    }
+}
+
+/// FIELD_SAME_LABEL (deprecated)
+pub(crate) fn field_same_label(p: &Field, c: &Field, out: &mut Findings) {
+    if label(p) != label(c) {
+        out.push(
+            Some(c.loc(&[4])),
+            Some(p.loc(&[4])),
+            format!(
+                "{} changed label from \"{}\" to \"{}\".",
+                c.description(),
+                label(p),
+                label(c)
+            ),
+        )
+        .hint(format!(
+            "set the label of field {} back to {}",
+            p.number(),
+            label(p)
+        ))
+        .about(c.field_ref());
+    }
+}
+
+/// FIELD_SAME_NAME
+pub(crate) fn field_same_name(p: &Field, c: &Field, out: &mut Findings) {
+    let (before, after) = match (p.extendee(), c.extendee()) {
+        (Some(_), _) => (p.full_name(), c.full_name()),
+        _ => (p.name(), c.name()),
+    };
+    if before != after {
+        out.push(
+            Some(c.loc(&[NAME])),
+            Some(p.loc(&[NAME])),
+            format!(
+                "{} changed name from \"{before}\" to \"{after}\".",
+                c.description_with_name(None)
+            ),
+        )
+        .hint(format!(
+            "rename field {} back to \"{}\"; to change a name, deprecate the field and add a new one",
+            p.number(),
+            p.name()
+        ))
+        .about(c.field_ref());
+    }
+}
+
+/// FIELD_SAME_JSON_NAME
+pub(crate) fn field_same_json_name(p: &Field, c: &Field, out: &mut Findings) {
+    if p.extendee().is_some() {
+        return;
+    }
+    if p.json_name() != c.json_name() {
+        out.push(
+            Some(c.loc(&[JSON_NAME])),
+            Some(p.loc(&[JSON_NAME])),
+            format!(
+                "{} changed option \"json_name\" from \"{}\" to \"{}\".",
+                c.description(),
+                p.json_name(),
+                c.json_name()
+            ),
+        )
+        .hint(format!(
+            "pin the old JSON name: [json_name = \"{}\"]",
+            p.json_name()
+        ))
+        .about(c.field_ref());
+    }
+}
+
+/// FIELD_SAME_ONEOF
+pub(crate) fn field_same_oneof(p: &Field, c: &Field, out: &mut Findings) {
+    if p.extendee().is_some() {
+        return;
+    }
+    let (before, after) = (p.oneof(), c.oneof());
+    let message = match (&before, &after) {
+        (None, None) => return,
+        (Some(b), Some(a)) if b.name() == a.name() => return,
+        (Some(b), Some(a)) => format!(
+            "{} moved from oneof \"{}\" to oneof \"{}\".",
+            c.description(),
+            b.name(),
+            a.name()
+        ),
+        (Some(_), None) => format!("{} moved from inside to outside a oneof.", c.description()),
+        (None, Some(_)) => format!("{} moved from outside to inside a oneof.", c.description()),
+    };
+    out.push(Some(c.loc(&[])), Some(p.loc(&[])), message)
+        .hint(format!(
+            "keep field {} where it was; add a new field (new number) in the oneof instead",
+            p.number()
+        ))
+        .about(c.field_ref());
+}
+
+fn is_64bit(kind: &str) -> bool {
+    matches!(kind, "int64" | "sint64" | "uint64" | "fixed64" | "sfixed64")
+}
+
+fn field_options(field: &Field) -> prost_types::FieldOptions {
+    field.proto().options.clone().unwrap_or_default()
+}
+
+/// FIELD_SAME_JSTYPE
+pub(crate) fn field_same_jstype(p: &Field, c: &Field, out: &mut Findings) {
+    if !is_64bit(kind_name(p)) || !is_64bit(kind_name(c)) {
+        return;
+    }
+    let before = field_options(p).jstype().as_str_name();
+    let after = field_options(c).jstype().as_str_name();
+    if before != after {
+        out.push(
+            Some(c.loc(&[OPTIONS, JSTYPE])),
+            Some(p.loc(&[OPTIONS, JSTYPE])),
+            format!(
+                "{} changed option \"jstype\" from \"{before}\" to \"{after}\".",
+                c.description()
+            ),
+        )
+        .hint(format!("set [jstype = {before}] back; JavaScript code sees a number or a string depending on it"))
+        .about(c.field_ref());
+    }
+}
+
+/// The C++ string type from the `ctype` option: (type, is STRING_PIECE).
+fn cpp_string_type(field: &Field) -> (&'static str, bool) {
+    let options = field.proto().options.as_ref();
+    match options.and_then(|o| o.ctype) {
+        Some(1) => ("CORD", false),
+        Some(2) => ("STRING", true),
+        _ => ("STRING", false),
+    }
+}
+
+/// FIELD_SAME_CPP_STRING_TYPE
+pub(crate) fn field_same_cpp_string_type(p: &Field, c: &Field, out: &mut Findings) {
+    if p.in_map_entry() && c.in_map_entry() {
+        return;
+    }
+    let stringy = |f: &Field| matches!(kind_name(f), "string" | "bytes");
+    if !stringy(p) || !stringy(c) {
+        return;
+    }
+    let (before, before_piece) = cpp_string_type(p);
+    let (after, after_piece) = cpp_string_type(c);
+    if (before != after || before_piece != after_piece) && !(before_piece && after == "STRING") {
+        let show = |t: &'static str, piece: bool| if piece { "STRING_PIECE" } else { t };
+        out.push(
+            Some(c.loc(&[OPTIONS, CTYPE])),
+            Some(p.loc(&[OPTIONS, CTYPE])),
+            format!(
+                "{} changed C++ string type from \"{}\" to \"{}\".",
+                c.description(),
+                show(before, before_piece),
+                show(after, after_piece)
+            ),
+        )
+        .hint("restore the previous ctype; generated C++ accessors change type")
+        .about(c.field_ref());
+    }
+}
+
+/// FIELD_SAME_CTYPE (deprecated)
+pub(crate) fn field_same_ctype(p: &Field, c: &Field, out: &mut Findings) {
+    let before = field_options(p).ctype().as_str_name();
+    let after = field_options(c).ctype().as_str_name();
+    if before != after {
+        out.push(
+            Some(c.loc(&[OPTIONS, CTYPE])),
+            Some(p.loc(&[OPTIONS, CTYPE])),
+            format!(
+                "{} changed option \"ctype\" from \"{before}\" to \"{after}\".",
+                c.description()
+            ),
+        )
+        .hint(format!("set [ctype = {before}] back"))
+        .about(c.field_ref());
+    }
+}
+
+fn utf8_validation(field: &Field) -> i32 {
+    let mut chain = vec![field.options()];
+    if let Field::Normal(f) = field {
+        chain.extend(message_chain(&f.parent_message().clone()));
+    }
+    resolve(Feature::Utf8Validation, &chain, &field.file())
+}
+
+/// FIELD_SAME_UTF8_VALIDATION
+pub(crate) fn field_same_utf8_validation(p: &Field, c: &Field, out: &mut Findings) {
+    if kind_name(p) != "string" || kind_name(c) != "string" {
+        return;
+    }
+    let (before, after) = (utf8_validation(p), utf8_validation(c));
+    if before != after {
+        out.push(
+            Some(c.loc(&[OPTIONS, FEATURES, 4])),
+            Some(p.loc(&[OPTIONS, FEATURES, 4])),
+            format!(
+                "{} changed UTF8 validation from {} to {}.",
+                c.description(),
+                Feature::Utf8Validation.value_name(before),
+                Feature::Utf8Validation.value_name(after)
+            ),
+        )
+        .hint(format!(
+            "keep features.utf8_validation = {}; parsers start accepting or rejecting payloads",
+            Feature::Utf8Validation.value_name(before)
+        ))
+        .about(c.field_ref());
+    }
+}
+
+fn java_utf8(field: &Field) -> i32 {
+    let file = field.file();
+    let check = file
+        .file_descriptor_proto()
+        .options
+        .as_ref()
+        .is_some_and(|o| o.java_string_check_utf8());
+    if check { 2 } else { utf8_validation(field) }
+}
+
+fn java_utf8_loc(field: &Field) -> Location {
+    let file = field.file();
+    if locate(&file, &[8, 27]).is_some() {
+        Location::new(file.name(), [8, 27])
+    } else {
+        field.loc(&[])
+    }
+}
+
+/// FIELD_SAME_JAVA_UTF8_VALIDATION
+pub(crate) fn field_same_java_utf8_validation(p: &Field, c: &Field, out: &mut Findings) {
+    if kind_name(p) != "string" || kind_name(c) != "string" {
+        return;
+    }
+    let (before, after) = (java_utf8(p), java_utf8(c));
+    if before != after {
+        out.push(
+            Some(java_utf8_loc(c)),
+            Some(java_utf8_loc(p)),
+            format!(
+                "{} changed Java string UTF8 validation from \"{}\" to \"{}\".",
+                c.description(),
+                Feature::Utf8Validation.value_name(before),
+                Feature::Utf8Validation.value_name(after)
+            ),
+        )
+        .hint("restore java_string_check_utf8; generated Java parsers change behaviour")
+        .about(c.field_ref());
+    }
+}
+
+/// A default value, normalised for comparison across types.
+#[derive(Debug, PartialEq)]
+enum Default {
+    Number(f64),
+    Text(String),
+}
+
+fn default_of(field: &Field) -> (Default, String) {
+    let raw = field.proto().default_value.clone();
+    let kind = kind_name(field);
+    let printable = raw.clone().unwrap_or_else(|| match kind {
+        "bool" => "false".into(),
+        "string" | "bytes" => String::new(),
+        "enum" => match field.kind() {
+            Kind::Enum(e) => e
+                .values()
+                .next()
+                .map(|v| v.name().to_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
+        _ => "0".into(),
+    });
+    let value = match kind {
+        "string" | "bytes" | "enum" => Default::Text(printable.clone()),
+        "bool" => Default::Number(if printable == "true" { 1.0 } else { 0.0 }),
+        _ => match printable.as_str() {
+            "inf" => Default::Number(f64::INFINITY),
+            "-inf" => Default::Number(f64::NEG_INFINITY),
+            "nan" => Default::Text("nan".into()),
+            text => text.parse::<f64>().map_or_else(
+                |_| Default::Text(text.to_owned()),
+                |n| {
+                    if kind == "float" {
+                        Default::Number(f64::from(n as f32))
+                    } else {
+                        Default::Number(n)
+                    }
+                },
+            ),
+        },
+    };
+    (value, printable)
+}
+
+fn is_zero(value: &Default, field: &Field) -> bool {
+    match value {
+        Default::Number(n) => *n == 0.0,
+        Default::Text(t) => match field.kind() {
+            Kind::Enum(e) => e.values().next().is_some_and(|v| v.name() == t),
+            _ => t.is_empty(),
+        },
+    }
+}
+
+/// FIELD_SAME_DEFAULT
+pub(crate) fn field_same_default(p: &Field, c: &Field, out: &mut Findings) {
+    let can_have_default =
+        |f: &Field| !f.is_list() && !f.is_map() && !matches!(f.kind(), Kind::Message(_));
+    if !can_have_default(p) || !can_have_default(c) {
+        return;
+    }
+    let (before, before_text) = default_of(p);
+    let (after, after_text) = default_of(c);
+    if is_zero(&before, p) && is_zero(&after, c) {
+        return;
+    }
+    if before != after {
+        out.push(
+            Some(c.loc(&[DEFAULT_VALUE])),
+            Some(p.loc(&[DEFAULT_VALUE])),
+            format!(
+                "{} changed default value from {before_text} to {after_text}.",
+                c.description()
+            ),
+        )
+        .hint(format!(
+            "restore [default = {before_text}]; readers fill absent fields with the default"
+        ))
+        .about(c.field_ref());
+    }
+}

@@ -1,0 +1,373 @@
+//! Inputs of `grpc-double breaking`, spelled the way `buf breaking` spells them: a directory of
+//! protos, a single `.proto` file, a binary descriptor set (`.binpb`/`.pb`), or a git reference
+//! to a local repository (`.git#branch=main`, `.git#ref=HEAD~1`, `.git#tag=v1.2`, each with an
+//! optional `,subdir=proto`).
+//!
+//! Git inputs shell out to the `git` CLI (`rev-parse`, `ls-tree`, `cat-file --batch`) and feed
+//! the blobs to [`Loader::source`], so nothing is checked out and the work tree is untouched.
+
+use std::{
+    io::{Read as _, Write as _},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use super::{Loader, Schema};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which commit a git input names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    /// `branch=main`
+    Branch(String),
+    /// `tag=v1.2`
+    Tag(String),
+    /// `ref=HEAD~1` (any revision git understands)
+    Ref(String),
+}
+
+/// One side of a breaking check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A directory: every `.proto` below it, named relative to it.
+    Dir(PathBuf),
+    /// A single `.proto` file, named relative to its directory.
+    File(PathBuf),
+    /// A binary `FileDescriptorSet`.
+    DescriptorSet(PathBuf),
+    /// A commit of a local git repository.
+    Git {
+        /// The repository's `.git` directory (or the repository itself).
+        git_dir: PathBuf,
+        /// The commit.
+        reference: GitRef,
+        /// Only files below this directory of the tree, named relative to it.
+        subdir: Option<String>,
+    },
+}
+
+fn input_error(message: impl Into<String>, help: &str) -> Error {
+    ErrorKind::Input {
+        message: message.into(),
+        help: Some(help.to_owned()),
+    }
+    .into()
+}
+
+const GIT_HELP: &str = "write git inputs as .git#branch=main, .git#ref=HEAD~1 or .git#tag=v1.2, optionally followed by ,subdir=proto";
+
+impl Input {
+    /// Parses an input argument.
+    ///
+    /// # Errors
+    ///
+    /// A malformed git reference (unknown option, no branch/ref/tag).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grpc_double::schema::{GitRef, Input};
+    ///
+    /// let input = Input::parse(".git#branch=main,subdir=proto")?;
+    /// assert_eq!(input, Input::Git { git_dir: ".git".into(), reference: GitRef::Branch("main".into()), subdir: Some("proto".into()) });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Self> {
+        if let Some((path, options)) = text.split_once('#') {
+            let mut reference = None;
+            let mut subdir = None;
+            for option in options.split(',').filter(|o| !o.is_empty()) {
+                let (key, value) = option.split_once('=').ok_or_else(|| {
+                    input_error(
+                        format!("invalid input option \"{option}\" in {text}"),
+                        GIT_HELP,
+                    )
+                })?;
+                match key {
+                    "branch" => reference = Some(GitRef::Branch(value.to_owned())),
+                    "tag" => reference = Some(GitRef::Tag(value.to_owned())),
+                    "ref" => reference = Some(GitRef::Ref(value.to_owned())),
+                    "subdir" => subdir = Some(value.trim_matches('/').to_owned()),
+                    "depth" | "recurse_submodules" => {}
+                    "format" if value == "git" => {}
+                    "format" if matches!(value, "binpb" | "dir" | "protofile") => {
+                        return Self::parse(path).map(|input| match (value, input) {
+                            ("binpb", Input::Dir(p) | Input::File(p)) => Input::DescriptorSet(p),
+                            (_, other) => other,
+                        });
+                    }
+                    _ => {
+                        return Err(input_error(
+                            format!("unknown input option \"{key}\" in {text}"),
+                            GIT_HELP,
+                        ));
+                    }
+                }
+            }
+            let reference = reference.ok_or_else(|| {
+                input_error(format!("{text} names no branch, ref or tag"), GIT_HELP)
+            })?;
+            return Ok(Input::Git {
+                git_dir: PathBuf::from(if path.is_empty() { ".git" } else { path }),
+                reference,
+                subdir: subdir.filter(|s| !s.is_empty() && s != "."),
+            });
+        }
+        let path = PathBuf::from(text);
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        Ok(match ext {
+            "binpb" | "pb" | "bin" => Input::DescriptorSet(path),
+            "proto" => Input::File(path),
+            _ => Input::Dir(path),
+        })
+    }
+
+    /// Gets the prefix printed before file names of this input, e.g. `new` for the directory
+    /// `new/` (buf prints `new/acme/v1/user.proto` for a directory without `buf.yaml`).
+    pub fn display_prefix(&self) -> String {
+        let clean = |p: &Path| {
+            let text = p.to_string_lossy().replace('\\', "/");
+            let text = text.trim_start_matches("./").trim_end_matches('/');
+            if text == "." {
+                String::new()
+            } else {
+                text.to_owned()
+            }
+        };
+        match self {
+            Input::Dir(p) => clean(p),
+            Input::File(p) => p.parent().map(clean).unwrap_or_default(),
+            Input::DescriptorSet(_) => String::new(),
+            Input::Git { subdir, .. } => subdir.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Compiles the input; `includes` are extra import paths (`-I`).
+    ///
+    /// # Errors
+    ///
+    /// I/O and git failures, protox errors with `file:line:col`, invalid descriptor sets.
+    pub fn load(&self, includes: &[PathBuf]) -> Result<Schema> {
+        let mut loader = Loader::new();
+        match self {
+            Input::Dir(dir) => {
+                if !dir.is_dir() {
+                    return Err(input_error(
+                        format!(
+                            "{} is not a directory, .proto file, descriptor set or git reference",
+                            dir.display()
+                        ),
+                        "pass a directory of protos, a .proto file, a .binpb descriptor set or .git#branch=main",
+                    ));
+                }
+                loader.include(dir);
+                includes.iter().for_each(|i| {
+                    loader.include(i);
+                });
+                loader.proto(dir);
+            }
+            Input::File(file) => {
+                let parent = file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                loader.include(parent);
+                includes.iter().for_each(|i| {
+                    loader.include(i);
+                });
+                loader.proto(file);
+            }
+            Input::DescriptorSet(path) => {
+                loader.descriptor_set(path);
+            }
+            Input::Git {
+                git_dir,
+                reference,
+                subdir,
+            } => {
+                for (name, text) in git_files(git_dir, reference, subdir.as_deref(), includes)? {
+                    loader.source(name, text);
+                }
+            }
+        }
+        loader.load()
+    }
+}
+
+fn git(git_dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    if git_dir.file_name().is_some_and(|n| n == ".git") || git_dir.join("HEAD").is_file() {
+        command.arg("--git-dir").arg(git_dir);
+    } else {
+        command.arg("-C").arg(git_dir);
+    }
+    command
+}
+
+fn run_git(git_dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let output = git(git_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| Error::io("git", err))?;
+    if !output.status.success() {
+        return Err(input_error(
+            format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            GIT_HELP,
+        ));
+    }
+    Ok(output.stdout)
+}
+
+fn resolve_commit(git_dir: &Path, reference: &GitRef) -> Result<String> {
+    let candidates: Vec<String> = match reference {
+        GitRef::Branch(b) => vec![
+            format!("refs/heads/{b}^{{commit}}"),
+            format!("refs/remotes/origin/{b}^{{commit}}"),
+        ],
+        GitRef::Tag(t) => vec![format!("refs/tags/{t}^{{commit}}")],
+        GitRef::Ref(r) => vec![format!("{r}^{{commit}}")],
+    };
+    let mut last = None;
+    for candidate in &candidates {
+        match run_git(git_dir, &["rev-parse", "--verify", "--quiet", candidate]) {
+            Ok(out) => return Ok(String::from_utf8_lossy(&out).trim().to_owned()),
+            Err(err) => last = Some(err),
+        }
+    }
+    let name = match reference {
+        GitRef::Branch(b) => format!("branch {b}"),
+        GitRef::Tag(t) => format!("tag {t}"),
+        GitRef::Ref(r) => format!("ref {r}"),
+    };
+    Err(last.map_or_else(
+        || input_error(format!("cannot resolve {name}"), GIT_HELP),
+        |_| {
+            input_error(
+                format!("cannot resolve {name} in {}", git_dir.display()),
+                GIT_HELP,
+            )
+        },
+    ))
+}
+
+/// Reads every `.proto` file of a commit (below `subdir`), named relative to `subdir` or to the
+/// first include directory that contains it.
+fn git_files(
+    git_dir: &Path,
+    reference: &GitRef,
+    subdir: Option<&str>,
+    includes: &[PathBuf],
+) -> Result<Vec<(String, String)>> {
+    let commit = resolve_commit(git_dir, reference)?;
+    let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", commit.as_str()];
+    if let Some(subdir) = subdir {
+        args.push("--");
+        args.push(subdir);
+    }
+    let listing = run_git(git_dir, &args)?;
+    let mut entries = Vec::new();
+    for record in listing.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let record = String::from_utf8_lossy(record);
+        let Some((meta, path)) = record.split_once('\t') else {
+            continue;
+        };
+        let mut parts = meta.split_whitespace();
+        let (Some(_mode), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if kind == "blob" && path.ends_with(".proto") {
+            entries.push((path.to_owned(), id.to_owned()));
+        }
+    }
+    if entries.is_empty() {
+        return Err(input_error(
+            format!(
+                "no .proto files in {}{}",
+                commit.get(..12).unwrap_or(&commit),
+                subdir.map(|s| format!(" under {s}")).unwrap_or_default()
+            ),
+            "check the subdir= option and that the protos are committed",
+        ));
+    }
+    let blobs = cat_blobs(git_dir, entries.iter().map(|(_, id)| id.as_str()))?;
+    let roots: Vec<String> = includes
+        .iter()
+        .map(|i| {
+            i.to_string_lossy()
+                .trim_matches('/')
+                .trim_start_matches("./")
+                .to_owned()
+        })
+        .chain(subdir.map(str::to_owned))
+        .collect();
+    let mut out = Vec::new();
+    for ((path, _), text) in entries.into_iter().zip(blobs) {
+        let name = roots
+            .iter()
+            .filter(|r| !r.is_empty() && r.as_str() != ".")
+            .find_map(|r| {
+                path.strip_prefix(r.as_str())
+                    .and_then(|p| p.strip_prefix('/'))
+            })
+            .unwrap_or(&path)
+            .to_owned();
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
+/// Reads blobs with one `git cat-file --batch` process.
+fn cat_blobs<'a>(git_dir: &Path, ids: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+    let mut child = git(git_dir)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| Error::io("git", err))?;
+    let request: String = ids.map(|id| format!("{id}\n")).collect();
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| input_error("git cat-file has no stdin", GIT_HELP))?;
+    let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+    let mut raw = Vec::new();
+    child
+        .stdout
+        .take()
+        .ok_or_else(|| input_error("git cat-file has no stdout", GIT_HELP))?
+        .read_to_end(&mut raw)
+        .map_err(|err| Error::io("git", err))?;
+    let _ = writer.join();
+    let _ = child.wait();
+    let mut out = Vec::new();
+    let mut rest = &raw[..];
+    while !rest.is_empty() {
+        let header_end = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| input_error("truncated git cat-file output", GIT_HELP))?;
+        let header = String::from_utf8_lossy(&rest[..header_end]).into_owned();
+        let size: usize = header
+            .rsplit(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                input_error(
+                    format!("unexpected git cat-file header: {header}"),
+                    GIT_HELP,
+                )
+            })?;
+        let body = rest
+            .get(header_end + 1..header_end + 1 + size)
+            .ok_or_else(|| input_error("truncated git cat-file output", GIT_HELP))?;
+        out.push(String::from_utf8_lossy(body).into_owned());
+        rest = rest.get(header_end + 2 + size..).unwrap_or(&[]);
+    }
+    Ok(out)
+}

@@ -1,0 +1,641 @@
+//! The contract checker: one fixture pair per rule, the registry, config, inputs, report formats
+//! and the `breaking` / `rules` commands.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use grpc_double::{
+    Schema,
+    breaking::{self, Config, Format, PathDisplay, RULES, Severity},
+    schema::Input,
+};
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots/breaking");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/breaking")
+}
+
+fn load(dir: &Path) -> Schema {
+    Input::Dir(dir.to_path_buf())
+        .load(&[])
+        .unwrap_or_else(|err| panic!("{}: {err:?}", dir.display()))
+}
+
+fn only(rule: &str) -> Config {
+    Config {
+        use_: vec![rule.to_owned()],
+        version: "v2".into(),
+        ..Config::default()
+    }
+}
+
+fn every_rule() -> Config {
+    Config {
+        use_: RULES.iter().map(|r| r.id.to_owned()).collect(),
+        version: "v2".into(),
+        ..Config::default()
+    }
+}
+
+fn report(
+    previous: &Schema,
+    current: &Schema,
+    config: &Config,
+    format: Format,
+    explain: bool,
+) -> String {
+    let findings = breaking::check(previous, current, config).expect("check");
+    let annotations = breaking::annotate(
+        &findings,
+        previous.pool(),
+        current.pool(),
+        &PathDisplay::default(),
+        explain,
+    );
+    breaking::render(&annotations, format, explain)
+}
+
+fn sources(files: &[(&str, &str)]) -> Schema {
+    Schema::from_sources(files.iter().copied()).expect("compiles")
+}
+
+#[test]
+fn every_rule_fixture_reports_exactly_its_rule() {
+    insta::glob!("../fixtures", "breaking/*/current", |current| {
+        let case = current.parent().expect("case dir");
+        let rule = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_ascii_uppercase();
+        let (previous, current) = (load(&case.join("previous")), load(current));
+        let findings = breaking::check(&previous, &current, &only(&rule)).expect("check");
+        assert!(!findings.is_empty(), "{rule}: no finding");
+        assert!(
+            findings.iter().all(|f| f.rule == rule),
+            "{rule}: {findings:#?}"
+        );
+        assert!(
+            findings.iter().all(|f| f.hint.is_some()),
+            "{rule}: a finding has no hint"
+        );
+        let text = report(&previous, &current, &only(&rule), Format::Text, true);
+        settings().bind(|| insta::assert_snapshot!(text));
+    });
+}
+
+#[test]
+fn every_fixture_side_is_clean_against_itself() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures") {
+        let case = entry.expect("entry").path();
+        if !case.is_dir() {
+            continue;
+        }
+        for side in ["previous", "current"] {
+            let schema = load(&case.join(side));
+            let findings = breaking::check(&schema, &schema, &every_rule()).expect("check");
+            assert!(
+                findings.is_empty(),
+                "{}/{side}: {findings:#?}",
+                case.display()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * RULES.len());
+}
+
+#[test]
+fn registry_ids_are_unique_sorted_and_screaming_snake() {
+    let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "rule IDs must be unique and sorted");
+    for rule in RULES {
+        assert!(
+            rule.id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+            "{}",
+            rule.id
+        );
+        assert!(
+            rule.purpose.ends_with('.'),
+            "{}: purpose is a sentence",
+            rule.id
+        );
+        assert_eq!(rule.deprecated, rule.categories.is_empty(), "{}", rule.id);
+    }
+    // buf's v2 set: 64 active rules (plus deprecated ones and our LOSSY rule).
+    let buf_active = RULES
+        .iter()
+        .filter(|r| !r.deprecated && !r.categories.contains(&breaking::Category::Lossy))
+        .count();
+    assert_eq!(buf_active, 64);
+    let default = RULES.iter().filter(|r| r.default).count();
+    assert_eq!(default, 51, "FILE has 51 rules in buf v2");
+}
+
+#[test]
+fn every_rule_has_a_fixture_and_every_fixture_a_rule() {
+    let mut folders: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_ascii_uppercase())
+        .collect();
+    folders.sort();
+    let ids: Vec<String> = RULES.iter().map(|r| r.id.to_owned()).collect();
+    assert_eq!(folders, ids);
+}
+
+#[test]
+fn rules_listing_is_stable_and_docs_are_generated_from_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
+        .args(["rules"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    settings().bind(|| insta::assert_snapshot!("rules_text", String::from_utf8_lossy(&out.stdout)));
+    let markdown = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
+        .args(["rules", "--format", "markdown"])
+        .output()
+        .expect("runs");
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md"))
+        .expect("docs/rules.md");
+    assert!(
+        docs.contains(String::from_utf8_lossy(&markdown.stdout).as_ref()),
+        "docs/rules.md is stale: regenerate its table with `grpc-double rules --format markdown`"
+    );
+    let json = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
+        .args(["rules", "--format", "json"])
+        .output()
+        .expect("runs");
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&json.stdout)
+            .lines()
+            .next()
+            .expect("a line"),
+    )
+    .expect("json");
+    assert_eq!(first["id"], "ENUM_NO_DELETE");
+    assert_eq!(first["categories"], serde_json::json!(["CSR", "FILE"]));
+}
+
+const USER_V1: &str = r#"syntax = "proto3";
+package acme.v1;
+
+message User {
+  string name = 1;
+  int64 age = 2;
+  repeated string tags = 5;
+  int32 score = 6;
+}
+
+service UserService {
+  rpc Get(User) returns (User);
+  rpc Delete(User) returns (User);
+}
+"#;
+
+const USER_V2: &str = r#"syntax = "proto3";
+package acme.v1;
+
+message User {
+  string name = 1 [json_name = "fullName"];
+  int32 age = 2;
+  string tags = 5;
+}
+
+service UserService {
+  rpc Get(User) returns (stream User);
+}
+"#;
+
+#[test]
+fn every_output_format_renders_the_same_findings() {
+    let previous = sources(&[("acme/v1/user.proto", USER_V1)]);
+    let current = sources(&[("acme/v1/user.proto", USER_V2)]);
+    let config =
+        Config::parse(r#"{"version":"v2","breaking":{"use":["FILE","WIRE"]}}"#).expect("config");
+    let mut out = String::new();
+    for (name, format) in [
+        ("text", Format::Text),
+        ("json", Format::Json),
+        ("github-actions", Format::GithubActions),
+        ("msvs", Format::Msvs),
+        ("junit", Format::Junit),
+        ("gitlab-code-quality", Format::GitlabCodeQuality),
+        ("sarif", Format::Sarif),
+    ] {
+        out.push_str(&format!("===== {name}\n"));
+        out.push_str(&report(&previous, &current, &config, format, false));
+    }
+    settings().bind(|| insta::assert_snapshot!("formats", out));
+    // JSON lines keep buf's keys, in buf's order.
+    let json = report(&previous, &current, &config, Format::Json, false);
+    let first = json.lines().next().expect("a finding");
+    assert!(
+        first.starts_with(r#"{"path":"acme/v1/user.proto","start_line":"#),
+        "{first}"
+    );
+}
+
+#[test]
+fn explain_shows_a_payload_and_both_decodings() {
+    let previous = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; message M { int64 n = 1; }",
+    )]);
+    let current = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; message M { int32 n = 1; }",
+    )]);
+    let config = Config::parse("version: v2\nbreaking:\n  use: [WIRE_JSON]\n").expect("config");
+    let findings = breaking::check(&previous, &current, &config).expect("check");
+    let lossy = findings
+        .iter()
+        .find(|f| f.rule == "FIELD_WIRE_LOSSY_TYPE")
+        .expect("a LOSSY warning joins WIRE_JSON");
+    assert_eq!(lossy.severity, Severity::Warning);
+    let typed = findings
+        .iter()
+        .find(|f| f.rule == "FIELD_WIRE_JSON_COMPATIBLE_TYPE")
+        .expect("int64 -> int32 breaks JSON");
+    let explanation = breaking::explain(typed, previous.pool(), current.pool()).expect("explained");
+    assert_eq!(explanation.bytes_hex, "08 85 80 80 80 10");
+    assert_eq!(explanation.previous, "n (field 1, int64) = 4294967301");
+    assert_eq!(explanation.current, "n (field 1, int32) = 5");
+}
+
+#[test]
+fn lossy_changes_are_warnings_that_do_not_fail_the_check() {
+    let previous = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; message M { uint32 n = 1; }",
+    )]);
+    let current = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; message M { int32 n = 1; }",
+    )]);
+    let config = Config::parse(r#"{"version":"v1","breaking":{"use":["WIRE"]}}"#).expect("config");
+    let findings = breaking::check(&previous, &current, &config).expect("check");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].rule, "FIELD_WIRE_LOSSY_TYPE");
+    assert!(
+        findings[0]
+            .message
+            .ends_with("the old value 4294967295 reads as -1."),
+        "{}",
+        findings[0].message
+    );
+    assert!(!breaking::is_breaking(&findings));
+    let excepted =
+        Config::parse(r#"{"version":"v1","breaking":{"use":["WIRE"],"except":["LOSSY"]}}"#)
+            .expect("config");
+    assert!(
+        breaking::check(&previous, &current, &excepted)
+            .expect("check")
+            .is_empty()
+    );
+}
+
+/// buf 1.75 stays silent when a package loses its last enum, message or extension (§2.9 of the
+/// reference); we report each of them.
+#[test]
+fn issue_3_package_rules_report_the_last_element_of_a_kind() {
+    let config =
+        Config::parse(r#"{"version":"v2","breaking":{"use":["PACKAGE"]}}"#).expect("config");
+    let before = sources(&[
+        (
+            "a.proto",
+            "syntax = \"proto2\"; package p; enum E { E_A = 0; } message M { extensions 10 to 20; } extend M { optional int32 x = 10; }",
+        ),
+        (
+            "b.proto",
+            "syntax = \"proto2\"; package p; enum K { K_A = 0; }",
+        ),
+    ]);
+    let after = sources(&[
+        (
+            "a.proto",
+            "syntax = \"proto2\"; package p; message M { extensions 10 to 20; }",
+        ),
+        (
+            "b.proto",
+            "syntax = \"proto2\"; package p; enum K { K_A = 0; }",
+        ),
+    ]);
+    let rules: Vec<&str> = breaking::check(&before, &after, &config)
+        .expect("check")
+        .iter()
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(
+        rules,
+        ["PACKAGE_ENUM_NO_DELETE", "PACKAGE_EXTENSION_NO_DELETE"]
+    );
+    // Moving an enum to another file of the package is fine for PACKAGE.
+    let moved = sources(&[
+        (
+            "a.proto",
+            "syntax = \"proto2\"; package p; message M { extensions 10 to 20; } extend M { optional int32 x = 10; }",
+        ),
+        (
+            "b.proto",
+            "syntax = \"proto2\"; package p; enum K { K_A = 0; } enum E { E_A = 0; }",
+        ),
+    ]);
+    assert!(
+        breaking::check(&before, &moved, &config)
+            .expect("check")
+            .is_empty()
+    );
+    // The last message too, while an enum remains.
+    let messages = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; message M {} enum E { E_A = 0; }",
+    )]);
+    let no_messages = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\"; package p; enum E { E_A = 0; }",
+    )]);
+    let findings = breaking::check(&messages, &no_messages, &config).expect("check");
+    assert_eq!(findings[0].rule, "PACKAGE_MESSAGE_NO_DELETE");
+}
+
+#[test]
+fn config_except_ignore_ignore_only_and_unstable_packages_suppress_findings() {
+    let before = sources(&[
+        (
+            "acme/v1/a.proto",
+            "syntax = \"proto3\"; package acme.v1; message A { int32 x = 1; }",
+        ),
+        (
+            "acme/v1beta1/b.proto",
+            "syntax = \"proto3\"; package acme.v1beta1; message B { int32 x = 1; }",
+        ),
+    ]);
+    let after = sources(&[
+        (
+            "acme/v1/a.proto",
+            "syntax = \"proto3\"; package acme.v1; message A {}",
+        ),
+        (
+            "acme/v1beta1/b.proto",
+            "syntax = \"proto3\"; package acme.v1beta1; message B {}",
+        ),
+    ]);
+    let count = |yaml: &str| {
+        breaking::check(&before, &after, &Config::parse(yaml).expect("config"))
+            .expect("check")
+            .len()
+    };
+    assert_eq!(count("version: v1\n"), 2);
+    assert_eq!(
+        count("version: v1\nbreaking:\n  except: [FIELD_NO_DELETE]\n"),
+        0
+    );
+    assert_eq!(count("version: v1\nbreaking:\n  ignore: [acme/v1]\n"), 1);
+    assert_eq!(
+        count("version: v2\nbreaking:\n  ignore_only:\n    FIELD_NO_DELETE: [acme/v1/a.proto]\n"),
+        1
+    );
+    assert_eq!(
+        count("version: v1\nbreaking:\n  ignore_unstable_packages: true\n"),
+        1
+    );
+    // v2 module paths are stripped from ignore paths.
+    assert_eq!(
+        count("version: v2\nmodules:\n  - path: proto\nbreaking:\n  ignore: [proto/acme]\n"),
+        0
+    );
+}
+
+#[test]
+fn unknown_rule_ids_are_errors_with_a_did_you_mean() {
+    let err = Config::parse(r#"{"version":"v1","breaking":{"use":["FIELD_NO_DELET"]}}"#)
+        .expect_err("unknown rule");
+    let report = format!("{:?}", miette::Report::new(err));
+    assert!(
+        report.contains("unknown rule or category \"FIELD_NO_DELET\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("did you mean `FIELD_NO_DELETE`?"),
+        "{report}"
+    );
+}
+
+#[test]
+fn path_filters_limit_the_check() {
+    let before = sources(&[
+        (
+            "a/x.proto",
+            "syntax = \"proto3\"; package a; message X { int32 n = 1; }",
+        ),
+        (
+            "b/y.proto",
+            "syntax = \"proto3\"; package b; message Y { int32 n = 1; }",
+        ),
+    ]);
+    let after = sources(&[
+        ("a/x.proto", "syntax = \"proto3\"; package a; message X {}"),
+        ("b/y.proto", "syntax = \"proto3\"; package b; message Y {}"),
+    ]);
+    let filter = |paths: &[&str], exclude: &[&str]| breaking::PathFilter {
+        paths: paths.iter().map(|s| (*s).to_owned()).collect(),
+        exclude_paths: exclude.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let files = |f: breaking::PathFilter| -> Vec<String> {
+        breaking::check_filtered(&before, &after, &Config::default(), &f)
+            .expect("check")
+            .iter()
+            .map(|f| f.file().to_owned())
+            .collect()
+    };
+    assert_eq!(files(filter(&["a"], &[])), ["a/x.proto"]);
+    assert_eq!(files(filter(&[], &["a/x.proto"])), ["b/y.proto"]);
+}
+
+fn grpc_double(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn cli_exit_codes_follow_buf() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(tmp.path(), "old/acme/v1/user.proto", USER_V1);
+    write(tmp.path(), "new/acme/v1/user.proto", USER_V2);
+    write(
+        tmp.path(),
+        "bad/acme/v1/user.proto",
+        "syntax = \"proto3\";\nmessage User {\n  strin name = 1;\n}\n",
+    );
+
+    let (code, stdout, _) = grpc_double(tmp.path(), &["breaking", "old", "--against", "old"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), ""));
+
+    let (code, stdout, _) = grpc_double(tmp.path(), &["breaking", "new", "--against", "old"]);
+    assert_eq!(code, Some(100));
+    settings().bind(|| insta::assert_snapshot!("cli_text", stdout));
+
+    let (code, stdout, _) = grpc_double(
+        tmp.path(),
+        &[
+            "breaking",
+            "new",
+            "--against",
+            "old",
+            "--config",
+            r#"{"version":"v1","breaking":{"use":["WIRE"]}}"#,
+            "--explain",
+        ],
+    );
+    assert_eq!(code, Some(100));
+    settings().bind(|| insta::assert_snapshot!("cli_wire_explain", stdout));
+
+    // Unparsable protos are errors (exit 1) with file:line:col.
+    let (code, _, stderr) = grpc_double(tmp.path(), &["breaking", "bad", "--against", "old"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("user.proto:3:3"), "{stderr}");
+
+    // Unknown rules too.
+    let (code, _, stderr) = grpc_double(
+        tmp.path(),
+        &["breaking", "new", "--against", "old", "--use", "WIRE_JSNO"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("did you mean `WIRE_JSON`?"), "{stderr}");
+}
+
+#[test]
+fn cli_reads_buf_yaml_from_the_input_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(tmp.path(), "old/acme/v1/user.proto", USER_V1);
+    write(tmp.path(), "new/acme/v1/user.proto", USER_V2);
+    write(
+        tmp.path(),
+        "new/buf.yaml",
+        "version: v1\nbreaking:\n  use: [WIRE_JSON]\n  except: [LOSSY]\n  ignore_only:\n    FIELD_SAME_JSON_NAME: [acme]\n",
+    );
+    let (code, stdout, _) = grpc_double(tmp.path(), &["breaking", "new", "--against", "old"]);
+    assert_eq!(code, Some(100));
+    // WIRE_JSON: both unless-reserved deletions, the type, the cardinality and the streaming change.
+    assert_eq!(stdout.lines().count(), 5, "{stdout}");
+    assert!(!stdout.contains("json_name"), "{stdout}");
+}
+
+#[test]
+fn descriptor_sets_and_single_files_are_inputs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(tmp.path(), "old/user.proto", USER_V1);
+    write(tmp.path(), "new/user.proto", USER_V2);
+    let old = Input::parse(&tmp.path().join("old/user.proto").to_string_lossy())
+        .expect("input")
+        .load(&[])
+        .expect("compiles");
+    std::fs::write(
+        tmp.path().join("old.binpb"),
+        old.encode_file_descriptor_set(),
+    )
+    .expect("write");
+    let (code, stdout, stderr) = grpc_double(
+        tmp.path(),
+        &["breaking", "new/user.proto", "--against", "old.binpb"],
+    );
+    assert_eq!(code, Some(100), "{stderr}");
+    assert!(
+        stdout.starts_with("new/user.proto:4:1:Previously present field \"6\" with name \"score\""),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn git_references_are_inputs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .current_dir(repo)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            status.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    write(repo, "proto/acme/v1/user.proto", USER_V1);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "v1"]);
+    git(&["tag", "v1.0"]);
+    write(repo, "proto/acme/v1/user.proto", USER_V2);
+
+    for against in [
+        ".git#branch=main,subdir=proto",
+        ".git#tag=v1.0,subdir=proto",
+        ".git#ref=HEAD,subdir=proto",
+    ] {
+        let (code, stdout, stderr) =
+            grpc_double(repo, &["breaking", "proto", "--against", against]);
+        assert_eq!(code, Some(100), "{against}: {stderr}");
+        assert!(
+            stdout.starts_with("proto/acme/v1/user.proto:4:1:"),
+            "{against}: {stdout}"
+        );
+    }
+    git(&["commit", "-q", "-am", "v2"]);
+    let (code, stdout, _) = grpc_double(
+        repo,
+        &[
+            "breaking",
+            ".git#ref=HEAD,subdir=proto",
+            "--against",
+            ".git#ref=HEAD~1,subdir=proto",
+        ],
+    );
+    assert_eq!(code, Some(100), "{stdout}");
+    let (code, _, stderr) = grpc_double(
+        repo,
+        &["breaking", "proto", "--against", ".git#branch=nope"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot resolve branch nope"), "{stderr}");
+}
