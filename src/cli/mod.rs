@@ -20,13 +20,19 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Only log warnings and errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Logging"
+    )]
     quiet: bool,
     /// Log more: -v for debug, -vv for trace.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Logging")]
     verbose: u8,
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "GRPC_DOUBLE_LOG_FORMAT")]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "GRPC_DOUBLE_LOG_FORMAT", help_heading = "Logging")]
     log_format: LogFormat,
 }
 
@@ -134,11 +140,12 @@ impl SchemaArgs {
 struct CheckArgs {
     #[command(flatten)]
     schema: SchemaArgs,
-    /// Fixture drift: the old contract the fixtures were written against (a .proto file, a
-    /// directory, or a descriptor set). Lists every stub that would fail to load against the new
-    /// protos or silently change meaning; exits 1 if there is any.
+    /// Fixture drift: the old contract the fixtures were written against — a .proto file, a
+    /// directory, a descriptor set, or a git ref of this repository (`.git#branch=main,subdir=proto`).
+    /// Lists every stub that would fail to load against the new protos or silently change
+    /// meaning; exits 1 if there is any.
     #[arg(long, value_name = "INPUT")]
-    against: Option<PathBuf>,
+    against: Option<String>,
     /// Include path for the --against protos. Repeatable.
     #[arg(long = "against-include", value_name = "DIR")]
     against_includes: Vec<PathBuf>,
@@ -173,23 +180,6 @@ pub fn run() -> ExitCode {
 pub(crate) fn report(err: Error) -> ExitCode {
     eprintln!("{:?}", miette::Report::new(err));
     exit::code(exit::ERROR)
-}
-
-/// Compiles an input named on the command line: a .proto file, a directory or a descriptor set.
-pub(crate) fn load_input(path: &std::path::Path, includes: &[PathBuf]) -> Result<Schema, Error> {
-    let mut loader = Loader::new();
-    for include in includes {
-        loader.include(include);
-    }
-    if path
-        .extension()
-        .is_some_and(|e| e == "binpb" || e == "pb" || e == "bin")
-    {
-        loader.descriptor_set(path);
-    } else {
-        loader.proto(path);
-    }
-    loader.load()
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
@@ -229,8 +219,8 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
     Ok(exit::code(exit::OK))
 }
 
-fn drift(args: &CheckArgs, against: &std::path::Path) -> Result<ExitCode, Error> {
-    let old = load_input(against, &args.against_includes)?;
+fn drift(args: &CheckArgs, against: &str) -> Result<ExitCode, Error> {
+    let old = crate::schema::Input::parse(against)?.load(&args.against_includes)?;
     let new = args.schema.schema()?;
     let sources = args.schema.fixture_sources()?;
     let drifts = crate::fake::fixture_drift(&old, &new, &sources).map_err(|errors| {
@@ -240,10 +230,7 @@ fn drift(args: &CheckArgs, against: &std::path::Path) -> Result<ExitCode, Error>
         )
     })?;
     if drifts.is_empty() {
-        println!(
-            "ok: no fixture drift between {} and the new protos",
-            against.display()
-        );
+        println!("ok: no fixture drift between {against} and the new protos");
         return Ok(exit::code(exit::OK));
     }
     for drift in &drifts {
