@@ -2,6 +2,7 @@
 
 pub mod exit;
 mod logging;
+mod roundtrip;
 mod serve;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -43,6 +44,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Validate fixtures against protos without serving; exits 0 when every stub loads, 1 if not.
     Check(CheckArgs),
+    /// Property-test round trips of every message type (binary and JSON), or with --against
+    /// OLD, check that data written with OLD reads back unchanged; exits 0 when all hold, 1 if not.
+    Roundtrip(roundtrip::RoundtripArgs),
 }
 
 /// Where the protos come from.
@@ -136,6 +140,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check(&args),
+        Command::Roundtrip(args) => roundtrip::run(args),
     };
     match result {
         Ok(code) => code,
