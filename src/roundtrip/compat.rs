@@ -93,13 +93,22 @@ impl Difference {
     /// without list indices or map keys, e.g. `binary/changed/items.price`.
     pub fn key(&self) -> String {
         let mut path = String::with_capacity(self.path.len());
-        let mut depth = 0;
-        for ch in self.path.chars() {
-            match ch {
-                '[' => depth += 1,
-                ']' => depth -= 1,
-                c if depth == 0 => path.push(c),
-                _ => {}
+        let mut chars = self.path.chars();
+        while let Some(ch) = chars.next() {
+            if ch != '[' {
+                path.push(ch);
+                continue;
+            }
+            // Skip an index or a map key; string keys are quoted and may contain brackets.
+            let (mut quoted, mut escaped) = (false, false);
+            for c in chars.by_ref() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if quoted => escaped = true,
+                    '"' => quoted = !quoted,
+                    ']' if !quoted => break,
+                    _ => {}
+                }
             }
         }
         format!("{}/{:?}/{path}", self.encoding.name(), self.kind)
@@ -634,4 +643,47 @@ fn field_label(field: &FieldDescriptor) -> String {
         ""
     };
     format!("{} {card}{kind}", field.number())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost_reflect::Kind;
+
+    use super::{DifferenceKind, classify};
+
+    #[test]
+    fn roundtrip_classifies_integer_changes() {
+        let (i32k, u32k, i64k) = (Kind::Int32, Kind::Uint32, Kind::Int64);
+        assert_eq!(
+            classify(-1, &i32k, 4_294_967_295, &u32k),
+            DifferenceKind::SignFlipped
+        );
+        assert_eq!(
+            classify(4_294_967_295, &u32k, -1, &i32k),
+            DifferenceKind::SignFlipped
+        );
+        assert_eq!(
+            classify((1 << 32) + 1, &i64k, 1, &i32k),
+            DifferenceKind::Truncated
+        );
+        assert_eq!(
+            classify(1, &i32k, -1, &Kind::Sint32),
+            DifferenceKind::Changed
+        );
+        assert_eq!(classify(2, &i32k, 1, &Kind::Bool), DifferenceKind::Changed);
+    }
+
+    #[test]
+    fn roundtrip_difference_keys_ignore_indices_and_map_keys() {
+        let d = super::Difference {
+            encoding: super::Encoding::Binary,
+            kind: DifferenceKind::Changed,
+            path: "items[2].tags[\"a]b\"].n".to_owned(),
+            old_field: String::new(),
+            new_field: String::new(),
+            wrote: String::new(),
+            read: String::new(),
+        };
+        assert_eq!(d.key(), "binary/Changed/items.tags.n");
+    }
 }

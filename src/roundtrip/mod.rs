@@ -594,3 +594,15 @@ pub fn sample<S: Strategy>(strategy: &S, seed: u64) -> S::Value {
         Err(reason) => panic!("the strategy rejected every value: {reason}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::seed_bytes;
+
+    #[test]
+    fn roundtrip_seeds_depend_on_the_run_seed_and_the_type_name() {
+        assert_eq!(seed_bytes(1, "a.M"), seed_bytes(1, "a.M"));
+        assert_ne!(seed_bytes(1, "a.M"), seed_bytes(2, "a.M"));
+        assert_ne!(seed_bytes(1, "a.M"), seed_bytes(1, "a.N"));
+    }
+}

@@ -649,3 +649,18 @@ fn any_payload_has_map(any: &DynamicMessage) -> bool {
     };
     DynamicMessage::decode(desc, bytes).is_ok_and(|m| has_unordered_map(&m))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::json_safe_f32;
+
+    #[test]
+    fn roundtrip_json_safe_f32_only_moves_the_largest_floats() {
+        assert_eq!(json_safe_f32(1.5), 1.5);
+        assert_eq!(json_safe_f32(f32::MIN_POSITIVE), f32::MIN_POSITIVE);
+        assert!(json_safe_f32(f32::NAN).is_nan());
+        assert_eq!(json_safe_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(json_safe_f32(f32::MAX), f32::MAX.next_down());
+        assert_eq!(json_safe_f32(f32::MIN), f32::MIN.next_up());
+    }
+}
