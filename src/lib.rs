@@ -8,7 +8,8 @@
 //!    [`Fixtures`] and `docs/fixtures.md`.
 //! 2. **A contract checker** that diffs protobuf descriptors and blocks breaking changes in CI,
 //!    with `buf breaking`'s rule IDs, categories, config and output formats.
-//! 3. **Property-tested round trips** of any message type.
+//! 3. **Property-tested round trips** of any message type, and old-writer/new-reader
+//!    compatibility with minimal counterexamples. See [`roundtrip`] and `docs/roundtrip.md`.
 //!
 //! ## Getting started
 //!
@@ -35,6 +36,7 @@ pub mod breaking;
 pub mod cli;
 mod error;
 pub mod fake;
+pub mod roundtrip;
 pub mod schema;
 
 pub use self::{

@@ -10,3 +10,5 @@ mod serve_fixtures;
 mod cli;
 // The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.
 mod breaking;
+// Property-tested round trips, old-writer/new-reader checks and the `roundtrip` command.
+mod roundtrip;

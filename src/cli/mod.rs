@@ -3,6 +3,7 @@
 mod breaking;
 pub mod exit;
 mod logging;
+mod roundtrip;
 mod rules;
 mod serve;
 
@@ -56,6 +57,9 @@ enum Command {
     Breaking(breaking::BreakingArgs),
     /// List every breaking-change rule with its categories and purpose.
     Rules(rules::RulesArgs),
+    /// Property-test round trips of every message type (binary and JSON), or with --against
+    /// OLD, check that data written with OLD reads back unchanged; exits 0 when all hold, 1 if not.
+    Roundtrip(roundtrip::RoundtripArgs),
 }
 
 /// Where the protos come from.
@@ -169,6 +173,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check(&args),
         Command::Breaking(args) => breaking::run(&args),
         Command::Rules(args) => rules::run(&args),
+        Command::Roundtrip(args) => roundtrip::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,689 @@
+//! Old writer, new reader: what a reader built from the new schema sees in data the old schema
+//! wrote.
+//!
+//! [`compare_old_new`] is a pure function: it encodes one old message, decodes it with the new
+//! type and compares, field by field, what the new reader *sees* against what the old writer
+//! *wrote*. Binary fields are matched by number (that is all the wire carries); JSON fields by
+//! their JSON name, the way a JSON reader matches them. A value that survives a round trip back
+//! to the old schema still counts as lost when the new reader cannot see it: a field that fell
+//! into unknown fields, a truncated or sign-flipped integer, an enum number the new enum lacks, a
+//! JSON key the new reader rejects.
+//!
+//! [`find_counterexample`] drives it with proptest: it generates old messages until one shows a
+//! difference, then shrinks it to a minimal one. This is the engine behind
+//! `grpc-double breaking --explain` and `grpc-double roundtrip NEW --against OLD`.
+
+use std::fmt;
+
+use prost::Message as _;
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage as _, Value,
+};
+use serde::Serialize;
+
+use super::{Encoding, eq, property};
+
+/// What changed for one field between what the old writer wrote and what the new reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DifferenceKind {
+    /// The new reader rejected the whole message (e.g. `bytes` → `string` with invalid UTF-8, or
+    /// an incompatible wire type).
+    Rejected,
+    /// The new reader rejected the JSON (a key it no longer accepts, a value of the wrong JSON type).
+    JsonRejected,
+    /// The new type has no field with this number (binary) or JSON name (JSON); on the wire the
+    /// value is only kept as an unknown field.
+    Dropped,
+    /// The value reads back with the opposite sign (e.g. `int32` -1 read as `uint32` 4294967295).
+    SignFlipped,
+    /// The value does not fit the new type and was truncated (e.g. `int64` 2^32+1 read as `int32` 1).
+    Truncated,
+    /// The value reads as an enum number the new enum does not declare.
+    EnumValueUnknown,
+    /// A singular value now reads as a list, or a list as a single value.
+    Cardinality,
+    /// The new reader sees the value, but not that it was set (explicit → implicit presence).
+    PresenceLost,
+    /// A field the new type requires is missing.
+    RequiredMissing,
+    /// The new reader sees a different value.
+    Changed,
+}
+
+impl DifferenceKind {
+    /// Gets the short description used in reports, e.g. `sign flipped`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DifferenceKind::Rejected => "message rejected",
+            DifferenceKind::JsonRejected => "JSON rejected",
+            DifferenceKind::Dropped => "dropped",
+            DifferenceKind::SignFlipped => "sign flipped",
+            DifferenceKind::Truncated => "truncated",
+            DifferenceKind::EnumValueUnknown => "unknown enum value",
+            DifferenceKind::Cardinality => "cardinality changed",
+            DifferenceKind::PresenceLost => "presence lost",
+            DifferenceKind::RequiredMissing => "required field missing",
+            DifferenceKind::Changed => "changed",
+        }
+    }
+}
+
+/// One observed difference between what an old writer wrote and what a new reader sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// Which encoding carried the data.
+    pub encoding: Encoding,
+    /// What happened.
+    pub kind: DifferenceKind,
+    /// The field path in the old message, e.g. `user.tags[1]` (empty for the whole message).
+    pub path: String,
+    /// The old field's number and type, e.g. `2 int32` (empty for the whole message).
+    pub old_field: String,
+    /// The new field's number and type, e.g. `2 sint32`, or empty when there is none.
+    pub new_field: String,
+    /// What the old writer wrote.
+    pub wrote: String,
+    /// What the new reader sees (or its error).
+    pub read: String,
+}
+
+impl Difference {
+    /// Gets the key that identifies what this difference explains: encoding, kind and field path
+    /// without list indices or map keys, e.g. `binary/changed/items.price`.
+    pub fn key(&self) -> String {
+        let mut path = String::with_capacity(self.path.len());
+        let mut chars = self.path.chars();
+        while let Some(ch) = chars.next() {
+            if ch != '[' {
+                path.push(ch);
+                continue;
+            }
+            // Skip an index or a map key; string keys are quoted and may contain brackets.
+            let (mut quoted, mut escaped) = (false, false);
+            for c in chars.by_ref() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if quoted => escaped = true,
+                    '"' => quoted = !quoted,
+                    ']' if !quoted => break,
+                    _ => {}
+                }
+            }
+        }
+        format!("{}/{:?}/{path}", self.encoding.name(), self.kind)
+    }
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let enc = match self.encoding {
+            Encoding::Binary => "binary",
+            Encoding::Json => "json",
+            Encoding::Both => "both",
+        };
+        if self.path.is_empty() {
+            return write!(f, "[{enc}] {}: {}", self.kind.describe(), self.read);
+        }
+        write!(f, "[{enc}] `{}` ({}", self.path, self.old_field)?;
+        if !self.new_field.is_empty() && self.new_field != self.old_field {
+            write!(f, " → {}", self.new_field)?;
+        }
+        write!(
+            f,
+            "): {}: wrote {}, read {}",
+            self.kind.describe(),
+            self.wrote,
+            self.read
+        )
+    }
+}
+
+/// Compares what a reader of `new_desc` sees in `old` (binary and JSON) with what `old` holds.
+///
+/// Fields are matched by number on the wire and by JSON name in JSON; see the module docs. An
+/// empty result means the new reader sees exactly what the old writer wrote.
+///
+/// # Examples
+///
+/// ```
+/// use grpc_double::{Schema, roundtrip::{DifferenceKind, compare_old_new}};
+/// use prost_reflect::{DynamicMessage, Value};
+///
+/// // Arrange: `int32 n = 1` became `uint32 n = 1`.
+/// let old = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { int32 n = 1; }")])?;
+/// let new = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { uint32 n = 1; }")])?;
+/// let mut message = DynamicMessage::new(old.pool().get_message_by_name("a.M").unwrap());
+/// message.set_field_by_number(1, Value::I32(-1));
+/// // Act
+/// let differences = compare_old_new(&message, &new.pool().get_message_by_name("a.M").unwrap());
+/// // Assert
+/// assert_eq!(differences[0].kind, DifferenceKind::SignFlipped);
+/// assert_eq!(differences[0].read, "4294967295");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compare_old_new(old: &DynamicMessage, new_desc: &MessageDescriptor) -> Vec<Difference> {
+    compare_old_new_with(old, new_desc, Encoding::Both)
+}
+
+/// [`compare_old_new`] restricted to one encoding (`Both` checks both).
+pub fn compare_old_new_with(
+    old: &DynamicMessage,
+    new_desc: &MessageDescriptor,
+    encoding: Encoding,
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if encoding.binary() {
+        match DynamicMessage::decode(new_desc.clone(), old.encode_to_vec().as_slice()) {
+            Ok(new) => Walker {
+                encoding: Encoding::Binary,
+                out: &mut out,
+            }
+            .message(old, &new, &mut String::new()),
+            Err(err) => out.push(whole(
+                Encoding::Binary,
+                DifferenceKind::Rejected,
+                old,
+                err.to_string(),
+            )),
+        }
+    }
+    // When the old schema itself cannot write a value as JSON, that is not the new reader's fault.
+    if encoding.json()
+        && let Ok(text) = property::to_json(old)
+    {
+        match property::from_json(new_desc.clone(), &text) {
+            Ok(new) => Walker {
+                encoding: Encoding::Json,
+                out: &mut out,
+            }
+            .message(old, &new, &mut String::new()),
+            Err(err) => out.push(whole(
+                Encoding::Json,
+                DifferenceKind::JsonRejected,
+                old,
+                err,
+            )),
+        }
+    }
+    out
+}
+
+fn whole(
+    encoding: Encoding,
+    kind: DifferenceKind,
+    old: &DynamicMessage,
+    read: String,
+) -> Difference {
+    Difference {
+        encoding,
+        kind,
+        path: String::new(),
+        old_field: String::new(),
+        new_field: String::new(),
+        wrote: eq::message_json(old),
+        read,
+    }
+}
+
+struct Walker<'a> {
+    encoding: Encoding,
+    out: &'a mut Vec<Difference>,
+}
+
+impl Walker<'_> {
+    fn message(&mut self, old: &DynamicMessage, new: &DynamicMessage, path: &mut String) {
+        if old.descriptor().full_name() == "google.protobuf.Any"
+            && new.descriptor().full_name() == "google.protobuf.Any"
+            && let (Some((ut, op)), Some((nt, np))) = (eq::any_payload(old), eq::any_payload(new))
+            && ut == nt
+        {
+            // Same packed type on both sides: compare what the payload holds.
+            self.message(&op, &np, path);
+            return;
+        }
+        let new_desc = new.descriptor();
+        for field in old.descriptor().fields() {
+            if !old.has_field(&field) {
+                continue;
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field.name());
+            let new_field = match self.encoding {
+                Encoding::Json => new_desc
+                    .get_field_by_json_name(field.json_name())
+                    .or_else(|| new_desc.get_field_by_name(field.name())),
+                _ => new_desc.get_field(field.number()),
+            };
+            match new_field {
+                None => {
+                    let read = if self.encoding == Encoding::Binary {
+                        let kept = new.unknown_fields().any(|u| u.number() == field.number());
+                        if kept {
+                            format!("nothing (kept only as unknown field {})", field.number())
+                        } else {
+                            "nothing".to_owned()
+                        }
+                    } else {
+                        "nothing".to_owned()
+                    };
+                    self.push(
+                        DifferenceKind::Dropped,
+                        path,
+                        &field,
+                        None,
+                        eq::show(&old.get_field(&field)),
+                        read,
+                    );
+                }
+                Some(nf) => self.field(old, &field, new, &nf, path),
+            }
+            path.truncate(len);
+        }
+        for nf in new_desc.fields().filter(|f| f.is_required()) {
+            if !new.has_field(&nf) {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(nf.name());
+                self.out.push(Difference {
+                    encoding: self.encoding,
+                    kind: DifferenceKind::RequiredMissing,
+                    path: path.clone(),
+                    old_field: String::new(),
+                    new_field: field_label(&nf),
+                    wrote: "nothing".to_owned(),
+                    read: "unset".to_owned(),
+                });
+                path.truncate(len);
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        kind: DifferenceKind,
+        path: &str,
+        old: &FieldDescriptor,
+        new: Option<&FieldDescriptor>,
+        wrote: String,
+        read: String,
+    ) {
+        self.out.push(Difference {
+            encoding: self.encoding,
+            kind,
+            path: path.to_owned(),
+            old_field: field_label(old),
+            new_field: new.map(field_label).unwrap_or_default(),
+            wrote,
+            read,
+        });
+    }
+
+    fn field(
+        &mut self,
+        old: &DynamicMessage,
+        of: &FieldDescriptor,
+        new: &DynamicMessage,
+        nf: &FieldDescriptor,
+        path: &mut String,
+    ) {
+        let ov = old.get_field(of);
+        let nv = new.get_field(nf);
+        let old_many = of.is_list() || of.is_map();
+        let new_many = nf.is_list() || nf.is_map();
+        match (old_many, new_many) {
+            (false, false) => {
+                let before = self.out.len();
+                self.value(&ov, &of.kind(), of, &nv, &nf.kind(), nf, path);
+                let singular_presence = nf.supports_presence() && !new.has_field(nf);
+                if self.out.len() == before
+                    && singular_presence
+                    && !matches!(of.kind(), Kind::Message(_))
+                {
+                    self.push(
+                        DifferenceKind::PresenceLost,
+                        path,
+                        of,
+                        Some(nf),
+                        eq::show(&ov),
+                        "unset (default)".to_owned(),
+                    );
+                } else if self.out.len() == before
+                    && of.supports_presence()
+                    && !nf.supports_presence()
+                    && ov.is_default(&of.kind())
+                {
+                    self.push(
+                        DifferenceKind::PresenceLost,
+                        path,
+                        of,
+                        Some(nf),
+                        eq::show(&ov),
+                        format!("{} (not marked as set)", eq::show(&nv)),
+                    );
+                }
+            }
+            (false, true) => {
+                self.push(
+                    DifferenceKind::Cardinality,
+                    path,
+                    of,
+                    Some(nf),
+                    eq::show(&ov),
+                    eq::show(&nv),
+                );
+            }
+            (true, false) => {
+                self.push(
+                    DifferenceKind::Cardinality,
+                    path,
+                    of,
+                    Some(nf),
+                    eq::show(&ov),
+                    eq::show(&nv),
+                );
+            }
+            (true, true) => {
+                let oe = entries(&ov, of);
+                let ne = entries(&nv, nf);
+                if of.is_map() != nf.is_map() && self.encoding == Encoding::Json {
+                    self.push(
+                        DifferenceKind::Cardinality,
+                        path,
+                        of,
+                        Some(nf),
+                        eq::show(&ov),
+                        eq::show(&nv),
+                    );
+                    return;
+                }
+                match (&oe, &ne) {
+                    (Entries::Map(om), Entries::Map(nm)) => {
+                        let (ok, nk) = (map_parts(of), map_parts(nf));
+                        for (key, v) in om {
+                            let len = path.len();
+                            path.push_str(&format!("[{}]", eq::show_key(key)));
+                            match nm.iter().find(|(k, _)| key_eq(key, k)) {
+                                Some((_, w)) => {
+                                    self.value(v, &ok.1.kind(), &ok.1, w, &nk.1.kind(), &nk.1, path)
+                                }
+                                None => {
+                                    let near: Vec<String> =
+                                        nm.iter().map(|(k, _)| eq::show_key(k)).collect();
+                                    self.push(
+                                        DifferenceKind::Changed,
+                                        path,
+                                        of,
+                                        Some(nf),
+                                        format!("entry {}", eq::show_key(key)),
+                                        format!("keys [{}]", near.join(", ")),
+                                    );
+                                }
+                            }
+                            path.truncate(len);
+                        }
+                    }
+                    _ => {
+                        let ol = oe.into_list(of);
+                        let nl = ne.into_list(nf);
+                        if ol.len() != nl.len() {
+                            self.push(
+                                DifferenceKind::Changed,
+                                path,
+                                of,
+                                Some(nf),
+                                eq::show(&ov),
+                                eq::show(&nv),
+                            );
+                            return;
+                        }
+                        let ok = element_kind(of);
+                        let nk = element_kind(nf);
+                        for (i, (a, b)) in ol.iter().zip(&nl).enumerate() {
+                            let len = path.len();
+                            path.push_str(&format!("[{i}]"));
+                            self.value(a, &ok, of, b, &nk, nf, path);
+                            path.truncate(len);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compares one old value with one new value (singular or an element).
+    #[allow(clippy::too_many_arguments)]
+    fn value(
+        &mut self,
+        ov: &Value,
+        ok: &Kind,
+        of: &FieldDescriptor,
+        nv: &Value,
+        nk: &Kind,
+        nf: &FieldDescriptor,
+        path: &mut String,
+    ) {
+        match (ov, nv) {
+            (Value::Message(om), Value::Message(nm)) => {
+                self.message(om, nm, path);
+                return;
+            }
+            (Value::Message(om), Value::Bytes(b))
+                if om.encode_to_vec() == b.as_ref() && self.encoding == Encoding::Binary =>
+            {
+                return;
+            }
+            _ => {}
+        }
+        if let (Some(o), Some(n)) = (as_int(ov), as_int(nv)) {
+            if o == n {
+                if let Kind::Enum(ne) = nk
+                    && ne.get_value(n as i32).is_none()
+                    && !matches!(ok, Kind::Enum(oe) if oe.get_value(o as i32).is_none())
+                {
+                    self.push(
+                        DifferenceKind::EnumValueUnknown,
+                        path,
+                        of,
+                        Some(nf),
+                        eq::show(ov),
+                        format!("{n}, which {} does not declare", ne.full_name()),
+                    );
+                }
+                return;
+            }
+            let kind = classify(o, ok, n, nk);
+            self.push(kind, path, of, Some(nf), eq::show(ov), eq::show(nv));
+            return;
+        }
+        let same = match (ov, nv) {
+            (Value::String(s), Value::Bytes(b)) | (Value::Bytes(b), Value::String(s)) => {
+                self.encoding == Encoding::Binary && s.as_bytes() == b.as_ref()
+            }
+            _ => eq::value_eq(ov, nv),
+        };
+        if !same {
+            self.push(
+                DifferenceKind::Changed,
+                path,
+                of,
+                Some(nf),
+                eq::show(ov),
+                eq::show(nv),
+            );
+        }
+    }
+}
+
+enum Entries {
+    Map(Vec<(MapKey, Value)>),
+    List(Vec<Value>),
+}
+
+impl Entries {
+    /// Lists as they are; maps as their entry messages, sorted by key (what the wire carries).
+    fn into_list(self, field: &FieldDescriptor) -> Vec<Value> {
+        match self {
+            Entries::List(list) => list,
+            Entries::Map(map) => {
+                let Kind::Message(entry) = field.kind() else {
+                    return Vec::new();
+                };
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let mut m = DynamicMessage::new(entry.clone());
+                        m.set_field_by_number(1, Value::from(k));
+                        m.set_field_by_number(2, v);
+                        Value::Message(m)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+fn entries(value: &Value, field: &FieldDescriptor) -> Entries {
+    match value {
+        Value::Map(map) if field.is_map() => {
+            let mut entries: Vec<(MapKey, Value)> =
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Entries::Map(entries)
+        }
+        Value::List(list) => Entries::List(list.clone()),
+        other => Entries::List(vec![other.clone()]),
+    }
+}
+
+fn map_parts(field: &FieldDescriptor) -> (FieldDescriptor, FieldDescriptor) {
+    match field.kind() {
+        Kind::Message(entry) => (entry.map_entry_key_field(), entry.map_entry_value_field()),
+        _ => unreachable!("map fields have an entry message"),
+    }
+}
+
+fn element_kind(field: &FieldDescriptor) -> Kind {
+    field.kind()
+}
+
+fn key_eq(a: &MapKey, b: &MapKey) -> bool {
+    let int = |k: &MapKey| match k {
+        MapKey::Bool(v) => Some(i128::from(*v)),
+        MapKey::I32(v) => Some(i128::from(*v)),
+        MapKey::I64(v) => Some(i128::from(*v)),
+        MapKey::U32(v) => Some(i128::from(*v)),
+        MapKey::U64(v) => Some(i128::from(*v)),
+        MapKey::String(_) => None,
+    };
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn as_int(v: &Value) -> Option<i128> {
+    Some(match v {
+        Value::Bool(b) => i128::from(*b),
+        Value::I32(v) | Value::EnumNumber(v) => i128::from(*v),
+        Value::I64(v) => i128::from(*v),
+        Value::U32(v) => i128::from(*v),
+        Value::U64(v) => i128::from(*v),
+        _ => return None,
+    })
+}
+
+fn bits(kind: &Kind) -> u32 {
+    match kind {
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => 64,
+        Kind::Bool => 1,
+        _ => 32,
+    }
+}
+
+/// Why an integer changed: a narrower type keeping the low bits truncates; the same bits read
+/// with the other signedness flip the sign; anything else (zigzag vs two's complement, bool) is a
+/// plain change.
+fn classify(old: i128, ok: &Kind, new: i128, nk: &Kind) -> DifferenceKind {
+    let (ob, nb) = (bits(ok), bits(nk));
+    if nb == 1 || ob == 1 {
+        return DifferenceKind::Changed;
+    }
+    let low = |v: i128, b: u32| v.rem_euclid(1i128 << b);
+    if nb < ob && low(old, nb) == low(new, nb) {
+        return DifferenceKind::Truncated;
+    }
+    let width = nb.min(ob);
+    if low(old, width) == low(new, width) && (old < 0) != (new < 0) {
+        return DifferenceKind::SignFlipped;
+    }
+    DifferenceKind::Changed
+}
+
+/// Gets a field's number and type, e.g. `2 sint32` or `3 repeated string`.
+fn field_label(field: &FieldDescriptor) -> String {
+    let kind = match field.kind() {
+        Kind::Message(m) => m.full_name().to_owned(),
+        Kind::Enum(e) => e.full_name().to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    let card = if field.is_map() {
+        "map "
+    } else if field.is_list() {
+        "repeated "
+    } else if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
+        "oneof "
+    } else if field.supports_presence() && !matches!(field.kind(), Kind::Message(_)) {
+        "optional "
+    } else {
+        ""
+    };
+    format!("{} {card}{kind}", field.number())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost_reflect::Kind;
+
+    use super::{DifferenceKind, classify};
+
+    #[test]
+    fn roundtrip_classifies_integer_changes() {
+        let (i32k, u32k, i64k) = (Kind::Int32, Kind::Uint32, Kind::Int64);
+        assert_eq!(
+            classify(-1, &i32k, 4_294_967_295, &u32k),
+            DifferenceKind::SignFlipped
+        );
+        assert_eq!(
+            classify(4_294_967_295, &u32k, -1, &i32k),
+            DifferenceKind::SignFlipped
+        );
+        assert_eq!(
+            classify((1 << 32) + 1, &i64k, 1, &i32k),
+            DifferenceKind::Truncated
+        );
+        assert_eq!(
+            classify(1, &i32k, -1, &Kind::Sint32),
+            DifferenceKind::Changed
+        );
+        assert_eq!(classify(2, &i32k, 1, &Kind::Bool), DifferenceKind::Changed);
+    }
+
+    #[test]
+    fn roundtrip_difference_keys_ignore_indices_and_map_keys() {
+        let d = super::Difference {
+            encoding: super::Encoding::Binary,
+            kind: DifferenceKind::Changed,
+            path: "items[2].tags[\"a]b\"].n".to_owned(),
+            old_field: String::new(),
+            new_field: String::new(),
+            wrote: String::new(),
+            read: String::new(),
+        };
+        assert_eq!(d.key(), "binary/Changed/items.tags.n");
+    }
+}

@@ -1,0 +1,153 @@
+//! The round-trip properties checked for one message, as pure functions.
+//!
+//! Each returns `Err(reason)` with the first observed difference. Their scope is deliberate:
+//! - **binary**: `decode(encode(m)) == m`, semantically (see `eq`).
+//! - **stable**: `encode(decode(encode(m))) == encode(m)` byte for byte, except when a map has two
+//!   or more entries: protobuf leaves map entry order unspecified (prost-reflect iterates a hash
+//!   map), so there the lengths must match and the bytes must decode to the same message.
+//! - **unknown fields**: fields the reader does not declare survive decode → encode → decode, with
+//!   their numbers, wire types and payloads.
+//! - **json**: `from_json(to_json(m)) == m` with the canonical mapping, and re-serialising the
+//!   result gives the same JSON value. JSON has no unknown fields, so this property is checked on
+//!   messages without them.
+
+use prost::Message as _;
+use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage as _, SerializeOptions};
+
+use super::{eq, strategy::has_unordered_map};
+
+/// Binary encode → decode gives back the same message.
+pub(crate) fn binary(m: &DynamicMessage) -> Result<(), String> {
+    let bytes = m.encode_to_vec();
+    let decoded = DynamicMessage::decode(m.descriptor(), bytes.as_slice())
+        .map_err(|err| format!("binary decoding of the encoding failed: {err}"))?;
+    match eq::diff(m, &decoded, true) {
+        None => Ok(()),
+        Some(mismatch) => Err(format!("binary round trip changed the message {mismatch}")),
+    }
+}
+
+/// Re-encoding the decoded message gives the same bytes (or, with unordered maps, an equivalent
+/// encoding of the same length).
+pub(crate) fn stable(m: &DynamicMessage) -> Result<(), String> {
+    let first = m.encode_to_vec();
+    let decoded = DynamicMessage::decode(m.descriptor(), first.as_slice())
+        .map_err(|err| format!("binary decoding of the encoding failed: {err}"))?;
+    let second = decoded.encode_to_vec();
+    if first == second {
+        return Ok(());
+    }
+    if has_unordered_map(m) && first.len() == second.len() {
+        let again = DynamicMessage::decode(m.descriptor(), second.as_slice())
+            .map_err(|err| format!("binary decoding of the re-encoding failed: {err}"))?;
+        if let Some(mismatch) = eq::diff(&decoded, &again, true) {
+            return Err(format!("re-encoding changed the message {mismatch}"));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "re-encoding is not stable: first encoding {} ({} bytes), re-encoding {} ({} bytes)",
+        eq::hex(&first),
+        first.len(),
+        eq::hex(&second),
+        second.len()
+    ))
+}
+
+/// Unknown fields appended to the encoding survive decode → encode → decode.
+pub(crate) fn unknown_fields(m: &DynamicMessage, unknown: &[u8]) -> Result<(), String> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let desc = m.descriptor();
+    let mut bytes = m.encode_to_vec();
+    bytes.extend_from_slice(unknown);
+    let decoded = DynamicMessage::decode(desc.clone(), bytes.as_slice())
+        .map_err(|err| format!("decoding with unknown fields failed: {err}"))?;
+    if let Some(mismatch) = eq::diff(m, &decoded, false) {
+        return Err(format!(
+            "unknown fields disturbed the known ones {mismatch}"
+        ));
+    }
+    let mut wanted = Vec::new();
+    let mut rest = unknown;
+    while !rest.is_empty() {
+        let field = prost_reflect::UnknownField::decode(
+            &mut rest,
+            prost::encoding::DecodeContext::default(),
+        )
+        .map_err(|err| format!("the generated unknown fields do not decode: {err}"))?;
+        let mut buf = Vec::new();
+        field.encode(&mut buf);
+        wanted.push((field.number(), buf));
+    }
+    wanted.sort_by_key(|(n, _)| *n);
+    let wanted: Vec<Vec<u8>> = wanted.into_iter().map(|(_, b)| b).collect();
+    let kept: Vec<Vec<u8>> = sorted_unknown(&decoded);
+    if kept != wanted {
+        return Err(format!(
+            "unknown fields were not kept: wrote {}, decoded {}",
+            eq::hex(&wanted.concat()),
+            eq::hex(&kept.concat())
+        ));
+    }
+    let again = DynamicMessage::decode(desc, decoded.encode_to_vec().as_slice())
+        .map_err(|err| format!("decoding the re-encoding failed: {err}"))?;
+    match eq::diff(&decoded, &again, true) {
+        None => Ok(()),
+        Some(mismatch) => Err(format!("unknown fields changed on re-encoding {mismatch}")),
+    }
+}
+
+fn sorted_unknown(m: &DynamicMessage) -> Vec<Vec<u8>> {
+    let mut fields: Vec<(u32, Vec<u8>)> = m
+        .unknown_fields()
+        .map(|f| {
+            let mut buf = Vec::new();
+            f.encode(&mut buf);
+            (f.number(), buf)
+        })
+        .collect();
+    fields.sort_by_key(|(n, _)| *n);
+    fields.into_iter().map(|(_, b)| b).collect()
+}
+
+/// Serialises `m` as canonical proto3 JSON text.
+pub(crate) fn to_json(m: &DynamicMessage) -> Result<String, String> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::new(&mut out);
+    m.serialize_with_options(&mut ser, &SerializeOptions::new())
+        .map_err(|err| format!("JSON encoding failed: {err}"))?;
+    String::from_utf8(out).map_err(|err| format!("JSON encoding is not UTF-8: {err}"))
+}
+
+/// Parses canonical proto3 JSON (unknown keys rejected, as a strict reader does).
+pub(crate) fn from_json(
+    desc: prost_reflect::MessageDescriptor,
+    json: &str,
+) -> Result<DynamicMessage, String> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let m = DynamicMessage::deserialize_with_options(desc, &mut de, &DeserializeOptions::new())
+        .map_err(|err| err.to_string())?;
+    de.end().map_err(|err| err.to_string())?;
+    Ok(m)
+}
+
+/// JSON encode → decode gives back the same message, and its JSON is stable.
+pub(crate) fn json(m: &DynamicMessage) -> Result<(), String> {
+    let text = to_json(m)?;
+    let decoded = from_json(m.descriptor(), &text)
+        .map_err(|err| format!("JSON decoding of {text} failed: {err}"))?;
+    if let Some(mismatch) = eq::diff(m, &decoded, true) {
+        return Err(format!(
+            "JSON round trip via {text} changed the message {mismatch}"
+        ));
+    }
+    let again = to_json(&decoded)?;
+    let parse =
+        |t: &str| serde_json::from_str::<serde_json::Value>(t).map_err(|err| err.to_string());
+    if parse(&text)? != parse(&again)? {
+        return Err(format!("JSON is not stable: {text} re-encoded as {again}"));
+    }
+    Ok(())
+}
