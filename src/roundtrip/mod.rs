@@ -292,8 +292,9 @@ pub fn check_compat_with_progress(
 /// // Act
 /// let found = find_counterexample(&old, &new, 1, 64, Encoding::Binary).expect("int32 → sint32 is lossy");
 /// // Assert
-/// assert_eq!(found.json, r#"{"n":1}"#);
-/// assert_eq!(found.reading, r#"{"n":-1}"#);
+/// // Shrinking ends at n = 1 or n = -1, whichever the search met first; both read differently.
+/// assert!(found.json == r#"{"n":1}"# || found.json == r#"{"n":-1}"#, "{}", found.json);
+/// assert_ne!(found.reading, found.json);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn find_counterexample(

@@ -89,13 +89,14 @@ impl Default for StrategyConfig {
 /// ```
 /// use grpc_double::{Schema, roundtrip::{StrategyConfig, arb_message}};
 /// use proptest::{strategy::{Strategy, ValueTree}, test_runner::TestRunner};
+/// use prost_reflect::ReflectMessage;
 ///
 /// // Arrange
 /// let schema = Schema::bundled();
 /// let desc = schema.pool().get_message_by_name("userservice.UserResponse").unwrap();
 /// let strategy = arb_message(&desc, &StrategyConfig::default());
 /// // Act
-/// let message = strategy.new_tree(&mut TestRunner::deterministic())?.current();
+/// let message = strategy.new_tree(&mut TestRunner::deterministic()).map_err(|e| e.to_string())?.current();
 /// // Assert
 /// assert_eq!(message.descriptor().full_name(), "userservice.UserResponse");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
