@@ -148,10 +148,32 @@ pub(crate) fn message_eq(a: &DynamicMessage, b: &DynamicMessage) -> bool {
     if desc != b.descriptor() {
         return false;
     }
+    if desc.full_name() == "google.protobuf.Any"
+        && let (Some(x), Some(y)) = (unpack_any(a), unpack_any(b))
+    {
+        // The packed bytes of equal messages may differ (map entries have no fixed order).
+        return message_eq(&x, &y);
+    }
     desc.fields().all(|f| {
-        (!f.supports_presence() || a.has_field(&f) == b.has_field(&f))
-            && value_eq(&a.get_field(&f), &b.get_field(&f))
+        if f.supports_presence() {
+            // Both unset: equal, without descending into (possibly recursive) default messages.
+            match (a.has_field(&f), b.has_field(&f)) {
+                (false, false) => return true,
+                (true, true) => {}
+                _ => return false,
+            }
+        }
+        value_eq(&a.get_field(&f), &b.get_field(&f))
     })
+}
+
+/// The message packed in an `Any`, when the pool knows its type and the bytes decode.
+fn unpack_any(any: &DynamicMessage) -> Option<DynamicMessage> {
+    let type_url = any.get_field_by_name("type_url")?;
+    let name = type_url.as_str()?.rsplit('/').next()?;
+    let desc = any.descriptor().parent_pool().get_message_by_name(name)?;
+    let value = any.get_field_by_name("value")?;
+    DynamicMessage::decode(desc, value.as_bytes()?.as_ref()).ok()
 }
 
 /// Value equality for matching (messages compared with [`message_eq`]).

@@ -155,7 +155,7 @@ impl<'a> Converter<'a> {
         node: &Node,
         desc: &MessageDescriptor,
     ) -> Option<DynamicMessage> {
-        if node.is_null() {
+        if node.is_null() && !holds_json_null(&Kind::Message(desc.clone())) {
             return Some(DynamicMessage::new(desc.clone()));
         }
         if let Some(wkt) = self.well_known(node, desc) {
@@ -284,7 +284,9 @@ impl<'a> Converter<'a> {
         if self.template_hole(node, field, false) {
             return Some(Value::default_value_for_field(field));
         }
-        if node.is_null() {
+        if node.is_null()
+            && !(holds_json_null(&field.kind()) && !field.is_list() && !field.is_map())
+        {
             return Some(Value::default_value_for_field(field));
         }
         if field.is_map() {
@@ -347,7 +349,14 @@ impl<'a> Converter<'a> {
         let mut map = HashMap::with_capacity(entries.len());
         let mut ok = true;
         for (k, v) in entries {
-            let key = match k.as_scalar().map(|s| parse_scalar(s, &key_field.kind())) {
+            // Map keys are strings in JSON (`"true": …`): a quoted key still parses as its key type.
+            let key = match k.as_scalar().map(|s| {
+                let unquoted = Scalar {
+                    text: s.text.clone(),
+                    plain: true,
+                };
+                parse_scalar(&unquoted, &key_field.kind())
+            }) {
                 Some(Ok(value)) => map_key(value),
                 Some(Err(problem)) => {
                     self.problem(k, problem);
@@ -368,7 +377,9 @@ impl<'a> Converter<'a> {
                 continue;
             };
             self.path.push(PathStep::Key(key.clone()));
-            let value = if self.template_hole(v, field, true) || v.is_null() {
+            let value = if self.template_hole(v, field, true)
+                || v.is_null() && !holds_json_null(&value_field.kind())
+            {
                 Some(Value::default_value_for_field(&value_field))
             } else {
                 self.kind_value(v, &value_field.kind(), field)
@@ -568,21 +579,14 @@ impl<'a> Converter<'a> {
             .filter(|(k, _)| k.as_scalar().is_none_or(|s| s.text != "@type"))
             .cloned()
             .collect();
-        let is_wkt_json = inner.full_name().starts_with("google.protobuf.")
-            && !matches!(inner.name(), "Any" | "Empty");
-        let body = if is_wkt_json {
-            let Some((_, value)) = rest
-                .iter()
-                .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "value"))
-            else {
-                self.error(
-                    node.span.clone(),
-                    "grpc_double::fixture::any_value",
-                    format!("an `Any` holding `{full_name}` needs a `value` key"),
-                )
-                .emit();
-                return None;
-            };
+        // Well-known types are packed in their JSON form under `value`, as in the proto3 JSON
+        // mapping (`{"@type": …Duration, "value": "1s"}`); other types list their fields.
+        let wkt_value = rest
+            .iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "value"))
+            .filter(|_| inner.full_name().starts_with("google.protobuf.") && rest.len() == 1)
+            .map(|(_, value)| value);
+        let body = if let Some(value) = wkt_value {
             self.message(value, &inner)?
         } else {
             let body = Node {
@@ -639,6 +643,12 @@ impl ErrorBuilder<'_, '_> {
             self.converter.errors.push(error);
         }
     }
+}
+
+/// `google.protobuf.Value` takes `null` as a value (`NullValue`); everywhere else `null` means
+/// the default.
+fn holds_json_null(kind: &Kind) -> bool {
+    matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Value")
 }
 
 /// Finds a field by proto name, then by JSON name.

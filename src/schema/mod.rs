@@ -99,6 +99,12 @@ impl Schema {
         loader.load()
     }
 
+    /// Wraps a descriptor pool built elsewhere; every file of the pool counts as a root file.
+    pub fn from_pool(pool: DescriptorPool) -> Self {
+        let roots = pool.files().map(|f| f.name().to_owned()).collect();
+        Self { pool, roots }
+    }
+
     /// Gets the bundled example contract, `userservice.UserService` from `proto/users.proto`.
     pub fn bundled() -> Self {
         // The bundled proto is compiled by build.rs too, so this cannot fail at run time.
