@@ -46,7 +46,17 @@ impl Feature {
 
 /// Resolves a feature: `chain` is the element's options, then its parents' (innermost first);
 /// the file's options are looked at last.
-pub(crate) fn resolve(feature: Feature, chain: &[DynamicMessage], file: &FileDescriptor) -> i32 {
+pub(crate) fn resolve(
+    feature: Feature,
+    file: &FileDescriptor,
+    chain: impl FnOnce() -> Vec<DynamicMessage>,
+) -> i32 {
+    let syntax = file.file_descriptor_proto().syntax();
+    if syntax != "editions" {
+        // Only editions files can set features: skip decoding options (costly on big trees).
+        return feature.default(syntax);
+    }
+    let chain = chain();
     let file_options = file.options();
     for options in chain.iter().chain(std::iter::once(&file_options)) {
         if let Some(value) = explicit(options, feature) {

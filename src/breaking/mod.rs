@@ -38,7 +38,7 @@ pub use self::{
     explain::{Explanation, explain},
     finding::{FieldRef, Finding, Findings, Location, Severity},
     registry::{RULES, rule_by_id},
-    report::{Annotation, Format, PathDisplay, annotate, render},
+    report::{Annotation, Format, PathDisplay, annotate, annotate_with_sources, render},
     rule::{Category, Rule, Scope},
     walk::{Field, Side},
 };

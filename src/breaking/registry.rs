@@ -50,7 +50,7 @@ pub static RULES: &[Rule] = &[
     rule(
         "ENUM_NO_DELETE",
         CF,
-        Scope::File(file::enum_no_delete),
+        Scope::Schema(file::enum_no_delete),
         "Checks that enums are not deleted from a given file.",
     ),
     rule(
@@ -98,7 +98,7 @@ pub static RULES: &[Rule] = &[
     rule(
         "EXTENSION_NO_DELETE",
         F,
-        Scope::File(file::extension_no_delete),
+        Scope::Schema(file::extension_no_delete),
         "Checks that extensions are not deleted from a given file.",
     ),
     rule(
@@ -350,7 +350,7 @@ pub static RULES: &[Rule] = &[
     rule(
         "MESSAGE_NO_DELETE",
         CF,
-        Scope::File(file::message_no_delete),
+        Scope::Schema(file::message_no_delete),
         "Checks that messages are not deleted from a given file.",
     ),
     rule(
@@ -464,7 +464,7 @@ pub static RULES: &[Rule] = &[
     rule(
         "SERVICE_NO_DELETE",
         F,
-        Scope::File(file::service_no_delete),
+        Scope::Schema(file::service_no_delete),
         "Checks that services are not deleted from a given file.",
     ),
 ];

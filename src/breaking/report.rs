@@ -2,9 +2,10 @@
 //! prefix, the list is sorted and de-duplicated, then printed in one of buf's formats (plus
 //! SARIF, which buf lacks).
 
-use std::fmt::Write as _;
+use std::{collections::HashMap, fmt::Write as _};
 
 use prost_reflect::DescriptorPool;
+use prost_types::SourceCodeInfo;
 use serde::Serialize;
 use serde_json::json;
 
@@ -13,7 +14,7 @@ use super::{
     explain::{Explanation, explain},
     finding::Location,
 };
-use crate::schema::{Span, locate};
+use crate::schema::Span;
 
 /// An output format, as `--error-format` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,14 +74,54 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
+/// Source info of one file: from the pool when it was compiled with it, else parsed on demand
+/// from the file's text (big trees are compiled without source info; only files with findings
+/// are parsed again).
+fn source_info(
+    pool: &DescriptorPool,
+    file: &str,
+    sources: &dyn Fn(&str) -> Option<String>,
+) -> Option<SourceCodeInfo> {
+    let descriptor = pool.get_file_by_name(file)?;
+    if let Some(info) = &descriptor.file_descriptor_proto().source_code_info {
+        return Some(info.clone());
+    }
+    let text = sources(file)?;
+    protox::file::File::from_source(file, &text)
+        .ok()?
+        .file_descriptor_proto()
+        .source_code_info
+        .clone()
+}
+
+fn span_in(info: &SourceCodeInfo, path: &[i32]) -> Option<Span> {
+    let location = info.location.iter().find(|l| l.path == path)?;
+    let to_u32 = |v: i32| u32::try_from(v).unwrap_or(0).saturating_add(1);
+    match location.span[..] {
+        [line, col, end_col] => Some(Span {
+            line: to_u32(line),
+            col: to_u32(col),
+            end_line: to_u32(line),
+            end_col: to_u32(end_col),
+        }),
+        [line, col, end_line, end_col] => Some(Span {
+            line: to_u32(line),
+            col: to_u32(col),
+            end_line: to_u32(end_line),
+            end_col: to_u32(end_col),
+        }),
+        _ => None,
+    }
+}
+
 /// Resolves a location to a span; a missing option location falls back to its element.
-pub(crate) fn span_of(pool: &DescriptorPool, location: &Location) -> Span {
-    let Some(file) = pool.get_file_by_name(&location.file) else {
+fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
+    let Some(info) = info else {
         return Span::default();
     };
     let mut path = &location.path[..];
     while !path.is_empty() {
-        if let Some(span) = locate(&file, path) {
+        if let Some(span) = span_in(info, path) {
             return span;
         }
         path = &path[..path.len() - 1];
@@ -96,11 +137,40 @@ pub fn annotate(
     display: &PathDisplay,
     with_explanations: bool,
 ) -> Vec<Annotation> {
+    annotate_with_sources(
+        findings,
+        previous,
+        current,
+        display,
+        with_explanations,
+        &|_| None,
+    )
+}
+
+/// Like [`annotate`], for a current schema compiled without source info: `sources` gives the
+/// text of a current file by name, and only files with findings are parsed for their spans.
+pub fn annotate_with_sources(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+    sources: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Annotation> {
+    let mut infos: HashMap<String, Option<SourceCodeInfo>> = HashMap::new();
     let mut out: Vec<Annotation> = findings
         .iter()
         .map(|f| {
             let (path, span) = match (&f.current, &f.previous) {
-                (Some(loc), _) => (join(&display.current, &loc.file), span_of(current, loc)),
+                (Some(loc), _) => {
+                    let info = infos
+                        .entry(loc.file.clone())
+                        .or_insert_with(|| source_info(current, &loc.file, sources));
+                    (
+                        join(&display.current, &loc.file),
+                        span_of(info.as_ref(), loc),
+                    )
+                }
                 (None, Some(loc)) => (join(&display.current, &loc.file), Span::default()),
                 (None, None) => (String::new(), Span::default()),
             };

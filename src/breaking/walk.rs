@@ -31,6 +31,8 @@ pub struct Side {
     pub(crate) enums: BTreeMap<String, EnumDescriptor>,
     pub(crate) services: BTreeMap<String, ServiceDescriptor>,
     pub(crate) extensions: BTreeMap<(String, u32), ExtensionDescriptor>,
+    /// What each file declares, by nested name (computed on first use).
+    declared: BTreeMap<String, std::sync::OnceLock<super::rules::file::Declared>>,
 }
 
 impl Side {
@@ -54,9 +56,18 @@ impl Side {
                 side.services
                     .insert(service.full_name().to_owned(), service);
             }
+            side.declared
+                .insert(name.to_owned(), std::sync::OnceLock::new());
             side.files.insert(name.to_owned(), file);
         }
         side
+    }
+
+    /// Gets what a file declares (messages, enums, extensions, services by nested name).
+    pub(crate) fn declared(&self, file: &str) -> Option<&super::rules::file::Declared> {
+        let cell = self.declared.get(file)?;
+        let descriptor = self.files.get(file)?;
+        Some(cell.get_or_init(|| super::rules::file::declared(descriptor)))
     }
 
     fn add_message(&mut self, message: MessageDescriptor) {

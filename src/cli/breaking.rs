@@ -93,8 +93,19 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     config.except.extend(args.except.iter().cloned());
     config.rules()?;
 
-    let current = current_input.load(&args.includes)?;
-    let previous = against_input.load(&args.includes)?;
+    let timing = std::env::var_os("GRPC_DOUBLE_TIMING").is_some();
+    let start = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!("{what}: {:.3}s", start.elapsed().as_secs_f64());
+        }
+    };
+    // Neither side keeps source info: only files with findings are parsed again for spans.
+    let current = current_input.load_with(&args.includes, false)?;
+    lap("current loaded");
+    // The previous side never prints a location: skip its source info.
+    let previous = against_input.load_with(&args.includes, false)?;
+    lap("previous loaded");
     let display = PathDisplay {
         current: current_input.display_prefix(),
         previous: against_input.display_prefix(),
@@ -112,14 +123,17 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
             .collect(),
     };
     let findings = breaking::check_filtered(&previous, &current, &config, &filter)?;
-    let annotations = breaking::annotate(
+    lap("checked");
+    let annotations = breaking::annotate_with_sources(
         &findings,
         previous.pool(),
         current.pool(),
         &display,
         args.explain,
+        &|name| current_input.read_source(name),
     );
     let text = breaking::render(&annotations, args.error_format, args.explain);
+    lap("rendered");
     let mut stdout = std::io::stdout().lock();
     if let Err(err) = stdout
         .write_all(text.as_bytes())

@@ -52,11 +52,13 @@ pub(crate) fn enum_same_type(p: &EnumDescriptor, c: &EnumDescriptor, out: &mut F
 }
 
 fn json_format(e: &EnumDescriptor) -> i32 {
-    let mut chain = vec![e.options()];
-    if let Some(parent) = e.parent_message() {
-        chain.extend(message_chain(&parent));
-    }
-    resolve(Feature::JsonFormat, &chain, &e.parent_file())
+    resolve(Feature::JsonFormat, &e.parent_file(), || {
+        let mut chain = vec![e.options()];
+        if let Some(parent) = e.parent_message() {
+            chain.extend(message_chain(&parent));
+        }
+        chain
+    })
 }
 
 /// ENUM_SAME_JSON_FORMAT

@@ -143,11 +143,21 @@ fn changed_type_name(p: &Field, c: &Field, out: &mut Findings) {
     .about(c.field_ref());
 }
 
+/// Whether two fields reference differently named messages or enums (no allocation).
+fn same_type_name(p: &Field, c: &Field) -> bool {
+    match (p.kind(), c.kind()) {
+        (Kind::Message(a), Kind::Message(b)) => a.full_name() == b.full_name(),
+        (Kind::Enum(a), Kind::Enum(b)) => a.full_name() == b.full_name(),
+        (Kind::Message(_) | Kind::Enum(_), _) | (_, Kind::Message(_) | Kind::Enum(_)) => false,
+        _ => true,
+    }
+}
+
 /// FIELD_SAME_TYPE
 pub(crate) fn field_same_type(p: &Field, c: &Field, out: &mut Findings) {
     if kind_name(p) != kind_name(c) {
         changed_type(p, c, "", out);
-    } else if type_name(p) != type_name(c) {
+    } else if !same_type_name(p, c) {
         changed_type_name(p, c, out);
     }
 }
@@ -182,7 +192,7 @@ pub(crate) fn field_wire_compatible_type(p: &Field, c: &Field, out: &mut Finding
 }
 
 fn compatible_type_name(p: &Field, c: &Field, out: &mut Findings) {
-    if type_name(p) == type_name(c) {
+    if same_type_name(p, c) {
         return;
     }
     match kind_name(c) {
@@ -550,11 +560,13 @@ pub(crate) fn field_same_ctype(p: &Field, c: &Field, out: &mut Findings) {
 }
 
 fn utf8_validation(field: &Field) -> i32 {
-    let mut chain = vec![field.options()];
-    if let Field::Normal(f) = field {
-        chain.extend(message_chain(&f.parent_message().clone()));
-    }
-    resolve(Feature::Utf8Validation, &chain, &field.file())
+    resolve(Feature::Utf8Validation, &field.file(), || {
+        let mut chain = vec![field.options()];
+        if let Field::Normal(f) = field {
+            chain.extend(message_chain(&f.parent_message().clone()));
+        }
+        chain
+    })
 }
 
 /// FIELD_SAME_UTF8_VALIDATION
@@ -684,6 +696,9 @@ pub(crate) fn field_same_default(p: &Field, c: &Field, out: &mut Findings) {
         |f: &Field| !f.is_list() && !f.is_map() && !matches!(f.kind(), Kind::Message(_));
     if !can_have_default(p) || !can_have_default(c) {
         return;
+    }
+    if p.proto().default_value.is_none() && c.proto().default_value.is_none() {
+        return; // both zero
     }
     let (before, before_text) = default_of(p);
     let (after, after_text) = default_of(c);

@@ -19,7 +19,7 @@ const OPTIONS: i32 = 8;
 const SYNTAX: i32 = 12;
 
 /// What a file declares, by kind and nested name.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Declared {
     pub(crate) messages: BTreeMap<String, Location>,
     pub(crate) enums: BTreeMap<String, Location>,
@@ -94,43 +94,50 @@ pub(crate) fn deleted_element_loc(file: &FileDescriptor, nested: &str) -> Locati
 fn no_delete_in_file(
     kind: &str,
     pick: fn(&Declared) -> &BTreeMap<String, Location>,
-    previous: &FileDescriptor,
-    current: &FileDescriptor,
+    previous: &Side,
+    current: &Side,
     out: &mut Findings,
 ) {
-    let prev = declared(previous);
-    let cur = declared(current);
-    for (name, prev_loc) in pick(&prev) {
-        if !pick(&cur).contains_key(name) {
-            out.push(
-                Some(deleted_element_loc(current, name)),
-                Some(prev_loc.clone()),
-                format!("Previously present {kind} \"{name}\" was deleted from file."),
-            )
-            .hint(format!(
-                "restore {kind} \"{name}\" (mark it deprecated instead of deleting it), or select the PACKAGE category if it only moved to another file of the package"
-            ));
+    for (name, prev_file) in &previous.files {
+        let Some(cur_file) = current.files.get(name) else {
+            continue;
+        };
+        let (Some(prev), Some(cur)) = (previous.declared(name), current.declared(name)) else {
+            continue;
+        };
+        for (element, prev_loc) in pick(prev) {
+            if !pick(cur).contains_key(element) {
+                out.push(
+                    Some(deleted_element_loc(cur_file, element)),
+                    Some(prev_loc.clone()),
+                    format!("Previously present {kind} \"{element}\" was deleted from file."),
+                )
+                .hint(format!(
+                    "restore {kind} \"{element}\" (mark it deprecated instead of deleting it), or select the PACKAGE category if it only moved to another file of the package"
+                ));
+            }
         }
+        let _ = prev_file;
     }
 }
 
 /// ENUM_NO_DELETE
-pub(crate) fn enum_no_delete(p: &FileDescriptor, c: &FileDescriptor, out: &mut Findings) {
+pub(crate) fn enum_no_delete(p: &Side, c: &Side, out: &mut Findings) {
     no_delete_in_file("enum", |d| &d.enums, p, c, out);
 }
 
 /// EXTENSION_NO_DELETE
-pub(crate) fn extension_no_delete(p: &FileDescriptor, c: &FileDescriptor, out: &mut Findings) {
+pub(crate) fn extension_no_delete(p: &Side, c: &Side, out: &mut Findings) {
     no_delete_in_file("extension", |d| &d.extensions, p, c, out);
 }
 
 /// MESSAGE_NO_DELETE
-pub(crate) fn message_no_delete(p: &FileDescriptor, c: &FileDescriptor, out: &mut Findings) {
+pub(crate) fn message_no_delete(p: &Side, c: &Side, out: &mut Findings) {
     no_delete_in_file("message", |d| &d.messages, p, c, out);
 }
 
 /// SERVICE_NO_DELETE
-pub(crate) fn service_no_delete(p: &FileDescriptor, c: &FileDescriptor, out: &mut Findings) {
+pub(crate) fn service_no_delete(p: &Side, c: &Side, out: &mut Findings) {
     no_delete_in_file("service", |d| &d.services, p, c, out);
 }
 
@@ -189,12 +196,16 @@ fn package_no_delete_kind(
         let Some(cur_files) = cur_packages.get(package) else {
             continue; // the whole package is gone: PACKAGE_NO_DELETE
         };
-        let cur_names: BTreeSet<String> = cur_files
+        let cur_names: BTreeSet<&String> = cur_files
             .iter()
-            .flat_map(|f| pick(&declared(f)).keys().cloned().collect::<Vec<_>>())
+            .filter_map(|f| current.declared(f.name()))
+            .flat_map(|d| pick(d).keys())
             .collect();
         for file in files {
-            for (name, prev_loc) in pick(&declared(file)) {
+            let Some(prev_declared) = previous.declared(file.name()) else {
+                continue;
+            };
+            for (name, prev_loc) in pick(prev_declared) {
                 if cur_names.contains(name) {
                     continue;
                 }

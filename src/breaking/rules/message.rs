@@ -383,8 +383,8 @@ pub(crate) fn message_same_json_format(
     c: &MessageDescriptor,
     out: &mut Findings,
 ) {
-    let before = resolve(Feature::JsonFormat, &message_chain(p), &p.parent_file());
-    let after = resolve(Feature::JsonFormat, &message_chain(c), &c.parent_file());
+    let before = resolve(Feature::JsonFormat, &p.parent_file(), || message_chain(p));
+    let after = resolve(Feature::JsonFormat, &c.parent_file(), || message_chain(c));
     if before == 1 && after != 1 {
         out.push(
             Some(message_loc(c).child(&[OPTIONS, 12, 6])),
