@@ -213,7 +213,7 @@ pub fn check_schema_with_progress(
             total: messages.len(),
             message: desc.full_name(),
         });
-        results.push(check_message(desc, options));
+        results.push(on_big_stack(|| check_message(desc, options)));
     }
     progress(Progress {
         done: messages.len(),
@@ -262,7 +262,7 @@ pub fn check_compat_with_progress(
             });
             continue;
         };
-        let (cases, outcome) = search_compat(desc, &new_desc, options);
+        let (cases, outcome) = on_big_stack(|| search_compat(desc, &new_desc, options));
         results.push(MessageResult {
             message: desc.full_name().to_owned(),
             cases,
@@ -309,7 +309,7 @@ pub fn find_counterexample(
         encoding,
         ..Options::default()
     };
-    match search_compat(old, new, &options).1 {
+    match on_big_stack(|| search_compat(old, new, &options)).1 {
         Outcome::Failed { counterexamples } => counterexamples.into_iter().next(),
         Outcome::Passed | Outcome::Skipped { .. } => None,
     }
@@ -417,6 +417,26 @@ where
         }
         Err(TestError::Abort(reason)) => (calls.get(), Found::Aborted(reason.to_string())),
     }
+}
+
+/// Runs `f` on a thread with a 256 MiB stack (reserved, not committed). Generating, shrinking
+/// and comparing deeply nested messages recurses through proptest's value trees and
+/// prost-reflect; unoptimised test builds on 2 MiB test threads would overflow before printing
+/// the counterexample.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("grpc-double-roundtrip".to_owned())
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, f)
+        {
+            Ok(handle) => match handle.join() {
+                Ok(value) => value,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(err) => panic!("cannot start the round-trip thread: {err}"),
+        }
+    })
 }
 
 /// What a proptest run found.
