@@ -578,6 +578,15 @@ fn the_documented_breaking_change_prints_counterexamples_and_exits_1() {
     settings().bind(|| insta::assert_snapshot!("example_text", stdout));
     // The same seed reproduces it.
     assert_eq!(grpc_double(&args).1, stdout);
+    // And docs/roundtrip.md shows exactly this output.
+    let doc = std::fs::read_to_string("docs/roundtrip.md").unwrap();
+    let block = doc
+        .split("<!-- example-output")
+        .nth(1)
+        .and_then(|rest| rest.split("```text\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert_eq!(block, stdout, "update the example in docs/roundtrip.md");
 }
 
 #[test]

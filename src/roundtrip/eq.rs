@@ -89,14 +89,15 @@ fn diff_at(
         }
         path.truncate(len);
     }
-    if unknown {
+    if unknown && (a.unknown_fields().next().is_some() || b.unknown_fields().next().is_some()) {
         let ua = unknown_encodings(a);
         let ub = unknown_encodings(b);
         if ua != ub {
+            let show = |u: &[Vec<u8>]| u.iter().map(|b| hex(b)).collect::<Vec<_>>().join(" ");
             return Some(Mismatch {
                 path: format!("{path}<unknown fields>"),
-                expected: ua.join(" "),
-                actual: ub.join(" "),
+                expected: show(&ua),
+                actual: show(&ub),
             });
         }
     }
@@ -160,17 +161,18 @@ pub(crate) fn any_payload(any: &DynamicMessage) -> Option<(String, DynamicMessag
     Some((url, payload))
 }
 
-fn unknown_encodings(m: &DynamicMessage) -> Vec<String> {
-    let mut fields: Vec<(u32, String)> = m
+/// The encodings of a message's unknown fields, ordered by number (stable within a number).
+fn unknown_encodings(m: &DynamicMessage) -> Vec<Vec<u8>> {
+    let mut fields: Vec<(u32, Vec<u8>)> = m
         .unknown_fields()
         .map(|f| {
             let mut buf = Vec::new();
             f.encode(&mut buf);
-            (f.number(), hex(&buf))
+            (f.number(), buf)
         })
         .collect();
     fields.sort_by_key(|(n, _)| *n);
-    fields.into_iter().map(|(_, h)| h).collect()
+    fields.into_iter().map(|(_, b)| b).collect()
 }
 
 fn value_diff(

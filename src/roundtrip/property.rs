@@ -143,9 +143,13 @@ pub(crate) fn json(m: &DynamicMessage) -> Result<(), String> {
             "JSON round trip via {text} changed the message {mismatch}"
         ));
     }
+    // Stable: the decoded message serialises to the same JSON value (objects compare unordered).
+    // Both sides go through text: serde_json's `Value` serializer widens `f32` to `f64`.
     let again = to_json(&decoded)?;
-    let parse =
-        |t: &str| serde_json::from_str::<serde_json::Value>(t).map_err(|err| err.to_string());
+    let parse = |t: &str| {
+        serde_json::from_str::<serde_json::Value>(t)
+            .map_err(|err| format!("the JSON encoding {t} does not parse: {err}"))
+    };
     if parse(&text)? != parse(&again)? {
         return Err(format!("JSON is not stable: {text} re-encoded as {again}"));
     }

@@ -78,7 +78,7 @@ impl Default for StrategyConfig {
 /// Every scalar covers its full range with a bias towards edge values (0, ±1, minimum and
 /// maximum, NaN and infinities, `-0.0`, empty and non-ASCII strings); open enums also take
 /// numbers the enum does not declare; oneofs set at most one member; proto3 `optional`, proto2
-/// and editions presence are respected and required fields are always set. Well-known types are
+/// presence are respected and required fields are always set. Well-known types are
 /// generated in their legal ranges: `Timestamp` between years 1 and 9999, `Duration` within
 /// ±10,000 years with consistent signs, `Value` with finite numbers, `FieldMask` paths that
 /// survive the JSON camelCase mapping, `Any` packing a type the pool resolves. Extensions are not
@@ -87,19 +87,17 @@ impl Default for StrategyConfig {
 /// # Examples
 ///
 /// ```
-/// use grpc_double::{Schema, roundtrip::{StrategyConfig, arb_message}};
-/// use proptest::{strategy::{Strategy, ValueTree}, test_runner::TestRunner};
-/// use prost_reflect::ReflectMessage;
+/// use grpc_double::{Schema, roundtrip::{StrategyConfig, arb_message, sample}};
+/// use prost_reflect::ReflectMessage as _;
 ///
 /// // Arrange
 /// let schema = Schema::bundled();
 /// let desc = schema.pool().get_message_by_name("userservice.UserResponse").unwrap();
 /// let strategy = arb_message(&desc, &StrategyConfig::default());
-/// // Act
-/// let message = strategy.new_tree(&mut TestRunner::deterministic()).map_err(|e| e.to_string())?.current();
+/// // Act: one value (in a test, hand `strategy` to proptest's `TestRunner` or `proptest!`).
+/// let message = sample(&strategy, 7);
 /// // Assert
 /// assert_eq!(message.descriptor().full_name(), "userservice.UserResponse");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn arb_message(
     desc: &MessageDescriptor,
