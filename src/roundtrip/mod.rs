@@ -96,7 +96,7 @@ pub struct Options {
     pub messages: Vec<String>,
     /// Check only message types in these packages (or their sub-packages), anywhere in the pool.
     pub packages: Vec<String>,
-    /// Bounds for generated messages.
+    /// Bounds for generated messages (`json_compatible` is set from `encoding`).
     pub strategy: StrategyConfig,
     /// Where proptest persists failing seeds and replays them first, e.g.
     /// `proptest-regressions/roundtrip.txt`; `None` (the CLI's choice) writes nothing.
@@ -315,6 +315,88 @@ pub fn find_counterexample(
     }
 }
 
+/// [`find_counterexample`] for one finding: only differences that `wanted` accepts count, e.g.
+/// those of one field (`|d| d.old_field.starts_with("4 ")` or `d.path == "customer"`). This is
+/// what `breaking --explain` needs to prove a specific WIRE or WIRE_JSON finding.
+///
+/// # Examples
+///
+/// ```
+/// use grpc_double::{Schema, roundtrip::{DifferenceKind, Encoding, find_counterexample_where}};
+///
+/// // Arrange: `age` is renumbered from 2 to 3; `name` is untouched.
+/// let old = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { string name = 1; int32 age = 2; }")])?;
+/// let new = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { string name = 1; int32 age = 3; }")])?;
+/// let (old, new) = (old.pool().get_message_by_name("a.M").unwrap(), new.pool().get_message_by_name("a.M").unwrap());
+/// // Act
+/// let found = find_counterexample_where(&old, &new, 1, 64, Encoding::Both, |d| d.path == "age");
+/// // Assert: on the wire, field 2 is only kept as an unknown field.
+/// let found = found.expect("a renumbered field loses data");
+/// assert_eq!(found.differences[0].kind, DifferenceKind::Dropped);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn find_counterexample_where(
+    old: &MessageDescriptor,
+    new: &MessageDescriptor,
+    seed: u64,
+    cases: u32,
+    encoding: Encoding,
+    wanted: impl Fn(&Difference) -> bool + Send + Sync,
+) -> Option<Counterexample> {
+    let options = Options {
+        seed,
+        cases,
+        encoding,
+        ..Options::default()
+    };
+    on_big_stack(|| {
+        let mut config = options.strategy.clone();
+        config.json_compatible = encoding.json();
+        let strategy = arb_message(old, &config);
+        let (_, result) = run(
+            &strategy,
+            old.full_name(),
+            &options,
+            |m: &DynamicMessage| match compare_old_new_with(m, new, encoding)
+                .into_iter()
+                .find(|d| wanted(d))
+            {
+                None => Ok(()),
+                Some(d) => Err(d.to_string()),
+            },
+        );
+        let Found::Failure(m, reason) = result else {
+            return None;
+        };
+        let differences: Vec<Difference> = compare_old_new_with(&m, new, encoding)
+            .into_iter()
+            .filter(|d| wanted(d))
+            .collect();
+        Some(counterexample(&m, new, reason, differences))
+    })
+}
+
+/// Renders an old message and what the new type reads from it.
+fn counterexample(
+    m: &DynamicMessage,
+    new: &MessageDescriptor,
+    reason: String,
+    differences: Vec<Difference>,
+) -> Counterexample {
+    let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
+        Ok(read) => eq::message_json(&read),
+        Err(err) => format!("binary decoding failed: {err}"),
+    };
+    Counterexample {
+        property: "old→new".to_owned(),
+        reason,
+        json: eq::message_json(m),
+        hex: eq::hex(&m.encode_to_vec()),
+        reading,
+        differences,
+    }
+}
+
 fn search_compat(
     old: &MessageDescriptor,
     new: &MessageDescriptor,
@@ -353,18 +435,7 @@ fn search_compat(
             .collect();
         let reason = fresh.first().map(ToString::to_string).unwrap_or_default();
         covered.extend(fresh.iter().map(|d| d.key()));
-        let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
-            Ok(read) => eq::message_json(&read),
-            Err(err) => format!("binary decoding failed: {err}"),
-        };
-        counterexamples.push(Counterexample {
-            property: "old→new".to_owned(),
-            reason,
-            json: eq::message_json(&m),
-            hex: eq::hex(&m.encode_to_vec()),
-            reading,
-            differences,
-        });
+        counterexamples.push(counterexample(&m, new, reason, differences));
     }
     let cases = first_cases.unwrap_or(0);
     if counterexamples.is_empty() {
