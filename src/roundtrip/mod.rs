@@ -160,6 +160,10 @@ pub struct Counterexample {
     pub hex: String,
     /// What the (new) reader made of it: proto3 JSON, or the error.
     pub reading: String,
+    /// For old→new checks with a JSON difference: what the new JSON reader made of the old JSON
+    /// (proto3 JSON, or its error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_reading: Option<String>,
     /// For old→new checks, every difference the new reader shows.
     pub differences: Vec<Difference>,
 }
@@ -387,12 +391,22 @@ fn counterexample(
         Ok(read) => eq::message_json(&read),
         Err(err) => format!("binary decoding failed: {err}"),
     };
+    let json_reading = differences
+        .iter()
+        .any(|d| d.encoding == Encoding::Json)
+        .then(|| {
+            match property::to_json(m).and_then(|text| property::from_json(new.clone(), &text)) {
+                Ok(read) => eq::message_json(&read),
+                Err(err) => format!("JSON decoding failed: {err}"),
+            }
+        });
     Counterexample {
         property: "old→new".to_owned(),
         reason,
         json: eq::message_json(m),
         hex: eq::hex(&m.encode_to_vec()),
         reading,
+        json_reading,
         differences,
     }
 }
@@ -553,6 +567,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
                     json: eq::message_json(&m),
                     hex: eq::hex(&bytes),
                     reading,
+                    json_reading: None,
                     differences: Vec::new(),
                 }],
             }

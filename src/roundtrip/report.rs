@@ -157,6 +157,9 @@ impl Report {
                     Mode::Compat => "new reader sees (binary)",
                 };
                 let _ = writeln!(out, "  {reader}: {}", c.reading);
+                if let Some(json) = &c.json_reading {
+                    let _ = writeln!(out, "  new reader sees (JSON):   {json}");
+                }
                 if !c.differences.is_empty() {
                     let _ = writeln!(out, "  differences:");
                     for d in &c.differences {
