@@ -236,6 +236,9 @@ impl Report {
                             "{}\ncounterexample (proto3 JSON): {}\ncounterexample (binary, hex): {}\nread as: {}",
                             c.reason, c.json, c.hex, c.reading
                         );
+                        if let Some(json) = &c.json_reading {
+                            let _ = writeln!(body, "read as (JSON): {json}");
+                        }
                         for d in &c.differences {
                             let _ = writeln!(body, "  {d}");
                         }
