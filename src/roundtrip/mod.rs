@@ -629,9 +629,7 @@ pub struct PropertyError(String);
 /// Every property of one case; the error is `"<property>: <reason>"`.
 fn check_one(m: &DynamicMessage, unknown: &[u8], encoding: Encoding) -> Result<(), String> {
     if encoding.binary() {
-        property::binary(m).map_err(|r| format!("binary: {r}"))?;
-        property::stable(m).map_err(|r| format!("stable: {r}"))?;
-        property::unknown_fields(m, unknown).map_err(|r| format!("unknown fields: {r}"))?;
+        property::all_binary(m, unknown)?;
     }
     if encoding.json() {
         property::json(m).map_err(|r| format!("json: {r}"))?;
