@@ -8,7 +8,7 @@ use grpc_double::{
     Schema,
     roundtrip::{
         DifferenceKind, Encoding, Options, Outcome, StrategyConfig, arb_message, check_compat,
-        check_schema, compare_old_new, find_counterexample, sample,
+        check_schema, compare_old_new, find_counterexample, find_counterexample_where, sample,
     },
     schema::Loader,
 };
@@ -639,4 +639,37 @@ fn an_unknown_message_name_is_a_usage_error_with_a_suggestion() {
         stderr.contains("did you mean `userservice.UserRequest`?"),
         "{stderr}"
     );
+}
+
+#[test]
+fn each_changed_field_of_the_example_gets_its_own_counterexample_and_unchanged_ones_none() {
+    let old = load("fixtures/roundtrip/example/old");
+    let new = load("fixtures/roundtrip/example/new");
+    let (old, new) = (
+        message(&old, "shop.v1.Order"),
+        message(&new, "shop.v1.Order"),
+    );
+    let explain = |path: &str, encoding| {
+        find_counterexample_where(&old, &new, 9, 128, encoding, |d| d.path == path)
+            .map(|c| (c.json, c.differences[0].kind))
+    };
+    use DifferenceKind::*;
+    assert_eq!(
+        explain("quantity", Encoding::Binary),
+        Some((r#"{"quantity":-1}"#.into(), Changed))
+    );
+    assert_eq!(
+        explain("customer", Encoding::Binary),
+        Some((r#"{"customer":"a"}"#.into(), Dropped))
+    );
+    assert_eq!(
+        explain("note", Encoding::Binary),
+        None,
+        "string → bytes is wire-safe"
+    );
+    assert_eq!(
+        explain("note", Encoding::Json),
+        Some((r#"{"note":"aa"}"#.into(), Changed))
+    );
+    assert_eq!(explain("id", Encoding::Both), None, "unchanged");
 }

@@ -18,17 +18,12 @@ mod compat;
 mod eq;
 mod property;
 mod report;
+mod runner;
+mod select;
 mod strategy;
 
-use std::{cell::Cell, collections::BTreeSet};
+use std::collections::BTreeSet;
 
-use proptest::{
-    strategy::{Strategy, ValueTree as _},
-    test_runner::{
-        Config, FailurePersistence, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError,
-        TestRng, TestRunner,
-    },
-};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde::Serialize;
@@ -36,9 +31,14 @@ use serde::Serialize;
 pub use self::{
     compat::{Difference, DifferenceKind, compare_old_new, compare_old_new_with},
     report::{Format, Report},
+    runner::sample,
     strategy::{StrategyConfig, arb_message, arb_unknown_fields},
 };
-use crate::{Error, Result, Schema};
+use self::{
+    runner::{Found, on_big_stack, run},
+    select::select_messages,
+};
+use crate::{Result, Schema};
 
 /// Which encodings a check exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -96,7 +96,7 @@ pub struct Options {
     pub messages: Vec<String>,
     /// Check only message types in these packages (or their sub-packages), anywhere in the pool.
     pub packages: Vec<String>,
-    /// Bounds for generated messages.
+    /// Bounds for generated messages (`json_compatible` is set from `encoding`).
     pub strategy: StrategyConfig,
     /// Where proptest persists failing seeds and replays them first, e.g.
     /// `proptest-regressions/roundtrip.txt`; `None` (the CLI's choice) writes nothing.
@@ -160,6 +160,10 @@ pub struct Counterexample {
     pub hex: String,
     /// What the (new) reader made of it: proto3 JSON, or the error.
     pub reading: String,
+    /// For old→new checks with a JSON difference: what the new JSON reader made of the old JSON
+    /// (proto3 JSON, or its error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_reading: Option<String>,
     /// For old→new checks, every difference the new reader shows.
     pub differences: Vec<Difference>,
 }
@@ -315,6 +319,98 @@ pub fn find_counterexample(
     }
 }
 
+/// [`find_counterexample`] for one finding: only differences that `wanted` accepts count, e.g.
+/// those of one field (`|d| d.old_field.starts_with("4 ")` or `d.path == "customer"`). This is
+/// what `breaking --explain` needs to prove a specific WIRE or WIRE_JSON finding.
+///
+/// # Examples
+///
+/// ```
+/// use grpc_double::{Schema, roundtrip::{DifferenceKind, Encoding, find_counterexample_where}};
+///
+/// // Arrange: `age` is renumbered from 2 to 3; `name` is untouched.
+/// let old = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { string name = 1; int32 age = 2; }")])?;
+/// let new = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { string name = 1; int32 age = 3; }")])?;
+/// let (old, new) = (old.pool().get_message_by_name("a.M").unwrap(), new.pool().get_message_by_name("a.M").unwrap());
+/// // Act
+/// let found = find_counterexample_where(&old, &new, 1, 64, Encoding::Both, |d| d.path == "age");
+/// // Assert: on the wire, field 2 is only kept as an unknown field.
+/// let found = found.expect("a renumbered field loses data");
+/// assert_eq!(found.differences[0].kind, DifferenceKind::Dropped);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn find_counterexample_where(
+    old: &MessageDescriptor,
+    new: &MessageDescriptor,
+    seed: u64,
+    cases: u32,
+    encoding: Encoding,
+    wanted: impl Fn(&Difference) -> bool + Send + Sync,
+) -> Option<Counterexample> {
+    let options = Options {
+        seed,
+        cases,
+        encoding,
+        ..Options::default()
+    };
+    on_big_stack(|| {
+        let mut config = options.strategy.clone();
+        config.json_compatible = encoding.json();
+        let strategy = arb_message(old, &config);
+        let (_, result) = run(
+            &strategy,
+            old.full_name(),
+            &options,
+            |m: &DynamicMessage| match compare_old_new_with(m, new, encoding)
+                .into_iter()
+                .find(|d| wanted(d))
+            {
+                None => Ok(()),
+                Some(d) => Err(d.to_string()),
+            },
+        );
+        let Found::Failure(m, reason) = result else {
+            return None;
+        };
+        let differences: Vec<Difference> = compare_old_new_with(&m, new, encoding)
+            .into_iter()
+            .filter(|d| wanted(d))
+            .collect();
+        Some(counterexample(&m, new, reason, differences))
+    })
+}
+
+/// Renders an old message and what the new type reads from it.
+fn counterexample(
+    m: &DynamicMessage,
+    new: &MessageDescriptor,
+    reason: String,
+    differences: Vec<Difference>,
+) -> Counterexample {
+    let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
+        Ok(read) => eq::message_json(&read),
+        Err(err) => format!("binary decoding failed: {err}"),
+    };
+    let json_reading = differences
+        .iter()
+        .any(|d| d.encoding == Encoding::Json)
+        .then(|| {
+            match property::to_json(m).and_then(|text| property::from_json(new.clone(), &text)) {
+                Ok(read) => eq::message_json(&read),
+                Err(err) => format!("JSON decoding failed: {err}"),
+            }
+        });
+    Counterexample {
+        property: "old→new".to_owned(),
+        reason,
+        json: eq::message_json(m),
+        hex: eq::hex(&m.encode_to_vec()),
+        reading,
+        json_reading,
+        differences,
+    }
+}
+
 fn search_compat(
     old: &MessageDescriptor,
     new: &MessageDescriptor,
@@ -353,18 +449,7 @@ fn search_compat(
             .collect();
         let reason = fresh.first().map(ToString::to_string).unwrap_or_default();
         covered.extend(fresh.iter().map(|d| d.key()));
-        let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
-            Ok(read) => eq::message_json(&read),
-            Err(err) => format!("binary decoding failed: {err}"),
-        };
-        counterexamples.push(Counterexample {
-            property: "old→new".to_owned(),
-            reason,
-            json: eq::message_json(&m),
-            hex: eq::hex(&m.encode_to_vec()),
-            reading,
-            differences,
-        });
+        counterexamples.push(counterexample(&m, new, reason, differences));
     }
     let cases = first_cases.unwrap_or(0);
     if counterexamples.is_empty() {
@@ -376,75 +461,6 @@ fn search_compat(
 
 /// At most this many counterexamples per message type (each explains at least one new field).
 const MAX_COUNTEREXAMPLES: usize = 8;
-
-/// Runs proptest over `strategy` with the message type's derived seed; returns the number of
-/// cases run and, on failure, the minimal value with the failure reason.
-fn run<S, F>(strategy: &S, name: &str, options: &Options, test: F) -> (u32, Found<S::Value>)
-where
-    S: Strategy,
-    F: Fn(&S::Value) -> Result<(), String>,
-{
-    let config = Config {
-        cases: options.cases,
-        failure_persistence: options.persistence.map(|path| {
-            Box::new(FileFailurePersistence::Direct(path)) as Box<dyn FailurePersistence>
-        }),
-        rng_algorithm: RngAlgorithm::ChaCha,
-        max_shrink_iters: 4096,
-        ..Config::default()
-    };
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(options.seed, name));
-    let mut runner = TestRunner::new_with_rng(config, rng);
-    let calls = Cell::new(0u32);
-    let first_failure = Cell::new(None::<u32>);
-    let result = runner.run(strategy, |value| {
-        calls.set(calls.get() + 1);
-        test(&value).map_err(|reason| {
-            if first_failure.get().is_none() {
-                first_failure.set(Some(calls.get()));
-            }
-            TestCaseError::fail(reason)
-        })
-    });
-    match result {
-        Ok(()) => (options.cases, Found::Nothing),
-        Err(TestError::Fail(_, value)) => {
-            let reason = test(&value).err().unwrap_or_default();
-            (
-                first_failure.get().unwrap_or(calls.get()),
-                Found::Failure(value, reason),
-            )
-        }
-        Err(TestError::Abort(reason)) => (calls.get(), Found::Aborted(reason.to_string())),
-    }
-}
-
-/// Runs `f` on a thread with a 256 MiB stack (reserved, not committed). Generating, shrinking
-/// and comparing deeply nested messages recurses through proptest's value trees and
-/// prost-reflect; unoptimised test builds on 2 MiB test threads would overflow before printing
-/// the counterexample.
-fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .name("grpc-double-roundtrip".to_owned())
-            .stack_size(256 << 20)
-            .spawn_scoped(scope, f)
-        {
-            Ok(handle) => match handle.join() {
-                Ok(value) => value,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            Err(err) => panic!("cannot start the round-trip thread: {err}"),
-        }
-    })
-}
-
-/// What a proptest run found.
-enum Found<V> {
-    Nothing,
-    Failure(V, String),
-    Aborted(String),
-}
 
 /// The properties of one message type.
 fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
@@ -482,6 +498,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
                     json: eq::message_json(&m),
                     hex: eq::hex(&bytes),
                     reading,
+                    json_reading: None,
                     differences: Vec::new(),
                 }],
             }
@@ -543,132 +560,10 @@ pub struct PropertyError(String);
 /// Every property of one case; the error is `"<property>: <reason>"`.
 fn check_one(m: &DynamicMessage, unknown: &[u8], encoding: Encoding) -> Result<(), String> {
     if encoding.binary() {
-        property::binary(m).map_err(|r| format!("binary: {r}"))?;
-        property::stable(m).map_err(|r| format!("stable: {r}"))?;
-        property::unknown_fields(m, unknown).map_err(|r| format!("unknown fields: {r}"))?;
+        property::all_binary(m, unknown)?;
     }
     if encoding.json() {
         property::json(m).map_err(|r| format!("json: {r}"))?;
     }
     Ok(())
-}
-
-/// Derives a message type's 32-byte ChaCha seed from the run's seed and the type's name
-/// (SplitMix64 over FNV-1a), so a filtered run reproduces the full run's cases.
-fn seed_bytes(seed: u64, name: &str) -> [u8; 32] {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut state = seed ^ h;
-    let mut out = [0u8; 32];
-    for chunk in out.chunks_mut(8) {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes());
-    }
-    out
-}
-
-/// The message types a run covers: `--message` names, else every type (nested included, map
-/// entries excluded) of the root files or, with `--package`, of those packages anywhere in the pool.
-fn select_messages(schema: &Schema, options: &Options) -> Result<Vec<MessageDescriptor>> {
-    let pool = schema.pool();
-    if !options.messages.is_empty() {
-        let mut out = Vec::new();
-        for name in &options.messages {
-            let name = name.strip_prefix('.').unwrap_or(name);
-            match pool.get_message_by_name(name) {
-                Some(desc) => out.push(desc),
-                None => {
-                    let closest = pool
-                        .all_messages()
-                        .map(|m| m.full_name().to_owned())
-                        .min_by(|a, b| {
-                            strsim::levenshtein(a, name).cmp(&strsim::levenshtein(b, name))
-                        });
-                    return Err(Error::usage(
-                        format!("no message type `{name}` in the schema"),
-                        closest.map(|c| {
-                            format!("did you mean `{c}`? Pass a full name, e.g. `--message {c}`")
-                        }),
-                    ));
-                }
-            }
-        }
-        return Ok(out);
-    }
-    let mut out: Vec<MessageDescriptor> = if options.packages.is_empty() {
-        schema
-            .root_files()
-            .iter()
-            .filter_map(|f| pool.get_file_by_name(f))
-            .flat_map(|f| f.messages().collect::<Vec<_>>())
-            .flat_map(|m| with_nested(&m))
-            .collect()
-    } else {
-        pool.all_messages()
-            .filter(|m| !m.is_map_entry())
-            .filter(|m| {
-                options.packages.iter().any(|p| {
-                    m.package_name() == p || m.package_name().starts_with(&format!("{p}."))
-                })
-            })
-            .collect()
-    };
-    out.sort_by(|a, b| a.full_name().cmp(b.full_name()));
-    out.dedup_by(|a, b| a.full_name() == b.full_name());
-    if out.is_empty() {
-        return Err(Error::usage(
-            "no message types to check",
-            Some("the input declares no messages, or --package matches none".to_owned()),
-        ));
-    }
-    Ok(out)
-}
-
-fn with_nested(desc: &MessageDescriptor) -> Vec<MessageDescriptor> {
-    let mut out = vec![desc.clone()];
-    for child in desc.child_messages().filter(|c| !c.is_map_entry()) {
-        out.extend(with_nested(&child));
-    }
-    out
-}
-
-/// Generates one value from a strategy with a fixed seed (for examples and snapshots).
-///
-/// # Examples
-///
-/// ```
-/// use grpc_double::{Schema, roundtrip::{StrategyConfig, arb_message, sample}};
-///
-/// let schema = Schema::bundled();
-/// let desc = schema.pool().get_message_by_name("userservice.ChatMessage").unwrap();
-/// let a = sample(&arb_message(&desc, &StrategyConfig::default()), 3);
-/// let b = sample(&arb_message(&desc, &StrategyConfig::default()), 3);
-/// assert_eq!(a, b);
-/// ```
-pub fn sample<S: Strategy>(strategy: &S, seed: u64) -> S::Value {
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed, "sample"));
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    match strategy.new_tree(&mut runner) {
-        Ok(tree) => tree.current(),
-        Err(reason) => panic!("the strategy rejected every value: {reason}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::seed_bytes;
-
-    #[test]
-    fn roundtrip_seeds_depend_on_the_run_seed_and_the_type_name() {
-        assert_eq!(seed_bytes(1, "a.M"), seed_bytes(1, "a.M"));
-        assert_ne!(seed_bytes(1, "a.M"), seed_bytes(2, "a.M"));
-        assert_ne!(seed_bytes(1, "a.M"), seed_bytes(1, "a.N"));
-    }
 }

@@ -18,11 +18,15 @@ use super::{eq, strategy::has_unordered_map};
 
 /// Binary encode → decode gives back the same message.
 pub(crate) fn binary(m: &DynamicMessage) -> Result<(), String> {
-    let bytes = m.encode_to_vec();
-    let decoded = DynamicMessage::decode(m.descriptor(), bytes.as_slice())
+    binary_with(m, &m.encode_to_vec()).map(drop)
+}
+
+/// [`binary`] on an encoding already made; returns the decoded message.
+fn binary_with(m: &DynamicMessage, bytes: &[u8]) -> Result<DynamicMessage, String> {
+    let decoded = DynamicMessage::decode(m.descriptor(), bytes)
         .map_err(|err| format!("binary decoding of the encoding failed: {err}"))?;
     match eq::diff(m, &decoded, true) {
-        None => Ok(()),
+        None => Ok(decoded),
         Some(mismatch) => Err(format!("binary round trip changed the message {mismatch}")),
     }
 }
@@ -33,36 +37,50 @@ pub(crate) fn stable(m: &DynamicMessage) -> Result<(), String> {
     let first = m.encode_to_vec();
     let decoded = DynamicMessage::decode(m.descriptor(), first.as_slice())
         .map_err(|err| format!("binary decoding of the encoding failed: {err}"))?;
+    stable_with(m, &first, &decoded)
+}
+
+/// [`stable`] given the first encoding and its decoding.
+fn stable_with(m: &DynamicMessage, first: &[u8], decoded: &DynamicMessage) -> Result<(), String> {
     let second = decoded.encode_to_vec();
-    if first == second {
+    if first == second.as_slice() {
         return Ok(());
     }
     if has_unordered_map(m) && first.len() == second.len() {
         let again = DynamicMessage::decode(m.descriptor(), second.as_slice())
             .map_err(|err| format!("binary decoding of the re-encoding failed: {err}"))?;
-        if let Some(mismatch) = eq::diff(&decoded, &again, true) {
+        if let Some(mismatch) = eq::diff(decoded, &again, true) {
             return Err(format!("re-encoding changed the message {mismatch}"));
         }
         return Ok(());
     }
     Err(format!(
         "re-encoding is not stable: first encoding {} ({} bytes), re-encoding {} ({} bytes)",
-        eq::hex(&first),
+        eq::hex(first),
         first.len(),
         eq::hex(&second),
         second.len()
     ))
 }
 
-/// Unknown fields appended to the encoding survive decode → encode → decode.
-pub(crate) fn unknown_fields(m: &DynamicMessage, unknown: &[u8]) -> Result<(), String> {
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let desc = m.descriptor();
+/// The binary, stable and unknown-fields properties, sharing one encoding and one decoding;
+/// the error is `"<property>: <reason>"`.
+pub(crate) fn all_binary(m: &DynamicMessage, unknown: &[u8]) -> Result<(), String> {
     let mut bytes = m.encode_to_vec();
-    bytes.extend_from_slice(unknown);
-    let decoded = DynamicMessage::decode(desc.clone(), bytes.as_slice())
+    let decoded = binary_with(m, &bytes).map_err(|r| format!("binary: {r}"))?;
+    stable_with(m, &bytes, &decoded).map_err(|r| format!("stable: {r}"))?;
+    if !unknown.is_empty() {
+        bytes.extend_from_slice(unknown);
+        unknown_fields_with(m, &bytes, unknown).map_err(|r| format!("unknown fields: {r}"))?;
+    }
+    Ok(())
+}
+
+/// Unknown fields appended to the encoding (`bytes` is the message's encoding followed by
+/// `unknown`) survive decode → encode → decode, and leave the known fields alone.
+fn unknown_fields_with(m: &DynamicMessage, bytes: &[u8], unknown: &[u8]) -> Result<(), String> {
+    let desc = m.descriptor();
+    let decoded = DynamicMessage::decode(desc.clone(), bytes)
         .map_err(|err| format!("decoding with unknown fields failed: {err}"))?;
     if let Some(mismatch) = eq::diff(m, &decoded, false) {
         return Err(format!(
@@ -154,4 +172,38 @@ pub(crate) fn json(m: &DynamicMessage) -> Result<(), String> {
         return Err(format!("JSON is not stable: {text} re-encoded as {again}"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+    use prost_reflect::{DynamicMessage, Value};
+
+    use super::{all_binary, binary_with, json, stable_with};
+    use crate::Schema;
+
+    fn user(age: i32) -> DynamicMessage {
+        let schema = Schema::bundled();
+        let desc = schema
+            .pool()
+            .get_message_by_name("userservice.UserResponse");
+        let mut m = DynamicMessage::new(desc.unwrap_or_else(|| unreachable!()));
+        m.set_field_by_name("age", Value::I32(age));
+        m
+    }
+
+    #[test]
+    fn roundtrip_properties_hold_for_a_plain_message_and_fail_on_other_bytes() {
+        let m = user(-7);
+        assert_eq!(all_binary(&m, &[0xa8, 0x1f, 0x01]), Ok(()));
+        assert_eq!(json(&m), Ok(()));
+        // Bytes of another message: the binary property must notice.
+        let other = user(8).encode_to_vec();
+        let err = binary_with(&m, &other).unwrap_err();
+        assert!(err.contains("at `age`: expected -7, got 8"), "{err}");
+        // A first encoding that is not what re-encoding gives: the stable property must notice.
+        let decoded = binary_with(&m, &m.encode_to_vec()).unwrap_or_else(|e| panic!("{e}"));
+        let err = stable_with(&m, &other, &decoded).unwrap_err();
+        assert!(err.starts_with("re-encoding is not stable"), "{err}");
+    }
 }

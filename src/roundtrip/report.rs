@@ -157,6 +157,9 @@ impl Report {
                     Mode::Compat => "new reader sees (binary)",
                 };
                 let _ = writeln!(out, "  {reader}: {}", c.reading);
+                if let Some(json) = &c.json_reading {
+                    let _ = writeln!(out, "  new reader sees (JSON):   {json}");
+                }
                 if !c.differences.is_empty() {
                     let _ = writeln!(out, "  differences:");
                     for d in &c.differences {
@@ -233,6 +236,9 @@ impl Report {
                             "{}\ncounterexample (proto3 JSON): {}\ncounterexample (binary, hex): {}\nread as: {}",
                             c.reason, c.json, c.hex, c.reading
                         );
+                        if let Some(json) = &c.json_reading {
+                            let _ = writeln!(body, "read as (JSON): {json}");
+                        }
                         for d in &c.differences {
                             let _ = writeln!(body, "  {d}");
                         }
@@ -276,4 +282,80 @@ fn xml(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Format, Mode, Report};
+    use crate::roundtrip::{Counterexample, MessageResult, Options, Outcome};
+
+    fn failed_report() -> Report {
+        let options = Options {
+            seed: 9,
+            cases: 16,
+            ..Options::default()
+        };
+        let failure = Counterexample {
+            property: "json".to_owned(),
+            reason: "JSON round trip via {\"x\":\"<\"} changed the message at `x`".to_owned(),
+            json: "{\"x\":\"<\"}".to_owned(),
+            hex: "0a 01 3c".to_owned(),
+            reading: "{\"x\":\"<\"}".to_owned(),
+            json_reading: None,
+            differences: Vec::new(),
+        };
+        Report::new(
+            Mode::RoundTrip,
+            &options,
+            vec![
+                MessageResult {
+                    message: "a.Ok".to_owned(),
+                    cases: 16,
+                    outcome: Outcome::Passed,
+                },
+                MessageResult {
+                    message: "a.Bad".to_owned(),
+                    cases: 3,
+                    outcome: Outcome::Failed {
+                        counterexamples: vec![failure],
+                    },
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn roundtrip_text_report_prints_the_seed_counterexample_and_reproduction() {
+        let report = failed_report();
+        assert!(!report.passed());
+        let text = report.render(Format::Text, "grpc-double roundtrip x.proto");
+        assert!(text.contains("a.Bad        3  FAILED (json)"), "{text}");
+        assert!(
+            text.contains("counterexample (binary, hex): 0a 01 3c"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reproduce:     grpc-double roundtrip x.proto --seed 9 --message a.Bad"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 passed, 1 failed, 0 skipped (19 cases)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn roundtrip_junit_report_escapes_xml() {
+        let xml = failed_report().render(Format::Junit, "cmd");
+        assert!(
+            xml.contains("tests=\"2\" failures=\"1\" skipped=\"0\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testcase classname=\"a\" name=\"a.Ok\"/>"),
+            "{xml}"
+        );
+        assert!(xml.contains("{&quot;x&quot;:&quot;&lt;&quot;}"), "{xml}");
+        assert!(!xml.contains("\"<\""), "{xml}");
+    }
 }
