@@ -142,6 +142,10 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     {
         return Err(Error::io("stdout", err));
     }
+    // The process ends here: leave the two pools to the OS instead of freeing millions of
+    // small allocations one by one (a tenth of the run time on big trees).
+    std::mem::forget(current);
+    std::mem::forget(previous);
     Ok(exit::code(if breaking::is_breaking(&findings) {
         exit::BREAKING
     } else {
