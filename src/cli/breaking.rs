@@ -130,7 +130,7 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
         current.pool(),
         &display,
         args.explain,
-        &|name| current_input.read_source(name),
+        &|name| current_input.source_info(name, &args.includes),
     );
     let text = breaking::render(&annotations, args.error_format, args.explain);
     lap("rendered");
