@@ -341,8 +341,8 @@ fn explain_lines(out: &mut String, a: &Annotation) {
         let _ = writeln!(out, "    previous schema reads: {}", e.previous);
         let _ = writeln!(out, "    current schema reads:  {}", e.current);
         if let Some((json, read)) = &e.json {
-            let _ = writeln!(out, "  JSON written by the previous schema: {json}");
-            let _ = writeln!(out, "    current schema reads: {read}");
+            let _ = writeln!(out, "  JSON written by the current schema: {json}");
+            let _ = writeln!(out, "    previous schema reads: {read}");
         }
     }
 }
