@@ -97,7 +97,14 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     let start = std::time::Instant::now();
     let lap = |what: &str| {
         if timing {
-            eprintln!("{what}: {:.3}s", start.elapsed().as_secs_f64());
+            let memory = std::fs::read_to_string("/proc/self/status")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ");
+            eprintln!("{what}: {:.3}s {memory}", start.elapsed().as_secs_f64());
         }
     };
     // Neither side keeps source info: only files with findings are parsed again for spans.
