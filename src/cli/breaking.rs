@@ -107,11 +107,17 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
             eprintln!("{what}: {:.3}s {memory}", start.elapsed().as_secs_f64());
         }
     };
-    // Neither side keeps source info: only files with findings are parsed again for spans.
-    let current = current_input.load_with(&args.includes, false)?;
+    // Neither side keeps source info: only files with findings are compiled again for spans.
+    // The two sides load at the same time (each links on one thread).
+    let (current, previous) = std::thread::scope(|scope| {
+        let previous = scope.spawn(|| against_input.load_with(&args.includes, false));
+        let current = current_input.load_with(&args.includes, false);
+        (current, previous.join())
+    });
+    let current = current?;
     lap("current loaded");
-    // The previous side never prints a location: skip its source info.
-    let previous = against_input.load_with(&args.includes, false)?;
+    let previous = previous
+        .map_err(|_| Error::usage("loading the previous input failed unexpectedly", None))??;
     lap("previous loaded");
     let display = PathDisplay {
         current: current_input.display_prefix(),
