@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Differential test: run `buf breaking` (from npm) and `grpc-double breaking` on every fixture pair
 # under fixtures/breaking/, with only that pair's rule selected, and compare (file, line, column,
-# rule) of every finding. Known, documented differences are listed in KNOWN below.
+# rule, message) of every finding. Known, documented differences are listed in KNOWN below.
 #
 # Needs network once (npm install @bufbuild/buf into a temp dir) unless BUF points at a buf binary.
 # Usage: .ci/buf-diff.sh            (exit 1 on an unexpected difference)
@@ -24,14 +24,15 @@ GD="$root/target/debug/grpc-double"
 # - FIELD_WIRE_LOSSY_TYPE: ours only.
 # - FILE_NO_DELETE, PACKAGE_NO_DELETE: buf prints an empty path; we print the deleted file.
 # - FIELD_SAME_DEFAULT: protox's source info spans the value, buf's the whole `default = ..`.
+# - FIELD_SAME_ONEOF: buf's message has a stray `q` ("..."User"q moved from oneof...").
 # - Deprecated rules: buf runs their replacements (FIELD_SAME_CTYPE, FIELD_SAME_LABEL) or nothing
 #   (FILE_SAME_JAVA_STRING_CHECK_UTF8, MESSAGE_SAME_MESSAGE_SET_WIRE_FORMAT), and its compiler
 #   rejects php_generic_services.
 KNOWN=" PACKAGE_ENUM_NO_DELETE PACKAGE_EXTENSION_NO_DELETE PACKAGE_MESSAGE_NO_DELETE FIELD_WIRE_LOSSY_TYPE
-  FILE_NO_DELETE PACKAGE_NO_DELETE FIELD_SAME_DEFAULT FIELD_SAME_CTYPE FIELD_SAME_LABEL
+  FILE_NO_DELETE PACKAGE_NO_DELETE FIELD_SAME_DEFAULT FIELD_SAME_ONEOF FIELD_SAME_CTYPE FIELD_SAME_LABEL
   FILE_SAME_JAVA_STRING_CHECK_UTF8 MESSAGE_SAME_MESSAGE_SET_WIRE_FORMAT FILE_SAME_PHP_GENERIC_SERVICES "
 
-normalise() { # JSON lines -> "file:line:col:TYPE", file name without the input dir, sorted
+normalise() { # JSON lines -> "file:line:col:TYPE:message", file name without the input dir, sorted
   python3 -c '
 import json, sys, os
 rows = set()
@@ -40,7 +41,7 @@ for line in sys.stdin:
     if not line.startswith("{"):
         continue
     v = json.loads(line)
-    rows.add("%s:%s:%s:%s" % (os.path.basename(v.get("path", "")), v.get("start_line", 1), v.get("start_column", 1), v["type"]))
+    rows.add("%s:%s:%s:%s:%s" % (os.path.basename(v.get("path", "")), v.get("start_line", 1), v.get("start_column", 1), v["type"], v.get("message", "")))
 print("\n".join(sorted(rows)))'
 }
 

@@ -526,6 +526,17 @@ fn cli_exit_codes_follow_buf() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("user.proto:3:3"), "{stderr}");
 
+    // Link errors too, although big trees are linked without source info.
+    write(
+        tmp.path(),
+        "unlinked/acme/v1/user.proto",
+        "syntax = \"proto3\";\npackage acme.v1;\nmessage User {\n  Missing m = 1;\n}\n",
+    );
+    let (code, _, stderr) = grpc_double(tmp.path(), &["breaking", "unlinked", "--against", "old"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("name 'Missing' is not defined"), "{stderr}");
+    assert!(stderr.contains("user.proto:4:3"), "{stderr}");
+
     // Unknown rules too.
     let (code, _, stderr) = grpc_double(
         tmp.path(),

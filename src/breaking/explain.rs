@@ -24,8 +24,8 @@ pub struct Explanation {
     pub previous: String,
     /// What the current schema reads, e.g. `age (field 2, int32) = 5`.
     pub current: String,
-    /// The same value in proto3 JSON and what the current schema makes of it, when the change
-    /// is visible in JSON (renamed fields and JSON names).
+    /// The same value as proto3 JSON written by the current schema, and what the previous
+    /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
     pub json: Option<(String, String)>,
 }
 
@@ -81,15 +81,20 @@ pub fn explain(
         Err(err) => format!("decode error: {err}"),
         Ok(decoded) => read_back(&decoded, &new_message, field_ref.number),
     };
+    // JSON breaks in the other direction: parsers accept the proto name and the JSON name, so
+    // the break is what new writers emit and old readers do not know.
     let json = if matches!(finding.rule, "FIELD_SAME_JSON_NAME" | "FIELD_SAME_NAME") {
-        serde_json::to_string(&message).ok().map(|text| {
-            let mut de = serde_json::Deserializer::from_str(&text);
-            let read = match DynamicMessage::deserialize(new_message.clone(), &mut de) {
-                Ok(m) => serde_json::to_string(&m).unwrap_or_default(),
-                Err(err) => format!("rejected: {err}"),
-            };
-            (text, read)
-        })
+        DynamicMessage::decode(new_message.clone(), bytes.as_slice())
+            .ok()
+            .and_then(|written| serde_json::to_string(&written).ok())
+            .map(|text| {
+                let mut de = serde_json::Deserializer::from_str(&text);
+                let read = match DynamicMessage::deserialize(old_message.clone(), &mut de) {
+                    Ok(m) => serde_json::to_string(&m).unwrap_or_default(),
+                    Err(err) => format!("rejected: {err}"),
+                };
+                (text, read)
+            })
     } else {
         None
     };

@@ -80,18 +80,13 @@ fn join(prefix: &str, name: &str) -> String {
 fn source_info(
     pool: &DescriptorPool,
     file: &str,
-    sources: &dyn Fn(&str) -> Option<String>,
+    sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
 ) -> Option<SourceCodeInfo> {
     let descriptor = pool.get_file_by_name(file)?;
     if let Some(info) = &descriptor.file_descriptor_proto().source_code_info {
         return Some(info.clone());
     }
-    let text = sources(file)?;
-    protox::file::File::from_source(file, &text)
-        .ok()?
-        .file_descriptor_proto()
-        .source_code_info
-        .clone()
+    sources(file)
 }
 
 fn span_in(info: &SourceCodeInfo, path: &[i32]) -> Option<Span> {
@@ -148,14 +143,15 @@ pub fn annotate(
 }
 
 /// Like [`annotate`], for a current schema compiled without source info: `sources` gives the
-/// text of a current file by name, and only files with findings are parsed for their spans.
+/// source info of a current file by name (compiled again on demand), asked only for files with
+/// findings.
 pub fn annotate_with_sources(
     findings: &[Finding],
     previous: &DescriptorPool,
     current: &DescriptorPool,
     display: &PathDisplay,
     with_explanations: bool,
-    sources: &dyn Fn(&str) -> Option<String>,
+    sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
 ) -> Vec<Annotation> {
     let mut infos: HashMap<String, Option<SourceCodeInfo>> = HashMap::new();
     let mut out: Vec<Annotation> = findings
@@ -345,8 +341,8 @@ fn explain_lines(out: &mut String, a: &Annotation) {
         let _ = writeln!(out, "    previous schema reads: {}", e.previous);
         let _ = writeln!(out, "    current schema reads:  {}", e.current);
         if let Some((json, read)) = &e.json {
-            let _ = writeln!(out, "  JSON written by the previous schema: {json}");
-            let _ = writeln!(out, "    current schema reads: {read}");
+            let _ = writeln!(out, "  JSON written by the current schema: {json}");
+            let _ = writeln!(out, "    previous schema reads: {read}");
         }
     }
 }

@@ -97,14 +97,27 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     let start = std::time::Instant::now();
     let lap = |what: &str| {
         if timing {
-            eprintln!("{what}: {:.3}s", start.elapsed().as_secs_f64());
+            let memory = std::fs::read_to_string("/proc/self/status")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ");
+            eprintln!("{what}: {:.3}s {memory}", start.elapsed().as_secs_f64());
         }
     };
-    // Neither side keeps source info: only files with findings are parsed again for spans.
-    let current = current_input.load_with(&args.includes, false)?;
+    // Neither side keeps source info: only files with findings are compiled again for spans.
+    // The two sides load at the same time (each links on one thread).
+    let (current, previous) = std::thread::scope(|scope| {
+        let previous = scope.spawn(|| against_input.load_with(&args.includes, false));
+        let current = current_input.load_with(&args.includes, false);
+        (current, previous.join())
+    });
+    let current = current?;
     lap("current loaded");
-    // The previous side never prints a location: skip its source info.
-    let previous = against_input.load_with(&args.includes, false)?;
+    let previous = previous
+        .map_err(|_| Error::usage("loading the previous input failed unexpectedly", None))??;
     lap("previous loaded");
     let display = PathDisplay {
         current: current_input.display_prefix(),
@@ -130,7 +143,7 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
         current.pool(),
         &display,
         args.explain,
-        &|name| current_input.read_source(name),
+        &|name| current_input.source_info(name, &args.includes),
     );
     let text = breaking::render(&annotations, args.error_format, args.explain);
     lap("rendered");
@@ -142,6 +155,10 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     {
         return Err(Error::io("stdout", err));
     }
+    // The process ends here: leave the two pools to the OS instead of freeing millions of
+    // small allocations one by one (a tenth of the run time on big trees).
+    std::mem::forget(current);
+    std::mem::forget(previous);
     Ok(exit::code(if breaking::is_breaking(&findings) {
         exit::BREAKING
     } else {

@@ -148,14 +148,32 @@ impl Input {
         }
     }
 
-    /// Reads the text of one of the input's files by name, for inputs read from disk.
-    pub fn read_source(&self, name: &str) -> Option<String> {
-        let root = match self {
-            Input::Dir(dir) => dir.clone(),
-            Input::File(file) => file.parent()?.to_path_buf(),
-            Input::DescriptorSet(_) | Input::Git { .. } => return None,
+    /// Compiles one of the input's files again, with source info, and returns it: spans for a
+    /// schema loaded without them (only directory inputs are loaded that way).
+    pub fn source_info(
+        &self,
+        name: &str,
+        includes: &[PathBuf],
+    ) -> Option<prost_types::SourceCodeInfo> {
+        let Input::Dir(dir) = self else {
+            return None;
         };
-        std::fs::read_to_string(root.join(name)).ok()
+        let mut chain = ChainFileResolver::new();
+        chain.add(GoogleFileResolver::new());
+        chain.add(IncludeFileResolver::new(dir.clone()));
+        for include in includes {
+            chain.add(IncludeFileResolver::new(include.clone()));
+        }
+        chain.add(EmbeddedResolver::default());
+        let mut compiler = protox::Compiler::with_file_resolver(chain);
+        compiler.include_source_info(true);
+        compiler.open_file(name).ok()?;
+        compiler
+            .file_descriptor_set()
+            .file
+            .into_iter()
+            .find(|f| f.name() == name)?
+            .source_code_info
     }
 
     /// Compiles the input; `includes` are extra import paths (`-I`).

@@ -4,13 +4,10 @@
 
 use prost_reflect::{Cardinality, Kind};
 
-use crate::{
-    breaking::{
-        features::{Feature, message_chain, resolve},
-        finding::{Findings, Location},
-        walk::{Field, TYPE_NAME},
-    },
-    schema::locate,
+use crate::breaking::{
+    features::{Feature, message_chain, resolve},
+    finding::{Findings, Location},
+    walk::{Field, TYPE_NAME},
 };
 
 /// `FieldDescriptorProto` numbers.
@@ -606,7 +603,12 @@ fn java_utf8(field: &Field) -> i32 {
 
 fn java_utf8_loc(field: &Field) -> Location {
     let file = field.file();
-    if locate(&file, &[8, 27]).is_some() {
+    let explicit = file
+        .file_descriptor_proto()
+        .options
+        .as_ref()
+        .is_some_and(|o| o.java_string_check_utf8.is_some());
+    if explicit {
         Location::new(file.name(), [8, 27])
     } else {
         field.loc(&[])

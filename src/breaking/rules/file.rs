@@ -244,6 +244,11 @@ pub(crate) fn package_service_no_delete(p: &Side, c: &Side, out: &mut Findings) 
     package_no_delete_kind("service", |d| &d.services, p, c, out);
 }
 
+/// Quotes like Go's `%q`, as buf's messages do (`"Acme\\V1"`).
+pub(crate) fn go_quote(text: &str) -> String {
+    format!("{text:?}")
+}
+
 fn same_value(
     what: &str,
     previous: (&FileDescriptor, String, &[i32]),
@@ -255,8 +260,9 @@ fn same_value(
             Some(loc(current.0, current.2)),
             Some(loc(previous.0, previous.2)),
             format!(
-                "File {what} changed from \"{}\" to \"{}\".",
-                previous.1, current.1
+                "File {what} changed from {} to {}.",
+                go_quote(&previous.1),
+                go_quote(&current.1)
             ),
         )
         .hint(format!(
