@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     }
     println!();
     println!(
-        "{:>6}  {:>9} {:>8} {:>9} {:>9}  {:>9} {:>8} {:>9} {:>9}  {:>11} {:>11}  {}",
+        "{:>6}  {:>9} {:>8} {:>9} {:>9}  {:>9} {:>8} {:>9} {:>9}  {:>11} {:>11}  same findings",
         "files",
         "ours wall",
         "ours cpu",
@@ -65,7 +65,6 @@ fn main() -> ExitCode {
         "findings",
         "cpu ratio",
         "mem ratio",
-        "same findings"
     );
     let mut failed = false;
     for size in sizes {
@@ -172,7 +171,10 @@ fn version(bin: &Path) -> String {
 
 /// Runs a command under the measuring process; returns usage and the findings as
 /// `(file name, line, rule)`.
-fn run(dir: &Path, bin: &Path, args: &[&str]) -> Option<(Usage, BTreeSet<(String, u64, String)>)> {
+/// Findings as `(file name, line, rule)`.
+type Findings = BTreeSet<(String, u64, String)>;
+
+fn run(dir: &Path, bin: &Path, args: &[&str]) -> Option<(Usage, Findings)> {
     let out_file = dir.join(format!("{}.out", bin.file_name()?.to_string_lossy()));
     let output = Command::new(env::current_exe().ok()?)
         .env("GRPC_DOUBLE_BENCH_MEASURE", "1")
