@@ -2,7 +2,7 @@
 
 use std::{
     io::{IsTerminal as _, Write as _},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::ExitCode,
 };
 
@@ -12,19 +12,20 @@ use super::exit;
 use crate::{
     Error, Schema,
     roundtrip::{self, Encoding, Format, Options, Progress, StrategyConfig},
-    schema::Loader,
 };
 
 #[derive(Debug, Args)]
 pub(crate) struct RoundtripArgs {
-    /// The schema to check: a directory of .proto files, one .proto file, or a binary
-    /// FileDescriptorSet (.binpb, .pb). With --against, the NEW schema.
+    /// The schema to check: a directory of .proto files, one .proto file, a binary
+    /// FileDescriptorSet (.binpb, .pb), or a git ref of this repository
+    /// (`.git#branch=main,subdir=proto`). With --against, the NEW schema.
     #[arg(value_name = "INPUT")]
-    input: PathBuf,
-    /// The OLD schema: generate messages with it, read them with INPUT's types, and report every
-    /// message type whose data the new reader sees lost or changed.
+    input: String,
+    /// The OLD schema, in the same forms as INPUT: generate messages with it, read them with
+    /// INPUT's types, and report every message type whose data the new reader sees lost or
+    /// changed.
     #[arg(long, value_name = "OLD")]
-    against: Option<PathBuf>,
+    against: Option<String>,
     /// An include path for imports (like protoc's -I). Repeatable. Default: the input's directory.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
@@ -74,22 +75,9 @@ enum FormatArg {
     Junit,
 }
 
-/// Loads one input. Kept in one place so that richer inputs (git refs, buf images) slot in here.
-pub(crate) fn load_input(path: &Path, includes: &[PathBuf]) -> Result<Schema, Error> {
-    let mut loader = Loader::new();
-    for include in includes {
-        loader.include(include);
-    }
-    let is_descriptor_set = path.is_file()
-        && path
-            .extension()
-            .is_some_and(|ext| ext == "binpb" || ext == "pb" || ext == "bin");
-    if is_descriptor_set {
-        loader.descriptor_set(path);
-    } else {
-        loader.proto(path);
-    }
-    loader.load()
+/// Loads one input: a directory, a .proto file, a descriptor set or a git ref (`schema::Input`).
+pub(crate) fn load_input(input: &str, includes: &[PathBuf]) -> Result<Schema, Error> {
+    crate::schema::Input::parse(input)?.load(includes)
 }
 
 pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, Error> {
@@ -125,9 +113,9 @@ pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, Error> {
         }
         None => roundtrip::check_schema_with_progress(&new, &options, &mut progress)?,
     };
-    let mut command = format!("grpc-double roundtrip {}", args.input.display());
+    let mut command = format!("grpc-double roundtrip {}", args.input);
     if let Some(old) = &args.against {
-        command.push_str(&format!(" --against {}", old.display()));
+        command.push_str(&format!(" --against {old}"));
     }
     if args.encoding != EncodingArg::Both {
         command.push_str(&format!(" --encoding {}", options.encoding.name()));
