@@ -27,6 +27,55 @@ pub struct Explanation {
     /// The same value as proto3 JSON written by the current schema, and what the previous
     /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
     pub json: Option<(String, String)>,
+    /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
+    /// when the property finds one for this field: proof that data really changes.
+    pub proven: Option<Proven>,
+}
+
+/// A minimal message the previous schema writes that the current schema reads differently,
+/// found by property testing (`roundtrip::find_counterexample_where`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Proven {
+    /// The seed that reproduces it with `grpc-double roundtrip --seed`.
+    pub seed: u64,
+    /// The message as proto3 JSON.
+    pub json: String,
+    /// Its encoding, as hex.
+    pub hex: String,
+    /// What the current schema reads.
+    pub reading: String,
+    /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
+    pub difference: String,
+}
+
+/// Seed and cases of the property search behind `--explain`: fixed, so output is reproducible.
+const PROOF_SEED: u64 = 1;
+const PROOF_CASES: u32 = 256;
+
+/// Runs the old-writer/new-reader property on the finding's message, looking for a difference
+/// in the finding's field.
+fn prove(old: &MessageDescriptor, new: &MessageDescriptor, number: u32) -> Option<Proven> {
+    let prefix = format!("{number} ");
+    let found = crate::roundtrip::find_counterexample_where(
+        old,
+        new,
+        PROOF_SEED,
+        PROOF_CASES,
+        crate::roundtrip::Encoding::Both,
+        |d| d.old_field.starts_with(&prefix),
+    )?;
+    let difference = found
+        .differences
+        .iter()
+        .find(|d| d.old_field.starts_with(&prefix))
+        .map(ToString::to_string)?;
+    Some(Proven {
+        seed: PROOF_SEED,
+        json: found.json,
+        hex: found.hex,
+        reading: found.reading,
+        difference,
+    })
 }
 
 /// Rules whose findings can be shown with a payload.
@@ -98,11 +147,13 @@ pub fn explain(
     } else {
         None
     };
+    let proven = prove(&old_message, &new_message, field_ref.number);
     Some(Explanation {
         bytes_hex,
         previous: previous_text,
         current: current_text,
         json,
+        proven,
     })
 }
 

@@ -344,6 +344,16 @@ fn explain_lines(out: &mut String, a: &Annotation) {
             let _ = writeln!(out, "  JSON written by the current schema: {json}");
             let _ = writeln!(out, "    previous schema reads: {read}");
         }
+        if let Some(p) = &e.proven {
+            let _ = writeln!(
+                out,
+                "  property test (old writer, new reader; seed {}): minimal counterexample {}",
+                p.seed, p.json
+            );
+            let _ = writeln!(out, "    bytes: {}", p.hex);
+            let _ = writeln!(out, "    current schema reads: {}", p.reading);
+            let _ = writeln!(out, "    {}", p.difference);
+        }
     }
 }
 
