@@ -12,3 +12,5 @@ mod cli;
 mod breaking;
 // Property-tested round trips, old-writer/new-reader checks and the `roundtrip` command.
 mod roundtrip;
+// The breaking checker's rule fixtures against the round-trip property's verdicts.
+mod contracts;
