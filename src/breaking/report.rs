@@ -89,26 +89,6 @@ fn source_info(
     sources(file)
 }
 
-fn span_in(info: &SourceCodeInfo, path: &[i32]) -> Option<Span> {
-    let location = info.location.iter().find(|l| l.path == path)?;
-    let to_u32 = |v: i32| u32::try_from(v).unwrap_or(0).saturating_add(1);
-    match location.span[..] {
-        [line, col, end_col] => Some(Span {
-            line: to_u32(line),
-            col: to_u32(col),
-            end_line: to_u32(line),
-            end_col: to_u32(end_col),
-        }),
-        [line, col, end_line, end_col] => Some(Span {
-            line: to_u32(line),
-            col: to_u32(col),
-            end_line: to_u32(end_line),
-            end_col: to_u32(end_col),
-        }),
-        _ => None,
-    }
-}
-
 /// Resolves a location to a span; a missing option location falls back to its element.
 fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
     let Some(info) = info else {
@@ -116,7 +96,7 @@ fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
     };
     let mut path = &location.path[..];
     while !path.is_empty() {
-        if let Some(span) = span_in(info, path) {
+        if let Some(span) = crate::schema::span_in(info, path) {
             return span;
         }
         path = &path[..path.len() - 1];

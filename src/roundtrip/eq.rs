@@ -162,7 +162,7 @@ pub(crate) fn any_payload(any: &DynamicMessage) -> Option<(String, DynamicMessag
 }
 
 /// The encodings of a message's unknown fields, ordered by number (stable within a number).
-fn unknown_encodings(m: &DynamicMessage) -> Vec<Vec<u8>> {
+pub(crate) fn unknown_encodings(m: &DynamicMessage) -> Vec<Vec<u8>> {
     let mut fields: Vec<(u32, Vec<u8>)> = m
         .unknown_fields()
         .map(|f| {

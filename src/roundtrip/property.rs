@@ -101,7 +101,7 @@ fn unknown_fields_with(m: &DynamicMessage, bytes: &[u8], unknown: &[u8]) -> Resu
     }
     wanted.sort_by_key(|(n, _)| *n);
     let wanted: Vec<Vec<u8>> = wanted.into_iter().map(|(_, b)| b).collect();
-    let kept: Vec<Vec<u8>> = sorted_unknown(&decoded);
+    let kept: Vec<Vec<u8>> = super::eq::unknown_encodings(&decoded);
     if kept != wanted {
         return Err(format!(
             "unknown fields were not kept: wrote {}, decoded {}",
@@ -115,19 +115,6 @@ fn unknown_fields_with(m: &DynamicMessage, bytes: &[u8], unknown: &[u8]) -> Resu
         None => Ok(()),
         Some(mismatch) => Err(format!("unknown fields changed on re-encoding {mismatch}")),
     }
-}
-
-fn sorted_unknown(m: &DynamicMessage) -> Vec<Vec<u8>> {
-    let mut fields: Vec<(u32, Vec<u8>)> = m
-        .unknown_fields()
-        .map(|f| {
-            let mut buf = Vec::new();
-            f.encode(&mut buf);
-            (f.number(), buf)
-        })
-        .collect();
-    fields.sort_by_key(|(n, _)| *n);
-    fields.into_iter().map(|(_, b)| b).collect()
 }
 
 /// Serialises `m` as canonical proto3 JSON text.

@@ -16,7 +16,7 @@ use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 pub use self::{
     input::{GitRef, Input},
-    span::{Span, locate},
+    span::{Span, locate, span_in},
 };
 use crate::error::{Error, ErrorKind, Result};
 

@@ -32,7 +32,14 @@ pub struct Span {
 /// assert!(span.line > 1);
 /// ```
 pub fn locate(file: &FileDescriptor, path: &[i32]) -> Option<Span> {
-    let info = file.file_descriptor_proto().source_code_info.as_ref()?;
+    span_in(
+        file.file_descriptor_proto().source_code_info.as_ref()?,
+        path,
+    )
+}
+
+/// Looks up the span of the element at `path` in a file's source info.
+pub fn span_in(info: &prost_types::SourceCodeInfo, path: &[i32]) -> Option<Span> {
     let location = info.location.iter().find(|l| l.path == path)?;
     let to_u32 = |v: i32| u32::try_from(v).unwrap_or(0).saturating_add(1);
     match location.span[..] {
