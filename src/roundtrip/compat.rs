@@ -368,17 +368,7 @@ impl Walker<'_> {
                     );
                 }
             }
-            (false, true) => {
-                self.push(
-                    DifferenceKind::Cardinality,
-                    path,
-                    of,
-                    Some(nf),
-                    eq::show(&ov),
-                    eq::show(&nv),
-                );
-            }
-            (true, false) => {
+            (false, true) | (true, false) => {
                 self.push(
                     DifferenceKind::Cardinality,
                     path,

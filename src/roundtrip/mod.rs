@@ -210,19 +210,8 @@ pub fn check_schema_with_progress(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Report> {
     let messages = select_messages(schema, options)?;
-    let mut results = Vec::with_capacity(messages.len());
-    for (done, desc) in messages.iter().enumerate() {
-        progress(Progress {
-            done,
-            total: messages.len(),
-            message: desc.full_name(),
-        });
-        results.push(on_big_stack(|| check_message(desc, options)));
-    }
-    progress(Progress {
-        done: messages.len(),
-        total: messages.len(),
-        message: "",
+    let results = each_with_progress(&messages, progress, |desc| {
+        on_big_stack(|| check_message(desc, options))
     });
     Ok(Report::new(report::Mode::RoundTrip, options, results))
 }
@@ -249,6 +238,32 @@ pub fn check_compat_with_progress(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Report> {
     let messages = select_messages(old, options)?;
+    let results = each_with_progress(&messages, progress, |desc| {
+        let Some(new_desc) = new.pool().get_message_by_name(desc.full_name()) else {
+            return MessageResult {
+                message: desc.full_name().to_owned(),
+                cases: 0,
+                outcome: Outcome::Skipped {
+                    reason: "not in the new schema".to_owned(),
+                },
+            };
+        };
+        let (cases, outcome) = on_big_stack(|| search_compat(desc, &new_desc, options));
+        MessageResult {
+            message: desc.full_name().to_owned(),
+            cases,
+            outcome,
+        }
+    });
+    Ok(Report::new(report::Mode::Compat, options, results))
+}
+
+/// Runs `check` on each message type, reporting progress before each and once at the end.
+fn each_with_progress(
+    messages: &[MessageDescriptor],
+    progress: &mut dyn FnMut(Progress<'_>),
+    mut check: impl FnMut(&MessageDescriptor) -> MessageResult,
+) -> Vec<MessageResult> {
     let mut results = Vec::with_capacity(messages.len());
     for (done, desc) in messages.iter().enumerate() {
         progress(Progress {
@@ -256,29 +271,14 @@ pub fn check_compat_with_progress(
             total: messages.len(),
             message: desc.full_name(),
         });
-        let Some(new_desc) = new.pool().get_message_by_name(desc.full_name()) else {
-            results.push(MessageResult {
-                message: desc.full_name().to_owned(),
-                cases: 0,
-                outcome: Outcome::Skipped {
-                    reason: "not in the new schema".to_owned(),
-                },
-            });
-            continue;
-        };
-        let (cases, outcome) = on_big_stack(|| search_compat(desc, &new_desc, options));
-        results.push(MessageResult {
-            message: desc.full_name().to_owned(),
-            cases,
-            outcome,
-        });
+        results.push(check(desc));
     }
     progress(Progress {
         done: messages.len(),
         total: messages.len(),
         message: "",
     });
-    Ok(Report::new(report::Mode::Compat, options, results))
+    results
 }
 
 /// Searches for a message written with `old` that a reader of `new` sees differently, and
