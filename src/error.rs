@@ -1,12 +1,12 @@
 //! The crate's one error type.
 //!
-//! Every capability reports through [`Error`], an opaque box around a private [`ErrorKind`] (the
+//! Every capability reports through [`Error`], an opaque box around a private `ErrorKind` (the
 //! protox style): callers get `Display`, `source()` and miette diagnostics with source spans, and
-//! the crate keeps the freedom to add variants.
+//! the crate keeps the freedom to add variants. Each variant is one kind of failure, with its own
+//! code and hint. This module names no capability: diagnostics that a capability builds itself
+//! (located fixture errors) ride in [`ErrorKind::Diagnostics`].
 
 use std::path::PathBuf;
-
-use crate::fake::FixtureErrors;
 
 /// An error from loading protos or fixtures, serving, or checking contracts.
 ///
@@ -57,9 +57,15 @@ pub(crate) enum ErrorKind {
         help("point --proto at a .proto file or a directory that contains some")
     )]
     NoProtoFiles { path: PathBuf },
+    #[error("{} is not under any include path ({includes})", file.display())]
+    #[diagnostic(
+        code(grpc_double::schema::outside_include_path),
+        help("add its root directory with -I, or pass the directory instead of the file")
+    )]
+    OutsideIncludePaths { file: PathBuf, includes: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Fixtures(#[from] FixtureErrors),
+    Diagnostics(Diagnostics),
     #[error("cannot listen on {addr}")]
     #[diagnostic(
         code(grpc_double::serve::bind),
@@ -73,6 +79,18 @@ pub(crate) enum ErrorKind {
     #[error("the gRPC server failed")]
     #[diagnostic(code(grpc_double::serve::transport))]
     Transport(#[source] tonic::transport::Error),
+    #[error("the gRPC server task stopped abnormally")]
+    #[diagnostic(
+        code(grpc_double::serve::task),
+        help("this is a bug in grpc-double; please report it with the log")
+    )]
+    ServerTask(#[source] tokio::task::JoinError),
+    #[error("cannot serve reflection for the loaded protos: {detail}")]
+    #[diagnostic(
+        code(grpc_double::serve::reflection),
+        help("two loaded files define the same symbol; load each file once")
+    )]
+    Reflection { detail: String },
     #[error("{message}")]
     #[diagnostic(code(grpc_double::breaking::config))]
     Config {
@@ -94,13 +112,19 @@ pub(crate) enum ErrorKind {
         #[help]
         help: Option<String>,
     },
-    #[error("{message}")]
-    #[diagnostic(code(grpc_double::usage))]
-    Usage {
-        message: String,
+    #[error("no message type `{name}` in the schema")]
+    #[diagnostic(code(grpc_double::roundtrip::unknown_message))]
+    UnknownMessage {
+        name: String,
         #[help]
         help: Option<String>,
     },
+    #[error("no message types to check")]
+    #[diagnostic(
+        code(grpc_double::roundtrip::no_messages),
+        help("the input declares no messages, or --package matches none")
+    )]
+    NoMessages,
 }
 
 impl Error {
@@ -112,20 +136,75 @@ impl Error {
         .into()
     }
 
-    pub(crate) fn usage(message: impl Into<String>, help: Option<String>) -> Self {
-        ErrorKind::Usage {
-            message: message.into(),
-            help,
-        }
-        .into()
+    /// Wraps diagnostics a capability built itself (they keep their codes, spans and hints).
+    pub(crate) fn diagnostics(diagnostic: impl miette::Diagnostic + Send + Sync + 'static) -> Self {
+        ErrorKind::Diagnostics(Diagnostics(Box::new(diagnostic))).into()
     }
 
-    /// Gets the fixture diagnostics when this error is a failed fixture validation.
-    pub fn fixture_errors(&self) -> Option<&FixtureErrors> {
+    /// Gets the wrapped diagnostics as `T`, when they are one.
+    pub(crate) fn diagnostics_as<T: std::error::Error + 'static>(&self) -> Option<&T> {
         match &*self.0 {
-            ErrorKind::Fixtures(errors) => Some(errors),
+            ErrorKind::Diagnostics(Diagnostics(inner)) => {
+                let inner: &(dyn std::error::Error + 'static) = &**inner;
+                inner.downcast_ref::<T>()
+            }
             _ => None,
         }
+    }
+}
+
+/// Diagnostics built by a capability, forwarded as they are.
+pub(crate) struct Diagnostics(Box<dyn miette::Diagnostic + Send + Sync + 'static>);
+
+impl std::fmt::Debug for Diagnostics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Diagnostics {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl miette::Diagnostic for Diagnostics {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.url()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.0.related()
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.0.diagnostic_source()
     }
 }
 
@@ -138,12 +217,6 @@ impl From<ErrorKind> for Error {
 impl From<protox::Error> for Error {
     fn from(error: protox::Error) -> Self {
         ErrorKind::Proto(error).into()
-    }
-}
-
-impl From<FixtureErrors> for Error {
-    fn from(errors: FixtureErrors) -> Self {
-        ErrorKind::Fixtures(errors).into()
     }
 }
 

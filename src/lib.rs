@@ -7,9 +7,13 @@
 //!    status codes with details and trailers, templated replies. See [`FakeServer`],
 //!    [`Fixtures`] and `docs/fixtures.md`.
 //! 2. **A contract checker** that diffs protobuf descriptors and blocks breaking changes in CI,
-//!    with `buf breaking`'s rule IDs, categories, config and output formats.
+//!    with `buf breaking`'s rule IDs, categories, config and output formats. See [`breaking`].
 //! 3. **Property-tested round trips** of any message type, and old-writer/new-reader
 //!    compatibility with minimal counterexamples. See [`roundtrip`] and `docs/roundtrip.md`.
+//!
+//! The crate is layered: [`schema`] (proto loading, names, spans, the shared proto-value
+//! helpers) at the bottom; the three capabilities side by side above it, none importing another;
+//! `explain` (breaking findings proved by round trips) the only place that combines two.
 //!
 //! ## Getting started
 //!
@@ -31,16 +35,18 @@
 #![deny(unsafe_code)]
 
 pub mod breaking;
-#[cfg(feature = "cli")]
-#[doc(hidden)]
-pub mod cli;
 mod error;
-pub mod fake;
+mod fake;
 pub mod roundtrip;
 pub mod schema;
 
 pub use self::{
     error::{Error, Result},
-    fake::{FakeServer, FixtureSource, Fixtures, ServerOptions},
+    fake::{
+        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Compression, Drift, FakeServer, FieldCheck,
+        FixtureError, FixtureErrors, FixtureLocation, FixtureSource, Fixtures, Hole, Matcher,
+        PathStep, Payload, Reply, ServerOptions, StatusReply, StopHandle, StreamItem, Stub,
+        Template, Text, fixture_drift, parse_duration,
+    },
     schema::Schema,
 };

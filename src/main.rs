@@ -1,5 +1,7 @@
-//! The `grpc-double` binary: everything lives in the library's `cli` module.
+//! The `grpc-double` binary: argument parsing and output; everything else is the library.
+
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    grpc_double::cli::run()
+    cli::run()
 }

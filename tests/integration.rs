@@ -6,6 +6,8 @@ mod common;
 mod serve;
 // Fixture validation: every kind of bad fixture, located and snapshot-tested.
 mod serve_fixtures;
+// A property of the fixture loader: any message written as a reply decodes as written.
+mod fixture_property;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
 // The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.

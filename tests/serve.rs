@@ -841,7 +841,7 @@ async fn zstd_compressed_calls_and_replies_work() {
     let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
     let options = grpc_double::ServerOptions {
         log_calls: false,
-        compression: Some(grpc_double::fake::Compression::Zstd),
+        compression: Some(grpc_double::Compression::Zstd),
         ..Default::default()
     };
     let server = grpc_double::FakeServer::start(&schema, fixtures, options)

@@ -1,7 +1,8 @@
 //! Fixture validation: each bad fixture is reported at its file:line:col with a hint, and all
 //! problems of a load are reported at once. Snapshots hold miette's JSON rendering.
 
-use grpc_double::{FixtureSource, Fixtures, Schema};
+use grpc_double::{FixtureSource, Fixtures, Matcher, Payload, Schema};
+use prost_reflect::{DynamicMessage, Value};
 
 use crate::common::insta_settings;
 
@@ -440,7 +441,33 @@ fn yaml_scalars_take_the_type_of_their_field() {
     // number; int64 as a string; JSON files load too.
     let schema = kitchen();
     let yaml = r#"[{"method": "kitchen.Kitchen/Cook", "when": {"message": {"name": 012, "weight": "9007199254740993", "spice": 2, "tags": []}}, "then": {"message": {"name": NO, "calories": "30"}}}]"#;
-    Fixtures::load(&schema, &[FixtureSource::new("ok.json", yaml)]).unwrap();
+    let fixtures = Fixtures::load(&schema, &[FixtureSource::new("ok.json", yaml)]).unwrap();
+    let stub = &fixtures.stubs()[0];
+    let Matcher::Fields(checks) = &stub.when[0] else {
+        panic!("`when.message` is a field matcher: {:?}", stub.when);
+    };
+    let expected: Vec<(&str, Value)> = checks
+        .iter()
+        .map(|c| (c.path[0].name(), c.expected.clone()))
+        .collect();
+    assert_eq!(
+        expected,
+        [
+            ("name", Value::String("012".into())),
+            ("weight", Value::I64(9_007_199_254_740_993)),
+            ("spice", Value::EnumNumber(2)),
+            ("tags", Value::List(vec![])),
+        ]
+    );
+    let Payload::Static(bytes) = &stub.then.messages[0].payload else {
+        panic!("a reply without templates is encoded when it loads");
+    };
+    let dish = DynamicMessage::decode(stub.method.output(), bytes.as_ref()).unwrap();
+    assert_eq!(dish.get_field_by_name("name").unwrap().as_str(), Some("NO"));
+    assert_eq!(
+        dish.get_field_by_name("calories").unwrap().as_i32(),
+        Some(30)
+    );
 }
 
 #[test]
@@ -448,7 +475,7 @@ fn fixture_drift_lists_broken_and_silently_changed_stubs() {
     let old = Schema::compile(["fixtures/drift/old/shop.proto"], [] as [&str; 0]).unwrap();
     let new = Schema::compile(["fixtures/drift/new/shop.proto"], [] as [&str; 0]).unwrap();
     let sources = FixtureSource::read_all("fixtures/drift/stubs.yaml".as_ref()).unwrap();
-    let drifts = grpc_double::fake::fixture_drift(&old, &new, &sources).unwrap();
+    let drifts = grpc_double::fixture_drift(&old, &new, &sources).unwrap();
     let lines: Vec<String> = drifts
         .iter()
         .map(|d| {
@@ -481,7 +508,7 @@ fn fixture_drift_is_empty_for_an_unchanged_contract() {
     let old = Schema::compile(["fixtures/drift/old/shop.proto"], [] as [&str; 0]).unwrap();
     let sources = FixtureSource::read_all("fixtures/drift/stubs.yaml".as_ref()).unwrap();
     assert_eq!(
-        grpc_double::fake::fixture_drift(&old, &old, &sources).unwrap(),
+        grpc_double::fixture_drift(&old, &old, &sources).unwrap(),
         []
     );
 }

@@ -1,14 +1,17 @@
 //! `grpc-double breaking`: a drop-in for `buf breaking`.
 
-use std::{io::Write as _, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::Args;
 
-use super::exit;
-use crate::{
-    Error,
+use grpc_double::{
     breaking::{self, Config, Format, PathDisplay, PathFilter},
     schema::Input,
+};
+
+use super::{
+    exit,
+    output::{CliError, Out},
 };
 
 #[derive(Debug, Args)]
@@ -67,7 +70,7 @@ fn strip_prefix(path: &str, prefix: &str) -> String {
     }
 }
 
-pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
     let mut current_input = Input::parse(&args.input)?;
     let mut against_input = Input::parse(&args.against)?;
     let mut config = match (&args.config, &current_input) {
@@ -116,8 +119,10 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     });
     let current = current?;
     lap("current loaded");
-    let previous = previous
-        .map_err(|_| Error::usage("loading the previous input failed unexpectedly", None))??;
+    let previous = previous.map_err(|_| CliError::Usage {
+        message: "loading the previous input failed unexpectedly".into(),
+        help: Some("this is a bug in grpc-double; please report it".into()),
+    })??;
     lap("previous loaded");
     let display = PathDisplay {
         current: current_input.display_prefix(),
@@ -147,18 +152,16 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     );
     let text = breaking::render(&annotations, args.error_format, args.explain);
     lap("rendered");
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        && err.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(Error::io("stdout", err));
-    }
+    let written = Out::new().write(&text);
     // The process ends here: leave the two pools to the OS instead of freeing millions of
     // small allocations one by one (a tenth of the run time on big trees).
     std::mem::forget(current);
     std::mem::forget(previous);
+    // A reader that stopped early still gets the verdict in the exit code.
+    match written {
+        Ok(()) | Err(CliError::ClosedPipe) => {}
+        Err(err) => return Err(err),
+    }
     Ok(exit::code(if breaking::is_breaking(&findings) {
         exit::BREAKING
     } else {

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 pub const OK: u8 = 0;
 /// An error: I/O, an invalid proto or fixture, a server failure, a failed property.
 pub const ERROR: u8 = 1;
-/// Bad command-line arguments.
+/// Bad command-line arguments (clap exits with it itself).
+#[allow(dead_code)]
 pub const USAGE: u8 = 2;
 /// `breaking` found breaking changes.
 pub const BREAKING: u8 = 100;

@@ -1,8 +1,9 @@
 //! The `grpc-double` command line (clap only; every command calls into the library).
 
 mod breaking;
-pub mod exit;
+mod exit;
 mod logging;
+mod output;
 mod roundtrip;
 mod rules;
 mod serve;
@@ -11,13 +12,18 @@ use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode, time::Duration}
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{Error, FixtureSource, Fixtures, Schema, schema::Loader};
+use grpc_double::{
+    BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureSource, Fixtures, Schema,
+    schema::{Input, Loader},
+};
+
+use self::output::{CliError, Out};
 
 /// A scriptable fake gRPC server, a buf-compatible breaking-change checker, and
 /// property-tested protobuf round trips.
 #[derive(Debug, Parser)]
 #[command(name = "grpc-double", version, about, long_about = None, max_term_width = 100)]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Only log warnings and errors.
@@ -99,7 +105,7 @@ impl SchemaArgs {
     }
 
     /// Compiles the protos, or the bundled contract when none is given.
-    pub(crate) fn schema(&self) -> Result<Schema, Error> {
+    pub(crate) fn schema(&self) -> Result<Schema, CliError> {
         if self.uses_bundled_schema() {
             return Ok(Schema::bundled());
         }
@@ -113,15 +119,15 @@ impl SchemaArgs {
         self.descriptor_sets.iter().for_each(|d| {
             loader.descriptor_set(d);
         });
-        loader.load()
+        Ok(loader.load()?)
     }
 
     /// Reads the fixture files, or the bundled ones when neither protos nor fixtures are given.
-    pub(crate) fn fixture_sources(&self) -> Result<Vec<FixtureSource>, Error> {
+    pub(crate) fn fixture_sources(&self) -> Result<Vec<FixtureSource>, CliError> {
         if self.fixtures.is_empty() && self.uses_bundled_schema() {
             return Ok(vec![FixtureSource::new(
-                crate::fake::BUNDLED_FIXTURES_NAME,
-                crate::fake::BUNDLED_FIXTURES,
+                BUNDLED_FIXTURES_NAME,
+                BUNDLED_FIXTURES,
             )]);
         }
         let mut sources = Vec::new();
@@ -132,7 +138,7 @@ impl SchemaArgs {
     }
 
     /// Loads the schema and validates the fixtures against it.
-    pub(crate) fn load(&self) -> Result<(Schema, Fixtures, Vec<FixtureSource>), Error> {
+    pub(crate) fn load(&self) -> Result<(Schema, Fixtures, Vec<FixtureSource>), CliError> {
         let schema = self.schema()?;
         let sources = self.fixture_sources()?;
         let fixtures = Fixtures::load(&schema, &sources)?;
@@ -156,7 +162,7 @@ struct CheckArgs {
 }
 
 /// Parses the command line and runs the command; errors are reported here.
-pub fn run() -> ExitCode {
+pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let terminal = std::io::stderr().is_terminal();
     let _ = miette::set_hook(Box::new(move |_| {
@@ -177,23 +183,23 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => report(err),
+        // The reader went away: nothing left to say, and nothing went wrong.
+        Err(CliError::ClosedPipe) => exit::code(exit::OK),
+        Err(err) => {
+            eprintln!("{:?}", miette::Report::new(err));
+            exit::code(exit::ERROR)
+        }
     }
 }
 
-/// Prints an error with its source snippet and hint; exit code 1.
-pub(crate) fn report(err: Error) -> ExitCode {
-    eprintln!("{:?}", miette::Report::new(err));
-    exit::code(exit::ERROR)
-}
-
-fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
+fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     if let Some(against) = &args.against {
         return drift(args, against);
     }
     let (schema, fixtures, sources) = args.schema.load()?;
+    let mut out = Out::new();
     let files: Vec<&str> = sources.iter().map(FixtureSource::name).collect();
-    println!(
+    out.line(format_args!(
         "ok: {} stub{} for {} method{} in {}",
         fixtures.len(),
         if fixtures.len() == 1 { "" } else { "s" },
@@ -208,52 +214,62 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
         } else {
             files.join(", ")
         }
-    );
+    ))?;
     for (stub, by) in fixtures.shadowed() {
-        println!("warning: {stub} can never match: {by} has no `when` and is tried first");
+        out.line(format_args!(
+            "warning: {stub} can never match: {by} has no `when` and is tried first"
+        ))?;
     }
     let covered = fixtures.methods();
     for service in schema.services() {
         for method in service.methods() {
-            let name = format!("{}/{}", service.full_name(), method.name());
+            let name = grpc_double::schema::method_name(&method);
             if !covered.contains(&name) {
-                println!("note: {name} has no stub; calls to it answer UNIMPLEMENTED");
+                out.line(format_args!(
+                    "note: {name} has no stub; calls to it answer UNIMPLEMENTED"
+                ))?;
             }
         }
     }
     Ok(exit::code(exit::OK))
 }
 
-fn drift(args: &CheckArgs, against: &str) -> Result<ExitCode, Error> {
-    let old = crate::schema::Input::parse(against)?.load(&args.against_includes)?;
+fn drift(args: &CheckArgs, against: &str) -> Result<ExitCode, CliError> {
+    let old = Input::parse(against)?.load(&args.against_includes)?;
     let new = args.schema.schema()?;
     let sources = args.schema.fixture_sources()?;
-    let drifts = crate::fake::fixture_drift(&old, &new, &sources).map_err(|errors| {
-        Error::usage(
-            format!("the fixtures do not load against the old contract either ({} problems); fix them first", errors.errors().len()),
-            Some("run `grpc-double check` with the old protos to see them".into()),
-        )
+    let mut out = Out::new();
+    let drifts = grpc_double::fixture_drift(&old, &new, &sources).map_err(|errors| {
+        CliError::Usage {
+            message: format!("the fixtures do not load against the old contract either ({} problems); fix them first", errors.errors().len()),
+            help: Some("run `grpc-double check` with the old protos to see them".into()),
+        }
     })?;
     if drifts.is_empty() {
-        println!("ok: no fixture drift between {against} and the new protos");
+        out.line(format_args!(
+            "ok: no fixture drift between {against} and the new protos"
+        ))?;
         return Ok(exit::code(exit::OK));
     }
     for drift in &drifts {
         let level = if drift.breaks { "error" } else { "warning" };
-        println!("{}: {level}: {}", drift.location, drift.message);
+        out.line(format_args!(
+            "{}: {level}: {}",
+            drift.location, drift.message
+        ))?;
     }
     let breaks = drifts.iter().filter(|d| d.breaks).count();
-    println!(
+    out.line(format_args!(
         "drift: {} problem{} ({breaks} would fail to load, {} would silently change meaning)",
         drifts.len(),
         if drifts.len() == 1 { "" } else { "s" },
         drifts.len() - breaks
-    );
+    ))?;
     Ok(exit::code(exit::ERROR))
 }
 
 /// Parses a duration flag: `250ms`, `1.5s`, `2m`; a bare number is milliseconds.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::fake::parse_duration(text)
+    grpc_double::parse_duration(text)
         .ok_or_else(|| format!("`{text}` is not a duration (e.g. 250ms, 1.5s, 2m)"))
 }

@@ -8,10 +8,14 @@ use std::{
 
 use clap::{Args, ValueEnum};
 
-use super::exit;
-use crate::{
-    Error, Schema,
+use grpc_double::{
+    Schema,
     roundtrip::{self, Encoding, Format, Options, Progress, StrategyConfig},
+};
+
+use super::{
+    exit,
+    output::{CliError, Out},
 };
 
 #[derive(Debug, Args)]
@@ -76,11 +80,11 @@ enum FormatArg {
 }
 
 /// Loads one input: a directory, a .proto file, a descriptor set or a git ref (`schema::Input`).
-pub(crate) fn load_input(input: &str, includes: &[PathBuf]) -> Result<Schema, Error> {
-    crate::schema::Input::parse(input)?.load(includes)
+pub(crate) fn load_input(input: &str, includes: &[PathBuf]) -> Result<Schema, CliError> {
+    Ok(grpc_double::schema::Input::parse(input)?.load(includes)?)
 }
 
-pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, CliError> {
     let new = load_input(&args.input, &args.includes)?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let options = Options {
@@ -125,17 +129,11 @@ pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, Error> {
         FormatArg::Json => Format::Json,
         FormatArg::Junit => Format::Junit,
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(report.render(format, &command).as_bytes())
-        .and_then(|()| stdout.flush())
-        .or_else(|err| {
-            if err.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(Error::io("stdout", err))
-            }
-        })?;
+    // A reader that stopped early still gets the verdict in the exit code.
+    match Out::new().write(&report.render(format, &command)) {
+        Ok(()) | Err(CliError::ClosedPipe) => {}
+        Err(err) => return Err(err),
+    }
     Ok(exit::code(if report.passed() {
         exit::OK
     } else {

@@ -5,8 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::exit;
-use crate::{Error, breaking::RULES};
+use grpc_double::breaking::RULES;
+
+use super::{
+    exit,
+    output::{CliError, Out},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RulesFormat {
@@ -26,7 +30,7 @@ pub(crate) struct RulesArgs {
 }
 
 /// Renders the rule listing.
-pub fn listing(markdown: bool, json: bool) -> String {
+fn listing(markdown: bool, json: bool) -> String {
     let mut out = String::new();
     if json {
         for rule in RULES {
@@ -85,13 +89,10 @@ pub fn listing(markdown: bool, json: bool) -> String {
     out
 }
 
-pub(crate) fn run(args: &RulesArgs) -> Result<ExitCode, Error> {
-    print!(
-        "{}",
-        listing(
-            args.format == RulesFormat::Markdown,
-            args.format == RulesFormat::Json
-        )
-    );
+pub(crate) fn run(args: &RulesArgs) -> Result<ExitCode, CliError> {
+    Out::new().write(&listing(
+        args.format == RulesFormat::Markdown,
+        args.format == RulesFormat::Json,
+    ))?;
     Ok(exit::code(exit::OK))
 }

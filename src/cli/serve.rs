@@ -4,8 +4,9 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, ValueEnum};
 
-use super::{SchemaArgs, exit, parse_duration};
-use crate::{Error, FakeServer, ServerOptions, fake::Compression};
+use grpc_double::{Compression, FakeServer, ServerOptions};
+
+use super::{SchemaArgs, exit, output::CliError, parse_duration};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -77,15 +78,18 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|err| Error::io("tokio runtime", err))?;
+        .map_err(|source| CliError::Io {
+            what: "start the tokio runtime",
+            source,
+        })?;
     runtime.block_on(serve(args))
 }
 
-async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
+async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (schema, fixtures, sources) = args.schema.load()?;
     let stubs = fixtures.len();
     let options = ServerOptions {
@@ -113,12 +117,18 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     if stubs == 0 {
         tracing::warn!("no stubs loaded: every call answers UNIMPLEMENTED; pass --fixtures");
     }
+    // A closed stdout must not stop the server: the lines are a courtesy.
+    let mut out = super::output::Out::new();
     for addr in server.addrs() {
-        println!("grpc-double listening on {addr}");
+        let _ = out.line(format_args!("grpc-double listening on {addr}"));
     }
+    drop(out);
     // Signal handlers are installed before the ready file appears, so a harness may send
     // SIGTERM as soon as it sees the file.
-    let signal = shutdown_signal().map_err(|err| Error::io("signal handler", err))?;
+    let signal = shutdown_signal().map_err(|source| CliError::Io {
+        what: "install the signal handlers",
+        source,
+    })?;
     if let Some(path) = &args.ready_file {
         server.write_ready_file(path)?;
     }
@@ -132,7 +142,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &args.ready_file {
         let _ = std::fs::remove_file(path);
     }
-    result.map(|()| exit::code(exit::OK))
+    result?;
+    Ok(exit::code(exit::OK))
 }
 
 /// Registers SIGINT and SIGTERM now; the returned future completes on either.

@@ -8,18 +8,19 @@
 
 use std::collections::HashMap;
 
-use super::{
-    Fixtures,
-    diagnostic::{FixtureErrors, FixtureSource, Location},
-    value::Meaning,
+use crate::{
+    Schema,
+    fake::{
+        load::{FixtureErrors, FixtureSource, Meaning},
+        model::{FixtureLocation, Fixtures},
+    },
 };
-use crate::Schema;
 
 /// One fixture affected by a contract change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
     /// Where in the fixture.
-    pub location: Location,
+    pub location: FixtureLocation,
     /// What happens, e.g. "field `age` is now number 5 (was 4)".
     pub message: String,
     /// `true` when the fixture no longer loads; `false` when it loads but means something else.

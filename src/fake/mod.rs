@@ -1,33 +1,33 @@
 //! Capability 1: a scriptable fake gRPC server.
 //!
-//! Protos are compiled at run time ([`crate::Schema`]), fixtures are YAML files of stubs
-//! ([`Fixtures`]), and one dynamic service answers every method of every loaded service
-//! ([`FakeServer`]). Nothing is generated per service.
+//! Protos are compiled at run time ([`crate::Schema`]), fixtures are YAML files of stubs, and one
+//! dynamic service answers every method of every loaded service ([`FakeServer`]). Nothing is
+//! generated per service. Data flows one way:
 //!
-//! - `yaml` — spanned YAML nodes; `value` — nodes to protobuf values, typed by descriptors;
-//! - `fixture` — the fixture language and its validation; `diagnostic` — located errors;
-//! - `matchers`, `respond`, `template`, `stub` — the runtime model of a stub;
-//! - `codec`, `service`, `server`, `log` — serving it over gRPC.
+//! - `load` — YAML → model: spanned nodes, shape, `when`, `then`, values typed by descriptor,
+//!   located diagnostics, drift traces;
+//! - `model` — [`Stub`], [`Matcher`], [`Reply`]: plain data, what the loader builds;
+//! - `serve` — the server, the dynamic service, codec and call log, reading the model;
+//! - `template` — compiling (at load) and rendering (per call) minijinja templates, below all
+//!   three;
+//! - `drift` — what fixtures mean against two versions of a contract.
 
-mod codec;
-mod diagnostic;
 mod drift;
-mod fixture;
-mod log;
-mod matchers;
-mod respond;
-mod server;
-mod service;
-mod status;
-mod stub;
+mod load;
+mod model;
+mod serve;
 mod template;
-mod value;
-mod yaml;
 
-pub(crate) use self::fixture::parse_duration;
 pub use self::{
-    diagnostic::{FixtureError, FixtureErrors, FixtureSource, Location},
     drift::{Drift, fixture_drift},
-    fixture::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Fixtures},
-    server::{Compression, FakeServer, ServerOptions, StopHandle},
+    load::{
+        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureError, FixtureErrors, FixtureSource,
+        parse_duration,
+    },
+    model::{
+        FieldCheck, FixtureLocation, Fixtures, Hole, Matcher, PathStep, Payload, Reply,
+        StatusReply, StreamItem, Stub, Text,
+    },
+    serve::{Compression, FakeServer, ServerOptions, StopHandle},
+    template::Template,
 };

@@ -3,7 +3,7 @@
 use prost_reflect::MessageDescriptor;
 
 use super::Options;
-use crate::{Error, Result, Schema};
+use crate::{Result, Schema, error::ErrorKind};
 
 /// The message types a run covers: `--message` names, else every type (nested included, map
 /// entries excluded) of the root files or, with `--package`, of those packages anywhere in the pool.
@@ -25,12 +25,13 @@ pub(super) fn select_messages(
                         .min_by(|a, b| {
                             strsim::levenshtein(a, name).cmp(&strsim::levenshtein(b, name))
                         });
-                    return Err(Error::usage(
-                        format!("no message type `{name}` in the schema"),
-                        closest.map(|c| {
+                    return Err(ErrorKind::UnknownMessage {
+                        name: name.to_owned(),
+                        help: closest.map(|c| {
                             format!("did you mean `{c}`? Pass a full name, e.g. `--message {c}`")
                         }),
-                    ));
+                    }
+                    .into());
                 }
             }
         }
@@ -57,10 +58,7 @@ pub(super) fn select_messages(
     out.sort_by(|a, b| a.full_name().cmp(b.full_name()));
     out.dedup_by(|a, b| a.full_name() == b.full_name());
     if out.is_empty() {
-        return Err(Error::usage(
-            "no message types to check",
-            Some("the input declares no messages, or --package matches none".to_owned()),
-        ));
+        return Err(ErrorKind::NoMessages.into());
     }
     Ok(out)
 }

@@ -6,8 +6,10 @@
 //! (`google/rpc/{status,code,error_details}.proto`) resolve without the user shipping them.
 
 mod input;
+mod names;
 mod resolver;
 mod span;
+mod text;
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +18,12 @@ use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 pub use self::{
     input::{GitRef, Input},
+    names::{find_method, method_name},
     span::{Span, locate, span_in},
+};
+pub(crate) use self::{
+    names::{find_field, kind_name, suggest},
+    text::{decode_base64, parse_float, parse_int},
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -133,12 +140,7 @@ impl Schema {
 
     /// Looks up a method written `package.Service/Method` (a leading `/` is accepted).
     pub fn method(&self, name: &str) -> Option<MethodDescriptor> {
-        let name = name.strip_prefix('/').unwrap_or(name);
-        let (service, method) = name.rsplit_once('/')?;
-        self.pool
-            .get_service_by_name(service)?
-            .methods()
-            .find(|m| m.name() == method)
+        find_method(&self.pool, name)
     }
 
     /// Encodes every file of the pool as a `FileDescriptorSet`, imports first, with `json_name`
@@ -289,10 +291,11 @@ impl Loader {
             match compiler.open_file(file) {
                 Ok(_) => {}
                 Err(err) if err.file().is_none() => {
-                    return Err(Error::usage(
-                        format!("{} is not under any include path ({})", file.display(), display_paths(&includes)),
-                        Some("add its root directory with -I, or pass the directory instead of the file".into()),
-                    ));
+                    return Err(ErrorKind::OutsideIncludePaths {
+                        file: file.clone(),
+                        includes: display_paths(&includes),
+                    }
+                    .into());
                 }
                 Err(err) => return Err(err.into()),
             }

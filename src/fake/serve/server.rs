@@ -14,13 +14,13 @@ use tonic::{body::Body, codec::CompressionEncoding, transport::server::TcpIncomi
 use tower::util::BoxCloneSyncService;
 
 use super::{
-    Fixtures,
     log::CallLogLayer,
     service::{CallOptions, DynamicService},
 };
 use crate::{
     Schema,
     error::{Error, ErrorKind, Result},
+    fake::model::Fixtures,
 };
 
 /// Reply compression, when the client accepts it.
@@ -221,7 +221,9 @@ impl FakeServer {
 
     async fn wait_inner(&mut self) -> Result<()> {
         match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
+            Some(task) => task
+                .await
+                .unwrap_or_else(|err| Err(ErrorKind::ServerTask(err).into())),
             None => Ok(()),
         }
     }
@@ -297,10 +299,9 @@ async fn root_service(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_error = |err: tonic_reflection::server::Error| {
-        Error::usage(
-            format!("cannot serve reflection for the loaded protos: {err}"),
-            Some("two loaded files define the same symbol; load each file once".into()),
-        )
+        Error::from(ErrorKind::Reflection {
+            detail: err.to_string(),
+        })
     };
     let v1 = reflection().build_v1().map_err(reflection_error)?;
     let v1alpha = reflection().build_v1alpha().map_err(reflection_error)?;

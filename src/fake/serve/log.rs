@@ -16,7 +16,20 @@ use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
 use http_body::Frame;
 
-use super::{service::AnsweredBy, status::code_name};
+use crate::fake::model::code_name;
+
+/// Where a handler notes the stub that answered, for the call log (which puts it in the request).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnsweredBy(pub(crate) Arc<std::sync::OnceLock<Arc<str>>>);
+
+impl AnsweredBy {
+    /// Notes the label of the stub that answers the call whose extensions hold the slot.
+    pub(crate) fn note(extensions: &tonic::Extensions, label: &Arc<str>) {
+        if let Some(slot) = extensions.get::<AnsweredBy>() {
+            let _ = slot.0.set(label.clone());
+        }
+    }
+}
 
 /// Adds the call log to every service of the server.
 #[derive(Debug, Clone, Copy, Default)]

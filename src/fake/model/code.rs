@@ -1,4 +1,5 @@
-//! gRPC status codes by name.
+//! gRPC status codes by name (shared by the loader, which reads them, and the server, which logs
+//! them).
 //!
 //! tonic parses codes from numbers only; fixtures write them by name (`NOT_FOUND`), in any case,
 //! with or without underscores (`NotFound`, `not_found`), or as numbers.

@@ -330,8 +330,10 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The 1-based (line, column) of a byte offset; columns count characters.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based (line, column) of a byte offset; columns count characters (by scanning, for
+/// tests of the indexed [`line_col_in`]).
+#[cfg(test)]
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..floor_char_boundary(text, offset)];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -339,6 +341,26 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         line_of(text, offset),
         before[line_start..].chars().count() + 1,
     )
+}
+
+/// The byte offset where each line starts (the first is 0).
+pub(crate) fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect()
+}
+
+/// The 1-based (line, column) of a byte offset, given the line starts of `text`.
+pub(crate) fn line_col_in(text: &str, starts: &[usize], offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let line = starts.partition_point(|&start| start <= offset).max(1);
+    let start = starts[line - 1];
+    (line, text[start..offset].chars().count() + 1)
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -410,6 +432,19 @@ mod tests {
             err.message
         );
         assert_eq!(err.offset, 10);
+    }
+
+    #[test]
+    fn indexed_locations_agree_with_scanning() {
+        let text = "a: 1\nbé: [x,\n  y]\n\nz: ü\n";
+        let starts = line_starts(text);
+        for offset in 0..=text.len() {
+            assert_eq!(
+                line_col_in(text, &starts, offset),
+                line_col(text, offset),
+                "{offset}"
+            );
+        }
     }
 
     #[test]

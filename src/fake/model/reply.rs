@@ -8,26 +8,55 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, MapKey, Value};
-use tonic::{Code, Status, metadata::MetadataMap};
+use prost_reflect::{DynamicMessage, FieldDescriptor, MapKey, Value};
+use tonic::{Code, metadata::MetadataMap};
 
-use super::{
-    template::{TemplateId, from_jinja, render},
-    value::{Hole, PathStep},
-};
+use crate::fake::template::{Template, from_jinja};
+
+/// One step from a message to a value inside it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PathStep {
+    /// A field of the message.
+    Field(FieldDescriptor),
+    /// An item of a repeated field.
+    Index(usize),
+    /// An entry of a map field.
+    Key(MapKey),
+}
+
+/// A templated value inside a reply message, filled in per call.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Hole {
+    /// From the reply message down to the value; ends in the field, or an index/key in it.
+    pub path: Vec<PathStep>,
+    /// The field the value belongs to.
+    pub field: FieldDescriptor,
+    /// Whether the value is one element of a repeated or map field (else the whole field).
+    pub element: bool,
+    /// What fills the hole.
+    pub template: Template,
+}
 
 /// A reply message: bytes encoded at load time, or a base message with template holes.
 #[derive(Debug, Clone)]
-pub(crate) enum Payload {
+#[non_exhaustive]
+pub enum Payload {
+    /// The encoded message, sent as is.
     Static(Bytes),
+    /// A message whose holes are rendered per call.
     Template {
+        /// The message with every constant field set.
         base: DynamicMessage,
+        /// The templated values.
         holes: Vec<Hole>,
     },
 }
 
 impl Payload {
-    pub(crate) fn new(message: DynamicMessage, holes: Vec<Hole>) -> Self {
+    /// A message with its holes; encoded now when there are none.
+    pub fn new(message: DynamicMessage, holes: Vec<Hole>) -> Self {
         if holes.is_empty() {
             Payload::Static(message.encode_to_vec().into())
         } else {
@@ -38,22 +67,19 @@ impl Payload {
         }
     }
 
-    pub(crate) fn is_template(&self) -> bool {
+    /// Whether the payload is rendered per call.
+    pub fn is_template(&self) -> bool {
         matches!(self, Payload::Template { .. })
     }
 
-    /// The encoded message for this call.
-    pub(crate) fn render(
-        &self,
-        env: &minijinja::Environment<'static>,
-        ctx: &minijinja::Value,
-    ) -> Result<Bytes, String> {
+    /// Gets the encoded message for a call with this template context.
+    pub(crate) fn render(&self, ctx: &minijinja::Value) -> Result<Bytes, String> {
         match self {
             Payload::Static(bytes) => Ok(bytes.clone()),
             Payload::Template { base, holes } => {
                 let mut message = base.clone();
                 for hole in holes {
-                    let value = render(env, &hole.template, ctx)?;
+                    let value = hole.template.render(ctx)?;
                     let value = from_jinja(&value, &hole.field, hole.element)?;
                     set_at(&mut message, &hole.path, value);
                 }
@@ -94,38 +120,57 @@ fn set_in(slot: &mut Value, path: &[PathStep], value: Value) {
 
 /// A status message: fixed text or a template.
 #[derive(Debug, Clone)]
-pub(crate) enum Text {
+#[non_exhaustive]
+pub enum Text {
+    /// Sent as written.
     Static(String),
-    Template(TemplateId),
+    /// Rendered per call.
+    Template(Template),
 }
 
 /// The status a reply ends with.
 #[derive(Debug, Clone)]
-pub(crate) struct StatusReply {
-    pub(crate) code: Code,
-    pub(crate) message: Text,
+#[non_exhaustive]
+pub struct StatusReply {
+    /// The gRPC status code.
+    pub code: Code,
+    /// The status message.
+    pub message: Text,
     /// An encoded `google.rpc.Status` carrying typed details, or empty.
-    pub(crate) details: Bytes,
+    pub details: Bytes,
 }
 
 /// One message of a stream, sent after its delay.
 #[derive(Debug, Clone)]
-pub(crate) struct StreamItem {
-    pub(crate) payload: Payload,
-    pub(crate) delay: Duration,
+#[non_exhaustive]
+pub struct StreamItem {
+    /// The message.
+    pub payload: Payload,
+    /// Waited before it is sent.
+    pub delay: Duration,
+}
+
+impl StreamItem {
+    /// A message sent after `delay`.
+    pub fn new(payload: Payload, delay: Duration) -> Self {
+        Self { payload, delay }
+    }
 }
 
 /// Everything a stub's `then` says.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Reply {
+#[non_exhaustive]
+pub struct Reply {
     /// Waited before anything is sent.
-    pub(crate) delay: Duration,
-    pub(crate) headers: MetadataMap,
-    pub(crate) trailers: MetadataMap,
+    pub delay: Duration,
+    /// Response headers.
+    pub headers: MetadataMap,
+    /// Response trailers.
+    pub trailers: MetadataMap,
     /// The messages sent, in order (one for unary and client-streaming methods).
-    pub(crate) messages: Vec<StreamItem>,
+    pub messages: Vec<StreamItem>,
     /// The status the call ends with; `None` is OK.
-    pub(crate) status: Option<StatusReply>,
+    pub status: Option<StatusReply>,
 }
 
 impl Reply {
@@ -142,45 +187,7 @@ impl Reply {
     }
 
     /// Whether the reply ends the call with an error status.
-    pub(crate) fn fails(&self) -> bool {
+    pub fn fails(&self) -> bool {
         self.status.as_ref().is_some_and(|s| s.code != Code::Ok)
-    }
-
-    /// The error status to end with, or `None` for OK. Trailers ride on the status, and so do
-    /// the headers when the error is the whole response (`with_headers`).
-    pub(crate) fn error(
-        &self,
-        env: &minijinja::Environment<'static>,
-        ctx: &minijinja::Value,
-        with_headers: bool,
-    ) -> Option<Status> {
-        let status = self.status.as_ref().filter(|s| s.code != Code::Ok)?;
-        let message = match &status.message {
-            Text::Static(text) => text.clone(),
-            Text::Template(id) => match render(env, id, ctx) {
-                Ok(v) => v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                Err(err) => {
-                    return Some(Status::internal(format!(
-                        "status message template failed: {err}"
-                    )));
-                }
-            },
-        };
-        let mut metadata = if with_headers {
-            self.headers.clone()
-        } else {
-            MetadataMap::new()
-        };
-        for (key, value) in self.trailers.clone().into_headers() {
-            if let Some(key) = key {
-                metadata.as_mut().append(key, value);
-            }
-        }
-        Some(Status::with_details_and_metadata(
-            status.code,
-            message,
-            status.details.clone(),
-            metadata,
-        ))
     }
 }

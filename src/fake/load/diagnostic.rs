@@ -1,0 +1,266 @@
+//! Located fixture errors: one type, [`FixtureError`], and one table of codes, [`Code`].
+//!
+//! A problem is described where it is found — a code, a message, a label for the snippet and,
+//! where a fix is known, a hint — and located ([`FixtureError::at`]) by the loader, which knows
+//! the file and the byte span. The loader keeps going after an error so that one run reports
+//! every problem ([`FixtureErrors`]).
+
+use std::{fmt, ops::Range, sync::Arc};
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+
+use super::source::FixtureSource;
+use crate::fake::model::FixtureLocation;
+
+macro_rules! codes {
+    ($($variant:ident => $id:literal: $meaning:literal,)*) => {
+        /// Every fixture error code, with what it means (docs/fixtures.md lists this table).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Code {
+            $(#[doc = $meaning] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of the table.
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// Gets the stable code, e.g. `grpc_double::fixture::unknown_field`.
+            pub(crate) fn id(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!("grpc_double::fixture::", $id),)*
+                }
+            }
+
+            /// Gets what the code means, for docs.
+            #[cfg(test)]
+            pub(crate) fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Yaml => "yaml": "a YAML syntax error or a duplicate key",
+    TopLevel => "top_level": "the file is not a list of stubs",
+    UnknownKey => "unknown_key": "a key that stubs, `when`, `then`, `status` or stream items do not take",
+    ExpectedMapping => "expected_mapping": "a stub, `when`, `then` or metadata that is not a mapping",
+    ExpectedScalar => "expected_scalar": "a list or mapping where an id, name, method, code or duration goes",
+    MissingMethod => "missing_method": "a stub without `method`",
+    UnknownMethod => "unknown_method": "a method that the loaded protos do not define",
+    DuplicateId => "duplicate_id": "two stubs with the same `id`",
+    BadPriority => "bad_priority": "a priority that is not an integer",
+    MissingThen => "missing_then": "a stub without `then`",
+    EmptyThen => "empty_then": "a `then` with neither a message nor an error status",
+    ExpectedMessage => "expected_message": "a message written as something other than a mapping of fields",
+    ExpectedList => "expected_list": "a repeated field, `stream`, `messages` or `details` that is not a list",
+    ExpectedMap => "expected_map": "a map field that is not a mapping",
+    BadKey => "bad_key": "a field name or map key that is not a plain scalar",
+    UnknownField => "unknown_field": "a field that the message does not have",
+    TypeMismatch => "type_mismatch": "a value of the wrong type for its field",
+    OutOfRange => "out_of_range": "a number out of range for its field's type",
+    BadBytes => "bad_bytes": "a bytes value that is not base64",
+    UnknownEnumValue => "unknown_enum_value": "an enum value name or number that the enum does not have",
+    OneofConflict => "oneof_conflict": "two members of one oneof",
+    WellKnownType => "well_known_type": "an invalid Timestamp, Duration, FieldMask, Struct or other well-known-type value",
+    AnyType => "any_type": "an `Any` without `\"@type\"`",
+    UnknownType => "unknown_type": "an `\"@type\"` that names no loaded message type",
+    TemplateSyntax => "template_syntax": "a template that does not parse",
+    TemplateVariable => "template_variable": "a template variable that templates do not have",
+    TemplateField => "template_field": "a `request.<field>` reference to a field the input type does not have",
+    TemplateInMatcher => "template_in_matcher": "a template in `when` (use `when.expr`)",
+    StreamMatcher => "stream_matcher": "`message` or `messages` in `when` on the wrong kind of method",
+    StreamOnUnary => "stream_on_unary": "`then.stream` on a method that returns one message",
+    StreamItem => "stream_item": "a stream item without `message`",
+    MessageAndStream => "message_and_stream": "a `then` with both `message` and `stream`",
+    MessageAndError => "message_and_error": "a unary or client-streaming reply with both a message and an error status",
+    BadStatus => "status_code": "a missing or unknown status code",
+    BadHeader => "bad_header": "an invalid header name or value",
+    BidiHeaders => "bidi_headers": "`headers` on a bidirectional stub",
+    BidiTrailers => "bidi_trailers": "`trailers` on a bidirectional stub without an error status",
+    BadDuration => "bad_duration": "a delay that is not a duration",
+}
+
+/// One problem in a fixture file, with its location, a label and a hint.
+#[derive(Debug, Clone)]
+pub struct FixtureError(Box<Inner>);
+
+#[derive(Debug, Clone)]
+struct Inner {
+    code: Code,
+    message: String,
+    label: String,
+    help: Option<String>,
+    location: FixtureLocation,
+    span: Range<usize>,
+    source: Option<NamedSource<Arc<str>>>,
+}
+
+impl FixtureError {
+    /// A problem, not yet located.
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            code,
+            message: message.into(),
+            label: String::new(),
+            help: None,
+            location: FixtureLocation {
+                file: Arc::from(""),
+                line: 0,
+                col: 0,
+            },
+            span: 0..0,
+            source: None,
+        }))
+    }
+
+    /// Sets the label shown under the snippet.
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
+        self.0.label = label.into();
+        self
+    }
+
+    /// Sets the hint that says how to fix it.
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.0.help = Some(help.into());
+        self
+    }
+
+    /// Locates the problem at `span` of `source`.
+    pub(crate) fn at(mut self, source: &FixtureSource, span: Range<usize>) -> Self {
+        self.0.location = source.location(span.start);
+        self.0.source = Some(NamedSource::new(source.name(), source.shared_text()));
+        self.0.span = span;
+        self
+    }
+
+    /// Gets where the problem is.
+    pub fn location(&self) -> &FixtureLocation {
+        &self.0.location
+    }
+
+    /// Gets the message, without the location.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    pub(crate) fn set_message(&mut self, message: String) {
+        self.0.message = message;
+    }
+
+    /// Gets the stable error code, e.g. `grpc_double::fixture::unknown_field`.
+    pub fn code(&self) -> &'static str {
+        self.0.code.id()
+    }
+}
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.0.location, self.0.message)
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+impl Diagnostic for FixtureError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.0.code.id()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.0.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.0.source.as_ref()?;
+        let label = (!self.0.label.is_empty()).then(|| self.0.label.clone());
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            label,
+            self.0.span.clone(),
+        ))))
+    }
+}
+
+/// Every problem found in a set of fixtures; `serve` and `check` print them all and exit 1.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureErrors {
+    errors: Vec<FixtureError>,
+}
+
+impl FixtureErrors {
+    pub(crate) fn push(&mut self, error: FixtureError) {
+        self.errors.push(error);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Gets the problems, in file order.
+    pub fn errors(&self) -> &[FixtureError] {
+        &self.errors
+    }
+}
+
+impl fmt::Display for FixtureErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.errors.len() {
+            1 => write!(f, "invalid fixture: {}", self.errors[0]),
+            n => write!(f, "{n} problems in fixtures"),
+        }
+    }
+}
+
+impl std::error::Error for FixtureErrors {}
+
+impl Diagnostic for FixtureErrors {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("grpc_double::fixture"))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(
+            "docs/fixtures.md describes the fixture language; `grpc-double check` validates without serving",
+        ))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.errors.iter().map(|e| e as &dyn Diagnostic)))
+    }
+}
+
+impl From<FixtureErrors> for crate::Error {
+    fn from(errors: FixtureErrors) -> Self {
+        crate::Error::diagnostics(errors)
+    }
+}
+
+impl crate::Error {
+    /// Gets the fixture diagnostics when this error is a failed fixture validation.
+    pub fn fixture_errors(&self) -> Option<&FixtureErrors> {
+        self.diagnostics_as::<FixtureErrors>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn docs_list_every_fixture_error_code_with_its_meaning() {
+        let docs = include_str!("../../../docs/fixtures.md");
+        for code in Code::ALL {
+            let row = format!("| `{}` | {} |", code.id(), code.meaning());
+            assert!(docs.contains(&row), "docs/fixtures.md lacks the row\n{row}");
+        }
+    }
+}

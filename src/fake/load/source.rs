@@ -1,0 +1,92 @@
+//! Fixture files: a name (shown in errors) and the text, shared by every diagnostic that points
+//! into it.
+
+use std::{path::Path, sync::Arc};
+
+use super::yaml;
+use crate::{error::Error, fake::model::FixtureLocation};
+
+/// A fixture file's name and text.
+#[derive(Debug, Clone)]
+pub struct FixtureSource {
+    name: Arc<str>,
+    text: Arc<str>,
+    /// Where each line starts, for `file:line:col` without rescanning the text.
+    lines: Arc<std::sync::OnceLock<Vec<usize>>>,
+}
+
+impl FixtureSource {
+    /// Creates a source from a name (shown in errors, e.g. a path) and its text.
+    pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+            lines: Arc::default(),
+        }
+    }
+
+    /// Reads a fixture file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read or is not UTF-8.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
+        Ok(Self::new(path.display().to_string(), text))
+    }
+
+    /// Reads a fixture file, or every `.yaml`, `.yml` and `.json` file below a directory (sorted by
+    /// path, so that file order, which breaks priority ties, is stable).
+    ///
+    /// # Errors
+    ///
+    /// A path cannot be read.
+    pub fn read_all(path: &Path) -> Result<Vec<Self>, Error> {
+        let meta = std::fs::metadata(path).map_err(|err| Error::io(path, err))?;
+        if !meta.is_dir() {
+            return Ok(vec![Self::read(path)?]);
+        }
+        let mut files = Vec::new();
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|err| Error::io(&dir, err))? {
+                let path = entry.map_err(|err| Error::io(&dir, err))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files.iter().map(|p| Self::read(p)).collect()
+    }
+
+    /// Gets the name shown in errors, e.g. `fixtures/users.yaml`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Gets the text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn shared_text(&self) -> Arc<str> {
+        self.text.clone()
+    }
+
+    /// `file:line:col` of a byte offset.
+    pub(crate) fn location(&self, offset: usize) -> FixtureLocation {
+        let starts = self.lines.get_or_init(|| yaml::line_starts(&self.text));
+        let (line, col) = yaml::line_col_in(&self.text, starts, offset);
+        FixtureLocation {
+            file: self.name.clone(),
+            line,
+            col,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Serving the model over gRPC: listeners, health, reflection, the dynamic service that answers
+//! every method from its stubs, the codec, and the call log.
+//!
+//! Nothing here loads fixtures: the server is given a [`Fixtures`](crate::Fixtures) (model data)
+//! and only reads it.
+
+mod codec;
+mod log;
+mod respond;
+mod server;
+mod service;
+mod trailers;
+
+pub use self::server::{Compression, FakeServer, ServerOptions, StopHandle};

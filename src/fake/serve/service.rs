@@ -1,0 +1,219 @@
+//! The dynamic gRPC service: routes `/package.Service/Method` to stubs and answers.
+//!
+//! One tower service serves every method of every loaded service. The route table is built once;
+//! each entry holds the method's descriptors, its RPC kind and its stubs in priority order, so a
+//! call costs one hash lookup on the path and no descriptor lookups by name. Choosing a stub asks
+//! each matcher only whether it matches; the explanation of a miss is built only when no stub
+//! matched.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_util::{FutureExt as _, future::BoxFuture};
+use prost_reflect::{MethodDescriptor, ServiceDescriptor};
+use tonic::{Status, codec::CompressionEncoding, server::Grpc};
+
+use super::{codec::DynamicCodec, respond::Handler, trailers::add_trailers};
+use crate::{
+    fake::model::{Call, Fixtures, Stub, show_message, truncate},
+    schema::method_name,
+};
+
+/// Transport settings applied to every call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallOptions {
+    pub(crate) send_compression: Option<CompressionEncoding>,
+    pub(crate) max_message_size: Option<usize>,
+}
+
+/// One method: descriptors, kind and its stubs, highest priority first.
+#[derive(Debug)]
+pub(crate) struct MethodEntry {
+    pub(crate) method: MethodDescriptor,
+    /// `package.Service/Method`.
+    pub(crate) name: String,
+    pub(crate) stubs: Vec<Stub>,
+}
+
+impl MethodEntry {
+    /// The first stub (by priority, then file order) whose conditions all hold.
+    pub(crate) fn find(&self, call: &Call<'_>) -> Result<&Stub, Status> {
+        self.stubs
+            .iter()
+            .find(|stub| stub.when.iter().all(|m| m.matches(call)))
+            .ok_or_else(|| self.unmatched(call))
+    }
+
+    /// UNIMPLEMENTED, naming the closest stub and why it did not match.
+    fn unmatched(&self, call: &Call<'_>) -> Status {
+        let name = &self.name;
+        let request = match call.request {
+            Some(message) if call.len <= 1 => truncate(&show_message(message), 200),
+            _ => format!("{} messages", call.len),
+        };
+        let closest = self
+            .stubs
+            .iter()
+            .map(|stub| {
+                let mut reasons = Vec::new();
+                stub.when
+                    .iter()
+                    .for_each(|m| m.mismatches(call, &mut reasons));
+                (reasons, stub)
+            })
+            .min_by_key(|(reasons, _)| reasons.len());
+        let message = match closest {
+            None => format!(
+                "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
+            ),
+            Some((reasons, stub)) => format!(
+                "no stub matched {name} (request: {request}); closest is {stub}: {}",
+                reasons.join("; ")
+            ),
+        };
+        Status::unimplemented(message)
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    routes: HashMap<String, Arc<MethodEntry>>,
+    services: Vec<String>,
+    options: CallOptions,
+}
+
+/// Serves every method of the given services from the fixtures.
+#[derive(Debug, Clone)]
+pub(crate) struct DynamicService {
+    inner: Arc<Inner>,
+}
+
+impl DynamicService {
+    pub(crate) fn new(
+        services: impl IntoIterator<Item = ServiceDescriptor>,
+        fixtures: Fixtures,
+        options: CallOptions,
+    ) -> Self {
+        let mut by_method: HashMap<String, Vec<Stub>> = HashMap::new();
+        for stub in fixtures.stubs {
+            by_method.entry(stub.method_name()).or_default().push(stub);
+        }
+        let mut routes = HashMap::new();
+        let mut names = Vec::new();
+        for service in services {
+            names.push(service.full_name().to_owned());
+            for method in service.methods() {
+                let name = method_name(&method);
+                let stubs = by_method.remove(&name).unwrap_or_default();
+                routes.insert(
+                    format!("/{name}"),
+                    Arc::new(MethodEntry {
+                        method,
+                        name,
+                        stubs,
+                    }),
+                );
+            }
+        }
+        Self {
+            inner: Arc::new(Inner {
+                routes,
+                services: names,
+                options,
+            }),
+        }
+    }
+
+    /// Gets the full names of the services served, e.g. `userservice.UserService`.
+    pub(crate) fn services(&self) -> &[String] {
+        &self.inner.services
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for DynamicService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        async move {
+            let Some(entry) = inner.routes.get(req.uri().path()).cloned() else {
+                let status = unknown_method(&inner, req.uri().path());
+                return Ok(status.into_http());
+            };
+            let mut grpc = Grpc::new(DynamicCodec::new(entry.method.input()))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd);
+            if let Some(encoding) = inner.options.send_compression {
+                grpc = grpc.send_compressed(encoding);
+            }
+            if let Some(size) = inner.options.max_message_size {
+                grpc = grpc
+                    .max_decoding_message_size(size)
+                    .max_encoding_message_size(size);
+            }
+            let handler = Handler { entry };
+            let response = match (
+                handler.entry.method.is_client_streaming(),
+                handler.entry.method.is_server_streaming(),
+            ) {
+                (false, false) => {
+                    grpc.unary(tower::service_fn(move |r| handler.clone().unary(r)), req)
+                        .await
+                }
+                (false, true) => {
+                    grpc.server_streaming(
+                        tower::service_fn(move |r| handler.clone().server_stream(r)),
+                        req,
+                    )
+                    .await
+                }
+                (true, false) => {
+                    grpc.client_streaming(
+                        tower::service_fn(move |r| handler.clone().client_stream(r)),
+                        req,
+                    )
+                    .await
+                }
+                (true, true) => {
+                    grpc.streaming(tower::service_fn(move |r| handler.clone().bidi(r)), req)
+                        .await
+                }
+            };
+            Ok(add_trailers(response))
+        }
+        .boxed()
+    }
+}
+
+fn unknown_method(inner: &Inner, path: &str) -> Status {
+    let service = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let served = inner.services.join(", ");
+    if inner.services.iter().any(|s| s == service) {
+        Status::unimplemented(format!(
+            "unknown method {path}: `{service}` has no such method in the loaded protos"
+        ))
+    } else {
+        Status::unimplemented(format!(
+            "unknown service in {path}; this server serves: {served}"
+        ))
+    }
+}

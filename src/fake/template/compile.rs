@@ -1,0 +1,185 @@
+//! Compiling templates while fixtures load: syntax, and every `request.<field>` reference checked
+//! against the method's input type, with a suggestion on a typo.
+
+use std::sync::{Arc, OnceLock};
+
+use minijinja::{Environment, UndefinedBehavior};
+use prost_reflect::{Kind, MessageDescriptor};
+
+use super::{Template, VALUE_VAR};
+use crate::schema::{find_field, suggest};
+
+/// The variables every template may use.
+pub(crate) const ROOTS: [&str; 4] = ["request", "requests", "metadata", "method"];
+/// minijinja's own globals, always allowed.
+const GLOBALS: [&str; 5] = ["range", "dict", "namespace", "debug", "loop"];
+
+/// Why a template does not compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CompileError {
+    /// Not valid minijinja syntax.
+    Syntax { detail: String },
+    /// A variable that templates do not have.
+    UnknownVariable { name: String, help: String },
+    /// `request.<field>` names no field of the input type.
+    UnknownField { message: String, help: String },
+}
+
+/// Compiles templates into one environment while fixtures load.
+pub(crate) struct TemplateCompiler {
+    env: Environment<'static>,
+    slot: Arc<OnceLock<Environment<'static>>>,
+    next: usize,
+}
+
+/// What a template may refer to: the method's input type.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub(crate) input: MessageDescriptor,
+}
+
+impl Default for TemplateCompiler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TemplateCompiler {
+    pub(crate) fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_recursion_limit(64);
+        // A runaway loop in a fixture stops with an error instead of hanging the call.
+        env.set_fuel(Some(100_000));
+        Self {
+            env,
+            slot: Arc::new(OnceLock::new()),
+            next: 0,
+        }
+    }
+
+    /// Compiles a reply string. `{{ expr }}` alone keeps the expression's value.
+    pub(crate) fn compile(&mut self, text: &str, scope: &Scope) -> Result<Template, CompileError> {
+        match single_expression(text) {
+            Some(expr) => self.add(
+                text,
+                &format!("{{% set {VALUE_VAR} = ({expr}) %}}"),
+                true,
+                scope,
+            ),
+            None => self.add(text, text, false, scope),
+        }
+    }
+
+    /// Compiles a bare expression (`when.expr`), evaluated for its truth.
+    pub(crate) fn compile_expr(
+        &mut self,
+        expr: &str,
+        scope: &Scope,
+    ) -> Result<Template, CompileError> {
+        self.add(
+            expr,
+            &format!("{{% set {VALUE_VAR} = ({expr}) %}}"),
+            true,
+            scope,
+        )
+    }
+
+    fn add(
+        &mut self,
+        written: &str,
+        source: &str,
+        typed: bool,
+        scope: &Scope,
+    ) -> Result<Template, CompileError> {
+        let name: Arc<str> = format!("t{}", self.next).into();
+        self.next += 1;
+        self.env
+            .add_template_owned(name.to_string(), source.to_owned())
+            .map_err(|err| CompileError::Syntax {
+                detail: err.detail().map_or_else(|| err.to_string(), str::to_owned),
+            })?;
+        let template = self
+            .env
+            .get_template(&name)
+            .map_err(|err| CompileError::Syntax {
+                detail: err.to_string(),
+            })?;
+        let mut vars: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        vars.sort();
+        for var in vars {
+            check_reference(&var, scope)?;
+        }
+        Ok(Template {
+            env: self.slot.clone(),
+            name,
+            typed,
+            source: written.into(),
+        })
+    }
+
+    /// Finishes loading: every template compiled so far becomes renderable.
+    pub(crate) fn finish(self) {
+        let _ = self.slot.set(self.env);
+    }
+}
+
+/// `{{ expr }}` and nothing else: the expression.
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.trim_start_matches('-').trim_end_matches('-');
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then(|| inner.trim())
+}
+
+/// Checks that `request.a.b` names fields of the input type, with a suggestion on a typo.
+fn check_reference(var: &str, scope: &Scope) -> Result<(), CompileError> {
+    let mut parts = var.split('.');
+    let root = parts.next().unwrap_or_default();
+    if root == VALUE_VAR || GLOBALS.contains(&root) {
+        return Ok(());
+    }
+    if !ROOTS.contains(&root) {
+        let help = suggest(root, ROOTS.into_iter()).map_or_else(
+            || format!("templates can use: {}", ROOTS.join(", ")),
+            |s| format!("did you mean `{s}`?"),
+        );
+        return Err(CompileError::UnknownVariable {
+            name: root.to_owned(),
+            help,
+        });
+    }
+    if root != "request" {
+        return Ok(());
+    }
+    let mut message = scope.input.clone();
+    let mut walked = String::from("request");
+    for part in parts {
+        let Some(field) = find_field(&message, part) else {
+            let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
+            let help = suggest(part, names.iter().map(String::as_str)).map_or_else(
+                || {
+                    format!(
+                        "`{}` has the fields: {}",
+                        message.full_name(),
+                        names.join(", ")
+                    )
+                },
+                |s| format!("did you mean `{walked}.{s}`?"),
+            );
+            return Err(CompileError::UnknownField {
+                message: format!(
+                    "`{walked}` (`{}`) has no field `{part}`",
+                    message.full_name()
+                ),
+                help,
+            });
+        };
+        walked.push('.');
+        walked.push_str(part);
+        match field.kind() {
+            Kind::Message(m) if !field.is_list() && !field.is_map() => message = m,
+            _ => break,
+        }
+    }
+    Ok(())
+}

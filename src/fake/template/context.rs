@@ -1,0 +1,202 @@
+//! What templates see of a call, built without copying its messages.
+//!
+//! Messages are shared (`Arc`), so a template context costs a few pointers whatever the size of
+//! the request. The messages of a stream are kept in one append-only [`Received`] list; a
+//! context's `requests` is a view of its first `len` entries, so answering the 10,000th message
+//! of a bidi stream costs what answering the first did.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
+use tonic::metadata::{KeyAndValueRef, MetadataMap};
+
+use crate::schema::find_field;
+
+/// The messages received on one call, in order; shared by every context built during it.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    messages: RwLock<Vec<Arc<DynamicMessage>>>,
+}
+
+impl Received {
+    /// A list holding one message (unary and server-streaming calls).
+    pub(crate) fn one(message: Arc<DynamicMessage>) -> Arc<Self> {
+        Arc::new(Self {
+            messages: RwLock::new(vec![message]),
+        })
+    }
+
+    /// A list of the given messages (a client stream, after it half-closed).
+    pub(crate) fn all(messages: Vec<Arc<DynamicMessage>>) -> Arc<Self> {
+        Arc::new(Self {
+            messages: RwLock::new(messages),
+        })
+    }
+
+    /// Appends a message; returns how many there are now.
+    pub(crate) fn push(&self, message: Arc<DynamicMessage>) -> usize {
+        let mut messages = self.messages.write().unwrap_or_else(|e| e.into_inner());
+        messages.push(message);
+        messages.len()
+    }
+
+    /// Gets message `index`.
+    pub(crate) fn get(&self, index: usize) -> Option<Arc<DynamicMessage>> {
+        let messages = self.messages.read().unwrap_or_else(|e| e.into_inner());
+        messages.get(index).cloned()
+    }
+
+    /// Calls `f` with the first `len` messages.
+    pub(crate) fn with<R>(&self, len: usize, f: impl FnOnce(&[Arc<DynamicMessage>]) -> R) -> R {
+        let messages = self.messages.read().unwrap_or_else(|e| e.into_inner());
+        f(&messages[..len.min(messages.len())])
+    }
+}
+
+/// The template context: `request`, `requests` (the first `len` received), `metadata`, `method`.
+pub(crate) fn context(
+    request: Option<&Arc<DynamicMessage>>,
+    received: &Arc<Received>,
+    len: usize,
+    metadata: minijinja::Value,
+    method: &str,
+) -> minijinja::Value {
+    let request = request.map_or(minijinja::Value::UNDEFINED, |m| {
+        minijinja::Value::from_object(MessageObject(m.clone()))
+    });
+    let requests = minijinja::Value::from_object(RequestsObject {
+        received: received.clone(),
+        len,
+    });
+    minijinja::context! {
+        request => request,
+        requests => requests,
+        metadata => metadata,
+        method => method,
+    }
+}
+
+/// The `metadata` variable: ASCII request headers, lowercase names to their first value.
+pub(crate) fn metadata_value(metadata: &MetadataMap) -> minijinja::Value {
+    let mut map = BTreeMap::new();
+    for entry in metadata.iter() {
+        if let KeyAndValueRef::Ascii(key, value) = entry
+            && let Ok(text) = value.to_str()
+        {
+            map.entry(minijinja::Value::from(key.as_str()))
+                .or_insert_with(|| minijinja::Value::from(text));
+        }
+    }
+    minijinja::Value::from_object(map)
+}
+
+/// `requests`: a view of the first `len` messages of a call.
+#[derive(Debug)]
+struct RequestsObject {
+    received: Arc<Received>,
+    len: usize,
+}
+
+impl Object for RequestsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let index = key.as_usize()?;
+        if index >= self.len {
+            return None;
+        }
+        let message = self.received.get(index)?;
+        Some(minijinja::Value::from_object(MessageObject(message)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.len)
+    }
+}
+
+/// A message seen by templates: fields by proto or JSON name.
+#[derive(Debug)]
+pub(super) struct MessageObject(pub(super) Arc<DynamicMessage>);
+
+impl Object for MessageObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let field = find_field(&self.0.descriptor(), key.as_str()?)?;
+        Some(field_to_jinja(&self.0.get_field(&field), &field))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names: Vec<minijinja::Value> = self
+            .0
+            .descriptor()
+            .fields()
+            .map(|f| minijinja::Value::from(f.name()))
+            .collect();
+        Enumerator::Iter(Box::new(names.into_iter()))
+    }
+}
+
+fn field_to_jinja(value: &Value, field: &FieldDescriptor) -> minijinja::Value {
+    match value {
+        Value::List(items) => items
+            .iter()
+            .map(|v| element_to_jinja(v, &field.kind()))
+            .collect(),
+        Value::Map(map) => {
+            let value_kind = match field.kind() {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                other => other,
+            };
+            let entries: BTreeMap<minijinja::Value, minijinja::Value> = map
+                .iter()
+                .map(|(k, v)| (map_key_to_jinja(k), element_to_jinja(v, &value_kind)))
+                .collect();
+            minijinja::Value::from_object(entries)
+        }
+        other => element_to_jinja(other, &field.kind()),
+    }
+}
+
+fn map_key_to_jinja(key: &MapKey) -> minijinja::Value {
+    match key {
+        MapKey::Bool(b) => (*b).into(),
+        MapKey::I32(v) => (*v).into(),
+        MapKey::I64(v) => (*v).into(),
+        MapKey::U32(v) => (*v).into(),
+        MapKey::U64(v) => (*v).into(),
+        MapKey::String(s) => s.as_str().into(),
+    }
+}
+
+fn element_to_jinja(value: &Value, kind: &Kind) -> minijinja::Value {
+    match value {
+        Value::Bool(b) => (*b).into(),
+        Value::I32(v) => (*v).into(),
+        Value::I64(v) => (*v).into(),
+        Value::U32(v) => (*v).into(),
+        Value::U64(v) => (*v).into(),
+        Value::F32(v) => f64::from(*v).into(),
+        Value::F64(v) => (*v).into(),
+        Value::String(s) => s.as_str().into(),
+        Value::Bytes(b) => minijinja::Value::from_bytes(b.to_vec()),
+        Value::EnumNumber(n) => match kind {
+            Kind::Enum(e) => e
+                .get_value(*n)
+                .map_or_else(|| (*n).into(), |v| v.name().into()),
+            _ => (*n).into(),
+        },
+        // A nested message is copied only when a template reads it.
+        Value::Message(m) => minijinja::Value::from_object(MessageObject(Arc::new(m.clone()))),
+        Value::List(items) => items.iter().map(|v| element_to_jinja(v, kind)).collect(),
+        Value::Map(_) => minijinja::Value::UNDEFINED,
+    }
+}
