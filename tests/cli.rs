@@ -2,21 +2,13 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::common::{UserServiceClient, insta_settings, userservice::UserRequest};
-
-fn bin() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grpc-double"));
-    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
+use crate::common::{
+    UserServiceClient, bin, grpc_double as run, insta_settings, userservice::UserRequest,
+};
 
 /// Polls until the ready file exists (the server writes it atomically once it serves).
 async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
@@ -71,20 +63,16 @@ async fn serve_writes_the_ready_file_answers_calls_and_stops_cleanly_on_sigterm(
         .unwrap();
     assert!(killed.success());
     // Wait off the runtime so that it can close the dropped client's connection meanwhile.
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let output: crate::common::Run = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .unwrap()
+        .into();
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
     assert!(!ready.exists(), "the ready file is removed on shutdown");
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = output.stdout.clone();
     assert_eq!(stdout, format!("grpc-double listening on {addr}\n"));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = output.stderr.clone();
     assert!(
         stderr.contains("method=/userservice.UserService/GetUser")
             && stderr.contains("status=\"OK\""),
@@ -95,9 +83,9 @@ async fn serve_writes_the_ready_file_answers_calls_and_stops_cleanly_on_sigterm(
 #[test]
 fn check_accepts_the_bundled_fixtures() {
     let output = run(&["check"]);
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.code, Some(0));
     assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
+        output.stdout.clone(),
         "ok: 6 stubs for 4 methods in fixtures/users.yaml\n"
     );
 }
@@ -118,8 +106,8 @@ fn check_rejects_a_bad_fixture_with_its_location_and_exit_code_1() {
         "--fixtures",
         fixture.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.code, Some(1));
+    let stderr = output.stderr.clone();
     assert!(
         stderr.contains("stubs.yaml:3:16: unknown field `nmae` on `userservice.UserResponse`"),
         "{stderr}"
@@ -143,8 +131,8 @@ fn serve_rejects_a_broken_proto_with_its_location() {
         "--proto",
         proto.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.code, Some(1));
+    let stderr = output.stderr.clone();
     assert!(stderr.contains("name 'strin' is not defined"), "{stderr}");
     assert!(stderr.contains("broken.proto:3:3"), "{stderr}");
 }
@@ -159,8 +147,8 @@ fn check_notes_methods_without_stubs() {
     )
     .unwrap();
     let output = run(&["check", "--fixtures", fixture.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.code, Some(0));
+    let stdout = output.stdout.clone();
     assert!(
         stdout.contains("note: userservice.UserService/Chat has no stub"),
         "{stdout}"
@@ -171,7 +159,7 @@ fn check_notes_methods_without_stubs() {
 fn help_is_documented() {
     for command in [&["--help"][..], &["serve", "--help"], &["check", "--help"]] {
         let output = run(command);
-        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(output.code, Some(0));
         let name = ["help"]
             .iter()
             .chain(&command[..command.len() - 1])
@@ -179,7 +167,7 @@ fn help_is_documented() {
             .collect::<Vec<_>>()
             .join("_");
         insta_settings("cli").bind(|| {
-            insta::assert_snapshot!(name, String::from_utf8(output.stdout).unwrap());
+            insta::assert_snapshot!(name, output.stdout.clone());
         });
     }
 }
@@ -195,8 +183,8 @@ fn check_against_an_old_contract_reports_drift_and_exits_1() {
         "--against",
         "fixtures/drift/old/shop.proto",
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.code, Some(1));
+    let stdout = output.stdout.clone();
     assert!(
         stdout.contains("fixtures/drift/stubs.yaml:5:16: error: no longer loads"),
         "{stdout}"
@@ -244,11 +232,12 @@ async fn json_logs_have_one_object_per_call() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let output: crate::common::Run = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
+        .unwrap()
+        .into();
+    let stderr = output.stderr.clone();
     let calls: Vec<serde_json::Value> = stderr
         .lines()
         .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
@@ -276,11 +265,44 @@ fn check_warns_about_stubs_shadowed_by_a_catch_all() {
     )
     .unwrap();
     let output = run(&["check", "--fixtures", fixture.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.code, Some(0));
+    let stdout = output.stdout.clone();
     assert!(
         stdout.contains("warning: stub `ada` (")
             && stdout.contains("can never match: stub `all` ("),
         "{stdout}"
     );
+}
+
+/// Runs the binary with its stdout already closed, as `… | head -1` does to a long output.
+fn run_into_a_closed_pipe(args: &[&str]) -> crate::common::Run {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn commands_end_quietly_when_their_reader_goes_away() {
+    for args in [&["rules"][..], &["check"], &["rules", "--format", "json"]] {
+        let output = run_into_a_closed_pipe(args);
+        assert_eq!(output.code, Some(0), "{args:?}: {}", output.stderr);
+        assert_eq!(output.stderr, "", "{args:?}");
+    }
+}
+
+#[test]
+fn breaking_keeps_its_verdict_when_its_reader_goes_away() {
+    let output = run_into_a_closed_pipe(&[
+        "breaking",
+        "fixtures/breaking/field_no_delete/current",
+        "--against",
+        "fixtures/breaking/field_no_delete/previous",
+    ]);
+    assert_eq!(output.code, Some(100), "{}", output.stderr);
+    assert_eq!(output.stderr, "");
 }

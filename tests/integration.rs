@@ -10,6 +10,8 @@ mod serve_fixtures;
 mod fixture_property;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
+// The crate's layers, read from src/: imports only point down.
+mod layering;
 // The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.
 mod breaking;
 // Property-tested round trips, old-writer/new-reader checks and the `roundtrip` command.

@@ -7,6 +7,7 @@
 mod codec;
 mod log;
 mod respond;
+mod route;
 mod server;
 mod service;
 mod trailers;

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
-use super::{log::AnsweredBy, service::MethodEntry, trailers::add_trailers_later};
+use super::{log::AnsweredBy, route::MethodEntry, trailers::add_trailers_later};
 use crate::fake::{
     model::{Call, Reply, Stub, Text},
     template::Received,

@@ -2,9 +2,7 @@
 //!
 //! One tower service serves every method of every loaded service. The route table is built once;
 //! each entry holds the method's descriptors, its RPC kind and its stubs in priority order, so a
-//! call costs one hash lookup on the path and no descriptor lookups by name. Choosing a stub asks
-//! each matcher only whether it matches; the explanation of a miss is built only when no stub
-//! matched.
+//! call costs one hash lookup on the path and no descriptor lookups by name.
 
 use std::{
     collections::HashMap,
@@ -15,12 +13,12 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
-use prost_reflect::{MethodDescriptor, ServiceDescriptor};
+use prost_reflect::ServiceDescriptor;
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
-use super::{codec::DynamicCodec, respond::Handler, trailers::add_trailers};
+use super::{codec::DynamicCodec, respond::Handler, route::MethodEntry, trailers::add_trailers};
 use crate::{
-    fake::model::{Call, Fixtures, Stub, show_message, truncate},
+    fake::model::{Fixtures, Stub},
     schema::method_name,
 };
 
@@ -29,55 +27,6 @@ use crate::{
 pub(crate) struct CallOptions {
     pub(crate) send_compression: Option<CompressionEncoding>,
     pub(crate) max_message_size: Option<usize>,
-}
-
-/// One method: descriptors, kind and its stubs, highest priority first.
-#[derive(Debug)]
-pub(crate) struct MethodEntry {
-    pub(crate) method: MethodDescriptor,
-    /// `package.Service/Method`.
-    pub(crate) name: String,
-    pub(crate) stubs: Vec<Stub>,
-}
-
-impl MethodEntry {
-    /// The first stub (by priority, then file order) whose conditions all hold.
-    pub(crate) fn find(&self, call: &Call<'_>) -> Result<&Stub, Status> {
-        self.stubs
-            .iter()
-            .find(|stub| stub.when.iter().all(|m| m.matches(call)))
-            .ok_or_else(|| self.unmatched(call))
-    }
-
-    /// UNIMPLEMENTED, naming the closest stub and why it did not match.
-    fn unmatched(&self, call: &Call<'_>) -> Status {
-        let name = &self.name;
-        let request = match call.request {
-            Some(message) if call.len <= 1 => truncate(&show_message(message), 200),
-            _ => format!("{} messages", call.len),
-        };
-        let closest = self
-            .stubs
-            .iter()
-            .map(|stub| {
-                let mut reasons = Vec::new();
-                stub.when
-                    .iter()
-                    .for_each(|m| m.mismatches(call, &mut reasons));
-                (reasons, stub)
-            })
-            .min_by_key(|(reasons, _)| reasons.len());
-        let message = match closest {
-            None => format!(
-                "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
-            ),
-            Some((reasons, stub)) => format!(
-                "no stub matched {name} (request: {request}); closest is {stub}: {}",
-                reasons.join("; ")
-            ),
-        };
-        Status::unimplemented(message)
-    }
 }
 
 #[derive(Debug)]

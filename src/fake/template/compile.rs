@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, UndefinedBehavior};
 use prost_reflect::{Kind, MessageDescriptor};
 
-use super::{Template, VALUE_VAR};
+use super::render::{Template, VALUE_VAR};
 use crate::schema::{find_field, suggest};
 
 /// The variables every template may use.

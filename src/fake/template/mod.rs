@@ -20,86 +20,12 @@
 mod compile;
 mod context;
 mod convert;
+mod render;
 
-use std::sync::{Arc, OnceLock};
-
-use minijinja::Environment;
-
+pub use self::render::Template;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
     context::{Received, context, metadata_value},
     convert::from_jinja,
+    render::is_template,
 };
-
-/// The name of the variable a typed template assigns its value to.
-const VALUE_VAR: &str = "__grpc_double_value";
-
-/// A compiled template: a name in the environment of the load that compiled it.
-///
-/// Cheap to clone; renders on its own (the environment is shared by every template of one load
-/// and set once the load finishes).
-#[derive(Clone)]
-pub struct Template {
-    env: Arc<OnceLock<Environment<'static>>>,
-    name: Arc<str>,
-    /// The template is one expression whose value (not text) is the result.
-    typed: bool,
-    /// The template text as written in the fixture.
-    source: Arc<str>,
-}
-
-impl std::fmt::Debug for Template {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Template").field(&self.source).finish()
-    }
-}
-
-impl Template {
-    /// Gets the template as written, e.g. `{{ request.user_id }}`.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Renders the template: its value when typed, else its text.
-    pub(crate) fn render(&self, ctx: &minijinja::Value) -> Result<minijinja::Value, String> {
-        let env = self
-            .env
-            .get()
-            .ok_or_else(|| "the template environment is not ready".to_owned())?;
-        let template = env.get_template(&self.name).map_err(|e| e.to_string())?;
-        if self.typed {
-            let captured = template
-                .render_captured(ctx)
-                .map_err(|e| describe_error(&e))?;
-            Ok(captured
-                .state()
-                .lookup(VALUE_VAR)
-                .unwrap_or(minijinja::Value::UNDEFINED))
-        } else {
-            template
-                .render(ctx)
-                .map(minijinja::Value::from)
-                .map_err(|e| describe_error(&e))
-        }
-    }
-
-    /// Renders the template as text (a typed template's value, displayed).
-    pub(crate) fn render_text(&self, ctx: &minijinja::Value) -> Result<String, String> {
-        let value = self.render(ctx)?;
-        Ok(value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned))
-    }
-}
-
-fn describe_error(err: &minijinja::Error) -> String {
-    match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.to_string(),
-    }
-}
-
-/// Whether text holds template syntax.
-pub(crate) fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%")
-}
