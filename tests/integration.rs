@@ -4,6 +4,8 @@
 mod common;
 // The fake server end to end: typed tonic clients against the bundled fixtures and custom ones.
 mod serve;
+// Serve behaviour as case folders (fixtures/serve/<case>/{stubs,calls}.yaml), snapshot-tested.
+mod serve_cases;
 // Fixture validation: every kind of bad fixture, located and snapshot-tested.
 mod serve_fixtures;
 // A property of the fixture loader: any message written as a reply decodes as written.

@@ -18,6 +18,9 @@ use std::{
 /// A module path, e.g. `["fake", "load", "then"]`.
 type ModPath = Vec<String>;
 
+/// A file, its module path, and the paths it names (with whether as a re-export).
+type FileImports = (PathBuf, ModPath, Vec<(bool, ModPath)>);
+
 struct Crate {
     /// Module path → source file (relative to `src/`).
     modules: BTreeMap<ModPath, PathBuf>,
@@ -171,7 +174,7 @@ impl Crate {
             reexports: BTreeMap::new(),
             imports: BTreeMap::new(),
         };
-        let mut raw: Vec<(PathBuf, ModPath, Vec<(bool, ModPath)>)> = Vec::new();
+        let mut raw: Vec<FileImports> = Vec::new();
         for file in files {
             let rel = file.strip_prefix(&src).unwrap().to_path_buf();
             // The binary (main.rs, cli/) is its own crate: `crate::` there is not the library.

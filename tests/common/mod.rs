@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod dynamic;
+
 use std::{
     path::Path,
     process::{Command, Output},

@@ -1,0 +1,226 @@
+//! Serve behaviour as case folders: `fixtures/serve/<case>/` holds `calls.yaml`, `stubs.yaml`
+//! (else the bundled fixtures) and optionally its own `.proto` files (else the bundled
+//! `proto/users.proto`). Each case starts a
+//! server from the stubs, replays the calls with a client for any method, checks each call's
+//! `expect` and snapshots the whole transcript.
+//!
+//! A call in `calls.yaml`:
+//!
+//! ```yaml
+//! - call: userservice.UserService/GetUser      # or a raw path: /nope.Missing/Call
+//!   request: { user_id: "42" }                 # or `requests: [ … ]` for client and bidi streams
+//!   metadata: { x-tenant: acme }               # request headers (`-bin` keys in base64)
+//!   expect:                                    # each key given must equal the transcript's
+//!     status: OK
+//!     message: ""                              # the status message; or `message_contains`
+//!     replies: [ { user_id: "42" } ]
+//!     headers: { x-request-id: abc }
+//!     trailers: { x-retry-after: "3" }
+//!     details: [ { "@type": google.rpc.ErrorInfo, reason: LOCKED } ]
+//! ```
+
+use std::path::Path;
+
+use grpc_double::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureSource, Fixtures, Schema};
+use prost_reflect::DynamicMessage;
+use serde_json::{Value, json};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+
+use crate::common::{
+    self,
+    dynamic::{self, Answer},
+    insta_settings,
+};
+
+fn schema_of(dir: &Path) -> Schema {
+    let protos: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "proto"))
+        .collect();
+    if protos.is_empty() {
+        Schema::bundled()
+    } else {
+        Schema::compile(&protos, [dir]).unwrap()
+    }
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn metadata(value: &Value) -> MetadataMap {
+    let mut map = MetadataMap::new();
+    for (key, value) in value.as_object().into_iter().flatten() {
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        if key.ends_with("-bin") {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .expect("base64");
+            map.append_bin(
+                MetadataKey::from_bytes(key.as_bytes()).unwrap(),
+                MetadataValue::from_bytes(&bytes),
+            );
+        } else {
+            map.append(
+                MetadataKey::from_bytes(key.as_bytes()).unwrap(),
+                text.parse().unwrap(),
+            );
+        }
+    }
+    map
+}
+
+/// `google.rpc.Status` details as their JSON forms.
+fn details(schema: &Schema, bytes: &[u8]) -> Value {
+    let desc = schema
+        .pool()
+        .get_message_by_name("google.rpc.Status")
+        .unwrap();
+    let status = DynamicMessage::decode(desc, bytes).unwrap();
+    dynamic::json(&status)
+        .get("details")
+        .cloned()
+        .unwrap_or(json!([]))
+}
+
+fn transcript(schema: &Schema, call: &Value, answer: &Answer) -> Value {
+    let mut entry = serde_json::Map::new();
+    for key in ["call", "request", "requests", "metadata"] {
+        if let Some(value) = call.get(key) {
+            entry.insert(key.into(), value.clone());
+        }
+    }
+    entry.insert("status".into(), json!(code_name(answer.code)));
+    if !answer.message.is_empty() {
+        entry.insert("message".into(), json!(answer.message));
+    }
+    entry.insert(
+        "replies".into(),
+        answer.replies.iter().map(dynamic::json).collect(),
+    );
+    let headers = dynamic::custom_metadata(&answer.headers);
+    if !headers.is_empty() {
+        entry.insert("headers".into(), json!(headers));
+    }
+    let trailers = dynamic::custom_metadata(&answer.trailers);
+    if !trailers.is_empty() {
+        entry.insert("trailers".into(), json!(trailers));
+    }
+    if !answer.details.is_empty() {
+        entry.insert("details".into(), details(schema, &answer.details));
+    }
+    Value::Object(entry)
+}
+
+/// A status code as fixtures write it, e.g. `NOT_FOUND` (tonic prints `NotFound`).
+fn code_name(code: tonic::Code) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn check(case: &str, i: usize, expect: &Value, got: &Value) {
+    let Some(expect) = expect.as_object() else {
+        return;
+    };
+    for (key, want) in expect {
+        let have = got.get(key.as_str());
+        let ok = match key.as_str() {
+            "message_contains" => got
+                .get("message")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.contains(want.as_str().unwrap_or_default())),
+            "message" => have.unwrap_or(&json!("")) == want,
+            _ => have == Some(want),
+        };
+        assert!(
+            ok,
+            "{case}, call {i}: `{key}` expected {want}, got {}\nwhole call: {got:#}",
+            have.map_or_else(|| "nothing".to_owned(), ToString::to_string)
+        );
+    }
+}
+
+async fn run_case(dir: &Path) -> Value {
+    let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let schema = schema_of(dir);
+    let stubs = match dir.join("stubs.yaml") {
+        // Named as the case sees it, so messages that quote locations are stable.
+        path if path.is_file() => {
+            FixtureSource::new("stubs.yaml", std::fs::read_to_string(path).unwrap())
+        }
+        _ => FixtureSource::new(BUNDLED_FIXTURES_NAME, BUNDLED_FIXTURES),
+    };
+    let fixtures = Fixtures::load(&schema, &[stubs])
+        .unwrap_or_else(|err| panic!("{case}: {:?}", miette::Report::new(err)));
+    let server = common::start(&schema, fixtures).await;
+    let channel = common::channel(&server).await;
+    let calls = yaml(&dir.join("calls.yaml"));
+    let mut out = Vec::new();
+    for (i, call) in calls
+        .as_array()
+        .expect("a list of calls")
+        .iter()
+        .enumerate()
+    {
+        let name = call["call"].as_str().expect("`call` names the method");
+        let path = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        // An unknown method is called with the shape of GetUser (its bytes do not matter).
+        let method = schema
+            .method(name)
+            .or_else(|| schema.services().next()?.methods().next())
+            .expect("a method");
+        let requests: Vec<DynamicMessage> = match (call.get("request"), call.get("requests")) {
+            (Some(one), _) => vec![dynamic::message(&method.input(), one)],
+            (None, Some(many)) => many
+                .as_array()
+                .expect("`requests` is a list")
+                .iter()
+                .map(|r| dynamic::message(&method.input(), r))
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        let metadata = metadata(call.get("metadata").unwrap_or(&Value::Null));
+        let answer = dynamic::call(channel.clone(), &path, &method, requests, metadata).await;
+        let got = transcript(&schema, call, &answer);
+        check(&case, i, call.get("expect").unwrap_or(&Value::Null), &got);
+        out.push(got);
+    }
+    server.shutdown().await.unwrap();
+    Value::Array(out)
+}
+
+#[test]
+fn serve_cases_answer_as_their_calls_expect() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/serve");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("calls.yaml").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 10, "the case folders are found");
+    for dir in cases {
+        let case = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let transcript = runtime.block_on(run_case(&dir));
+        let mut settings = insta_settings("serve_cases");
+        settings.set_snapshot_suffix(case.clone());
+        settings.set_input_file(dir.join("calls.yaml"));
+        settings.bind(|| insta::assert_yaml_snapshot!("transcript", transcript));
+    }
+}
