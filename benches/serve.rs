@@ -10,6 +10,10 @@
 //! alternating rounds so machine noise hits all three alike. It prints calls per second and the
 //! ratio to the reference. Client and server share the machine, so absolute numbers understate a
 //! dedicated server; the ratios are what this bench is for.
+//!
+//! A last row drives one bidi `Chat` stream of 10,000 messages, one at a time, and compares the
+//! time per message of the first and the last thousand: it stays flat when answering a message
+//! does not depend on how many came before it.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +35,7 @@ use userservice::{
 const CALLS: usize = 40_000;
 const CONCURRENCY: usize = 64;
 const ROUNDS: usize = 3;
+const BIDI_MESSAGES: usize = 10_000;
 
 struct Reference;
 
@@ -94,10 +99,8 @@ async fn start_fake(fixtures: Option<&str>) -> FakeServer {
         Some(text) => Fixtures::load(&schema, &[FixtureSource::new("bench.yaml", text)]).unwrap(),
         None => Fixtures::bundled(&schema).unwrap(),
     };
-    let options = ServerOptions {
-        log_calls: false,
-        ..ServerOptions::default()
-    };
+    let mut options = ServerOptions::default();
+    options.log_calls = false;
     FakeServer::start(&schema, fixtures, options).await.unwrap()
 }
 
@@ -136,6 +139,36 @@ async fn drive(uri: &str) -> f64 {
     (per_task * CONCURRENCY) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Microseconds per message of a ping-pong bidi Chat stream of `BIDI_MESSAGES` messages: the mean
+/// over the first thousand and over the last thousand. Flat means the cost of a message does not
+/// grow with the stream.
+async fn bidi_per_message(uri: &str) -> (f64, f64) {
+    let mut client = UserServiceClient::connect(uri.to_owned()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut replies = client
+        .chat(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut times = Vec::with_capacity(BIDI_MESSAGES);
+    for i in 0..BIDI_MESSAGES {
+        let start = Instant::now();
+        tx.send(ChatMessage {
+            user_id: format!("u{i}"),
+            message: "ping".into(),
+            timestamp: 1,
+        })
+        .await
+        .unwrap();
+        let reply = replies.message().await.unwrap().unwrap();
+        assert_eq!(reply.message, "Echo: ping");
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(tx);
+    let mean = |slice: &[f64]| slice.iter().sum::<f64>() / slice.len() as f64;
+    (mean(&times[..1000]), mean(&times[BIDI_MESSAGES - 1000..]))
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -166,5 +199,13 @@ fn main() {
         println!("{:<36} {:>12.0} {:>8.2}", "reference (generated tonic server)", r, 1.0);
         println!("{:<36} {:>12.0} {:>8.2}", "grpc-double, static stub", s, s / r);
         println!("{:<36} {:>12.0} {:>8.2}", "grpc-double, templated stub", t, t / r);
+        let (first, last) = bidi_per_message(&templated.uri()).await;
+        println!();
+        println!("Chat (bidi, bundled echo stub), {BIDI_MESSAGES} messages on one stream, ping-pong");
+        println!("{:<36} {:>12} {:>12} {:>8}", "", "first 1,000", "last 1,000", "ratio");
+        println!(
+            "{:<36} {:>9.1} µs {:>9.1} µs {:>8.2}",
+            "time per message", first, last, last / first
+        );
     });
 }

@@ -239,11 +239,9 @@ async fn reflection_lists_services_and_describes_them_with_json_names() {
 async fn zstd_compressed_calls_and_replies_work() {
     let schema = Schema::bundled();
     let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
-    let options = grpc_double::ServerOptions {
-        log_calls: false,
-        compression: Some(grpc_double::Compression::Zstd),
-        ..Default::default()
-    };
+    let mut options = grpc_double::ServerOptions::default();
+    options.log_calls = false;
+    options.compression = Some(grpc_double::Compression::Zstd);
     let server = grpc_double::FakeServer::start(&schema, fixtures, options)
         .await
         .unwrap();
@@ -260,11 +258,9 @@ async fn zstd_compressed_calls_and_replies_work() {
 async fn requests_over_the_size_limit_are_rejected() {
     let schema = Schema::bundled();
     let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
-    let options = grpc_double::ServerOptions {
-        log_calls: false,
-        max_message_size: Some(64),
-        ..Default::default()
-    };
+    let mut options = grpc_double::ServerOptions::default();
+    options.log_calls = false;
+    options.max_message_size = Some(64);
     let server = grpc_double::FakeServer::start(&schema, fixtures, options)
         .await
         .unwrap();
@@ -289,11 +285,9 @@ async fn requests_over_the_size_limit_are_rejected() {
 async fn every_listener_serves() {
     let schema = Schema::bundled();
     let fixtures = grpc_double::Fixtures::bundled(&schema).unwrap();
-    let options = grpc_double::ServerOptions {
-        log_calls: false,
-        listen: vec!["127.0.0.1:0".into(), "127.0.0.1:0".into()],
-        ..Default::default()
-    };
+    let mut options = grpc_double::ServerOptions::default();
+    options.log_calls = false;
+    options.listen = vec!["127.0.0.1:0".into(), "127.0.0.1:0".into()];
     let server = grpc_double::FakeServer::start(&schema, fixtures, options)
         .await
         .unwrap();

@@ -92,20 +92,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
 async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (schema, fixtures, sources) = args.schema.load()?;
     let stubs = fixtures.len();
-    let options = ServerOptions {
-        listen: args.listen.clone(),
-        compression: match args.compression {
-            CompressionArg::None => None,
-            CompressionArg::Gzip => Some(Compression::Gzip),
-            CompressionArg::Zstd => Some(Compression::Zstd),
-        },
-        max_message_size: args.max_message_size,
-        max_concurrent_streams: args.max_concurrent_streams,
-        keepalive_interval: args.http2_keepalive_interval,
-        keepalive_timeout: args.http2_keepalive_timeout,
-        shutdown_grace: args.shutdown_grace,
-        log_calls: true,
+    let mut options = ServerOptions::default();
+    options.listen.clone_from(&args.listen);
+    options.compression = match args.compression {
+        CompressionArg::None => None,
+        CompressionArg::Gzip => Some(Compression::Gzip),
+        CompressionArg::Zstd => Some(Compression::Zstd),
     };
+    options.max_message_size = args.max_message_size;
+    options.max_concurrent_streams = args.max_concurrent_streams;
+    options.keepalive_interval = args.http2_keepalive_interval;
+    options.keepalive_timeout = args.http2_keepalive_timeout;
+    options.shutdown_grace = args.shutdown_grace;
+    options.log_calls = true;
     let server = FakeServer::start(&schema, fixtures, options).await?;
     let files: Vec<&str> = sources.iter().map(|s| s.name()).collect();
     tracing::info!(

@@ -18,6 +18,7 @@ use crate::{
 
 /// One fixture affected by a contract change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Drift {
     /// Where in the fixture.
     pub location: FixtureLocation,

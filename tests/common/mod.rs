@@ -71,10 +71,8 @@ pub async fn serve(schema: &Schema, fixtures: &str) -> FakeServer {
 
 /// Starts a server with loaded fixtures.
 pub async fn start(schema: &Schema, fixtures: Fixtures) -> FakeServer {
-    let options = ServerOptions {
-        log_calls: false,
-        ..ServerOptions::default()
-    };
+    let mut options = ServerOptions::default();
+    options.log_calls = false;
     FakeServer::start(schema, fixtures, options)
         .await
         .expect("the server starts")

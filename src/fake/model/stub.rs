@@ -9,6 +9,7 @@ use crate::schema::method_name;
 
 /// A place in a fixture file, printed `file:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FixtureLocation {
     /// The fixture file's name.
     pub file: Arc<str>,

@@ -25,6 +25,7 @@ use crate::{
 
 /// Reply compression, when the client accepts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// gzip.
     Gzip,
@@ -33,7 +34,10 @@ pub enum Compression {
 }
 
 /// How the server listens and talks.
+///
+/// Start from [`ServerOptions::default`] and set what differs (new options may be added).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerOptions {
     /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`.
     pub listen: Vec<String>,
