@@ -76,9 +76,6 @@ pub(crate) enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
-    #[error("the gRPC server failed")]
-    #[diagnostic(code(grpc_double::serve::transport))]
-    Transport(#[source] tonic::transport::Error),
     #[error("the gRPC server task stopped abnormally")]
     #[diagnostic(
         code(grpc_double::serve::task),

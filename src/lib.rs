@@ -43,10 +43,12 @@ pub mod schema;
 pub use self::{
     error::{Error, Result},
     fake::{
-        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Compression, Drift, FakeServer, FieldCheck,
-        FixtureError, FixtureErrors, FixtureLocation, FixtureSource, Fixtures, Hole, Matcher,
-        PathStep, Payload, Reply, ServerOptions, StatusReply, StopHandle, StreamItem, Stub,
-        Template, Text, fixture_drift, parse_duration,
+        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Cmp, Compression, Computed, Contains, Delay,
+        Detail, Drift, Effects, FakeServer, FieldCheck, Fill, FixtureError, FixtureErrors,
+        FixtureLocation, FixtureSource, Fixtures, Generated, Health, Hole, JsonTemplate, Matcher,
+        Metadata, MetadataCheck, MetadataEntry, Mode, PathStep, Payload, Reply, Respond,
+        SequenceItem, ServerOptions, StatusReply, Step, StopHandle, StreamItem, StreamPart, Stub,
+        Template, Test, fixture_drift, parse_rfc3339,
     },
-    schema::Schema,
+    schema::{Schema, parse_duration},
 };

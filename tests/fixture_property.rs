@@ -2,7 +2,7 @@
 //! JSON form, loads, is encoded once, and decodes under the method's output type as the message
 //! that was written. Messages come from the round-trip strategies (`grpc_double::roundtrip`).
 
-use grpc_double::{FixtureSource, Fixtures, Payload, Schema, roundtrip};
+use grpc_double::{FixtureSource, Fixtures, Payload, Respond, Schema, roundtrip};
 use proptest::prelude::*;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 
@@ -160,7 +160,10 @@ proptest! {
         let schema = Schema::from_pool(method.parent_pool().clone());
         let fixtures = Fixtures::load(&schema, &[FixtureSource::new("p.yaml", yaml.as_str())])
             .map_err(|e| TestCaseError::fail(format!("{e:?}\n{yaml}")))?;
-        let Payload::Static(bytes) = &fixtures.stubs()[0].then.messages[0].payload else {
+        let Respond::Reply(reply) = &fixtures.stubs()[0].then else {
+            return Err(TestCaseError::fail("a `then` is one reply"));
+        };
+        let Payload::Static(bytes) = &reply.messages().next().unwrap().payload else {
             return Err(TestCaseError::fail("a reply without templates is encoded at load"));
         };
         let decoded = DynamicMessage::decode(method.output(), bytes.as_ref()).unwrap();

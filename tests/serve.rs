@@ -269,7 +269,7 @@ async fn requests_over_the_size_limit_are_rejected() {
         .get_user(user_request(&"x".repeat(100)))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert_eq!(
         client
             .get_user(user_request("small"))

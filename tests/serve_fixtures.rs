@@ -1,7 +1,7 @@
 //! Fixture validation: each bad fixture is reported at its file:line:col with a hint, and all
 //! problems of a load are reported at once. Snapshots hold miette's JSON rendering.
 
-use grpc_double::{FixtureSource, Fixtures, Matcher, Payload, Schema};
+use grpc_double::{FixtureSource, Fixtures, Matcher, Payload, Respond, Schema, Test};
 use prost_reflect::{DynamicMessage, Value};
 
 use crate::common::insta_settings;
@@ -367,13 +367,15 @@ bad_fixture!(
 );
 
 bad_fixture!(
-    headers_on_a_bidi_stub,
+    headers_after_the_first_step_of_a_conversation,
     kitchen(),
     "
 - method: kitchen.Kitchen/Serve
-  then: { message: {}, headers: { x-a: b } }
+  conversation:
+    - expect: any
+    - headers: { x-a: b }
 ",
-    "bad.yaml:3:24"
+    "bad.yaml:5:7"
 );
 
 bad_fixture!(
@@ -448,7 +450,10 @@ fn yaml_scalars_take_the_type_of_their_field() {
     };
     let expected: Vec<(&str, Value)> = checks
         .iter()
-        .map(|c| (c.path[0].name(), c.expected.clone()))
+        .map(|c| match &c.test {
+            Test::Equals(value) => (c.path[0].name(), value.clone()),
+            other => panic!("a plain value is an equality test: {other:?}"),
+        })
         .collect();
     assert_eq!(
         expected,
@@ -459,7 +464,10 @@ fn yaml_scalars_take_the_type_of_their_field() {
             ("tags", Value::List(vec![])),
         ]
     );
-    let Payload::Static(bytes) = &stub.then.messages[0].payload else {
+    let Respond::Reply(reply) = &stub.then else {
+        panic!("a `then` is one reply");
+    };
+    let Payload::Static(bytes) = &reply.messages().next().unwrap().payload else {
         panic!("a reply without templates is encoded when it loads");
     };
     let dish = DynamicMessage::decode(stub.method.output(), bytes.as_ref()).unwrap();

@@ -20,14 +20,13 @@ mod template;
 
 pub use self::{
     drift::{Drift, fixture_drift},
-    load::{
-        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureError, FixtureErrors, FixtureSource,
-        parse_duration,
-    },
+    load::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureError, FixtureErrors, FixtureSource},
     model::{
-        FieldCheck, FixtureLocation, Fixtures, Hole, Matcher, PathStep, Payload, Reply,
-        StatusReply, StreamItem, Stub, Text,
+        Cmp, Computed, Contains, Delay, Detail, Effects, FieldCheck, Fill, FixtureLocation,
+        Fixtures, Generated, Health, Hole, JsonTemplate, Matcher, Metadata, MetadataCheck,
+        MetadataEntry, Mode, PathStep, Payload, Reply, Respond, SequenceItem, StatusReply, Step,
+        StreamItem, StreamPart, Stub, Test,
     },
     serve::{Compression, FakeServer, ServerOptions, StopHandle},
-    template::Template,
+    template::{Template, parse_rfc3339},
 };

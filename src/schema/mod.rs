@@ -20,6 +20,7 @@ pub use self::{
     input::{GitRef, Input},
     names::{find_method, method_name},
     span::{Span, locate, span_in},
+    text::parse_duration,
 };
 pub(crate) use self::{
     names::{find_field, kind_name, suggest},

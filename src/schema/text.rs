@@ -55,6 +55,38 @@ pub(crate) fn decode_base64(text: &str) -> Option<bytes::Bytes> {
         .map(bytes::Bytes::from)
 }
 
+/// Parses a duration: `250ms`, `1.5s`, `2m`, `100us`; a bare number is milliseconds.
+///
+/// The syntax of every delay in fixtures and every duration flag of the command line.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(grpc_double::parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+/// assert_eq!(grpc_double::parse_duration("250"), Some(Duration::from_millis(250)));
+/// assert_eq!(grpc_double::parse_duration("soon"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "ms" => n / 1e3,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "us" | "µs" => n / 1e6,
+        "ns" => n / 1e9,
+        _ => return None,
+    };
+    std::time::Duration::try_from_secs_f64(seconds).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +100,17 @@ mod tests {
         assert_eq!(parse_float(".inf"), Some(f64::INFINITY));
         assert!(parse_float("NaN").is_some_and(f64::is_nan));
         assert_eq!(decode_base64("aGVsbG8").as_deref(), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn durations_take_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("5ms"), Some(Duration::from_millis(5)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("100us"), Some(Duration::from_micros(100)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1s"), None);
     }
 }

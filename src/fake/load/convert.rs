@@ -8,22 +8,18 @@
 
 use std::{collections::HashMap, ops::Range};
 
-use prost::Message as _;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 
 use super::{
     diagnostic::{Code, FixtureError, FixtureErrors},
-    scalar::{
-        expected_text, holds_json_null, map_key, parse_scalar, short_label, to_json, wire_text,
-        wkt_help,
-    },
+    scalar::{expected_text, holds_json_null, map_key, parse_scalar, short_label, wire_text},
     source::FixtureSource,
     trace::{Meaning, Trace},
     yaml::{Node, NodeKind, Scalar},
 };
 use crate::{
     fake::{
-        model::{Hole, PathStep},
+        model::{Fill, Hole, PathStep},
         template::{CompileError, Scope, TemplateCompiler, is_template},
     },
     schema::{find_field, kind_name, suggest},
@@ -37,8 +33,8 @@ pub(crate) struct Converter<'a> {
     pub(crate) trace: Option<&'a mut Trace>,
     /// Present in replies: strings with `{{ … }}` compile to holes. Absent in matchers.
     pub(crate) templates: Option<(&'a mut TemplateCompiler, &'a Scope)>,
-    path: Vec<PathStep>,
-    holes: Vec<Hole>,
+    pub(crate) path: Vec<PathStep>,
+    pub(crate) holes: Vec<Hole>,
 }
 
 impl<'a> Converter<'a> {
@@ -341,14 +337,19 @@ impl<'a> Converter<'a> {
     }
 
     /// Converts one element: the value of a singular field, or one item of a repeated field.
-    fn element(&mut self, node: &Node, field: &FieldDescriptor) -> Option<Value> {
+    pub(crate) fn element(&mut self, node: &Node, field: &FieldDescriptor) -> Option<Value> {
         if self.template_hole(node, field, true) {
             return Some(Value::default_value(&field.kind()));
         }
         self.kind_value(node, &field.kind(), field)
     }
 
-    fn kind_value(&mut self, node: &Node, kind: &Kind, field: &FieldDescriptor) -> Option<Value> {
+    pub(crate) fn kind_value(
+        &mut self,
+        node: &Node,
+        kind: &Kind,
+        field: &FieldDescriptor,
+    ) -> Option<Value> {
         if let Kind::Message(desc) = kind {
             return self.message(node, desc).map(Value::Message);
         }
@@ -406,151 +407,12 @@ impl<'a> Converter<'a> {
                     path: self.path.clone(),
                     field: field.clone(),
                     element,
-                    template,
+                    fill: Fill::Template(template),
                 });
             }
             Err(error) => self.problem(node, compile_error(error)),
         }
         true
-    }
-
-    /// Well-known types take their JSON forms. Returns `None` when `desc` is an ordinary message.
-    fn well_known(
-        &mut self,
-        node: &Node,
-        desc: &MessageDescriptor,
-    ) -> Option<Option<DynamicMessage>> {
-        let name = desc.full_name();
-        let name = name.strip_prefix("google.protobuf.")?;
-        let wrapper = matches!(
-            name,
-            "DoubleValue"
-                | "FloatValue"
-                | "Int64Value"
-                | "UInt64Value"
-                | "Int32Value"
-                | "UInt32Value"
-                | "BoolValue"
-                | "StringValue"
-                | "BytesValue"
-        );
-        if wrapper {
-            if node.as_map().is_some() {
-                return None;
-            }
-            let field = desc.get_field_by_name("value")?;
-            let mut message = DynamicMessage::new(desc.clone());
-            self.path.push(PathStep::Field(field.clone()));
-            let value = self.field_value(node, &field);
-            self.path.pop();
-            return Some(
-                value
-                    .and_then(|v| message.try_set_field(&field, v).ok())
-                    .map(|()| message),
-            );
-        }
-        match name {
-            "Timestamp" | "Duration" | "FieldMask" if node.as_map().is_none() => {}
-            "Struct" | "Value" | "ListValue" => {}
-            "Any" => return Some(self.any(node, desc)),
-            _ => return None,
-        }
-        Some(self.json_form(node, desc))
-    }
-
-    fn json_form(&mut self, node: &Node, desc: &MessageDescriptor) -> Option<DynamicMessage> {
-        let json = to_json(node);
-        match DynamicMessage::deserialize(desc.clone(), json) {
-            Ok(message) => Some(message),
-            Err(err) => {
-                self.error(
-                    node.span.clone(),
-                    Code::WellKnownType,
-                    format!("invalid `{}`: {err}", desc.full_name()),
-                )
-                .label(format!("not a valid {}", desc.name()))
-                .help(wkt_help(desc.name()))
-                .emit(self);
-                None
-            }
-        }
-    }
-
-    /// `{ "@type": pkg.Msg, field: … }`, or `{ "@type": google.protobuf.X, value: … }` for
-    /// well-known types, as in the proto3 JSON mapping.
-    fn any(&mut self, node: &Node, desc: &MessageDescriptor) -> Option<DynamicMessage> {
-        let entries = node.as_map()?;
-        let type_entry = entries
-            .iter()
-            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "@type"));
-        let Some((_, type_node)) = type_entry else {
-            self.error(
-                node.span.clone(),
-                Code::AnyType,
-                "an `Any` needs an `\"@type\"` key",
-            )
-            .label("no @type")
-            .help("write `\"@type\": google.rpc.ErrorInfo` followed by that message's fields")
-            .emit(self);
-            return None;
-        };
-        let type_name = type_node
-            .as_scalar()
-            .map(|s| s.text.clone())
-            .unwrap_or_default();
-        let full_name = type_name.rsplit('/').next().unwrap_or_default();
-        let pool = desc.parent_pool();
-        let Some(inner) = pool.get_message_by_name(full_name) else {
-            let names = pool
-                .all_messages()
-                .map(|m| m.full_name().to_owned())
-                .collect::<Vec<_>>();
-            let help = suggest(full_name, names.iter().map(String::as_str)).map_or_else(
-                || "the type must be defined in the loaded protos or google/rpc".to_owned(),
-                |s| format!("did you mean `{s}`?"),
-            );
-            self.error(
-                type_node.span.clone(),
-                Code::UnknownType,
-                format!("unknown message type `{full_name}`"),
-            )
-            .label("unknown type")
-            .help(help)
-            .emit(self);
-            return None;
-        };
-        let rest: Vec<(Node, Node)> = entries
-            .iter()
-            .filter(|(k, _)| k.as_scalar().is_none_or(|s| s.text != "@type"))
-            .cloned()
-            .collect();
-        // Well-known types are packed in their JSON form under `value`, as in the proto3 JSON
-        // mapping (`{"@type": …Duration, "value": "1s"}`); other types list their fields.
-        let wkt_value = rest
-            .iter()
-            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "value"))
-            .filter(|_| inner.full_name().starts_with("google.protobuf.") && rest.len() == 1)
-            .map(|(_, value)| value);
-        let body = if let Some(value) = wkt_value {
-            self.message(value, &inner)?
-        } else {
-            let body = Node {
-                span: node.span.clone(),
-                kind: NodeKind::Map(rest),
-            };
-            // Templates are not supported inside `Any`: its bytes are built once.
-            let templates = self.templates.take();
-            let message = self.message(&body, &inner);
-            self.templates = templates;
-            message?
-        };
-        let mut any = DynamicMessage::new(desc.clone());
-        let type_url = format!("type.googleapis.com/{}", inner.full_name());
-        any.try_set_field_by_name("type_url", Value::String(type_url))
-            .ok()?;
-        any.try_set_field_by_name("value", Value::Bytes(body.encode_to_vec().into()))
-            .ok()?;
-        Some(any)
     }
 }
 

@@ -79,8 +79,13 @@ codes! {
     MessageAndError => "message_and_error": "a unary or client-streaming reply with both a message and an error status",
     BadStatus => "status_code": "a missing or unknown status code",
     BadHeader => "bad_header": "an invalid header name or value",
-    BidiHeaders => "bidi_headers": "`headers` on a bidirectional stub",
-    BidiTrailers => "bidi_trailers": "`trailers` on a bidirectional stub without an error status",
+    BadOperator => "bad_operator": "a matching operator that does not apply to its field, or an invalid pattern",
+    BadScenario => "bad_scenario": "`when.state` or `set_state` without a `scenario`",
+    BadSequence => "bad_sequence": "an empty `sequence`, or a `repeat` or `times` that is not a positive number",
+    BadConversation => "bad_conversation": "a conversation step that does not apply, or a conversation on a method that receives one message",
+    BadMode => "bad_mode": "a `mode` other than `reactive` or `collect` (bidi methods only)",
+    BadFault => "bad_fault": "an unknown HTTP/2 error code for `abort`",
+    BadHealth => "bad_health": "a health status other than SERVING, NOT_SERVING or UNKNOWN",
     BadDuration => "bad_duration": "a delay that is not a duration",
 }
 

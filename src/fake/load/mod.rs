@@ -19,45 +19,41 @@
 //! matchers and replies, with `convert` and `scalar` typing values by descriptor and `trace`
 //! recording what each value meant (for fixture drift).
 
+mod conversation;
 mod convert;
 mod diagnostic;
 mod metadata;
 mod scalar;
 mod shape;
 mod source;
+mod stub;
+mod test;
 mod then;
 mod trace;
 mod when;
+mod wkt;
 mod yaml;
 
 use std::collections::HashMap;
-
-use prost_reflect::MethodDescriptor;
 
 pub(crate) use self::trace::{Meaning, Trace};
 use self::{
     convert::Converter,
     diagnostic::Code,
-    shape::{keys, scalar_text},
-    then::then,
-    when::when,
+    stub::StubCtx,
     yaml::{Node, NodeKind},
 };
 pub use self::{
     diagnostic::{FixtureError, FixtureErrors},
     source::FixtureSource,
-    then::parse_duration,
 };
 use crate::{
     Schema,
     fake::{
-        model::{FixtureLocation, Fixtures, Stub},
-        template::{Scope, TemplateCompiler},
+        model::{FixtureLocation, Fixtures, Health, Stub},
+        template::TemplateCompiler,
     },
-    schema::{method_name, suggest},
 };
-
-const STUB_KEYS: [&str; 6] = ["id", "name", "method", "priority", "when", "then"];
 
 /// The bundled fixtures for `proto/users.proto`.
 pub const BUNDLED_FIXTURES: &str = include_str!("../../../fixtures/users.yaml");
@@ -87,6 +83,7 @@ impl Fixtures {
             templates: TemplateCompiler::new(),
             stubs: Vec::new(),
             ids: HashMap::new(),
+            health: Vec::new(),
             trace: None,
         };
         for source in sources {
@@ -98,7 +95,11 @@ impl Fixtures {
             return (Err(loader.errors), traces);
         }
         loader.templates.finish();
-        (Ok(Fixtures::from_stubs(loader.stubs)), traces)
+        let mut fixtures = Fixtures::from_stubs(loader.stubs);
+        for (service, health) in loader.health {
+            fixtures.set_health(service, health);
+        }
+        (Ok(fixtures), traces)
     }
 
     /// Gets the bundled fixtures, `fixtures/users.yaml`, for [`Schema::bundled`].
@@ -120,6 +121,7 @@ struct Load<'s> {
     templates: TemplateCompiler,
     stubs: Vec<Stub>,
     ids: HashMap<String, FixtureLocation>,
+    health: Vec<(String, Health)>,
     /// For fixture drift: what every key and scalar meant, by byte offset.
     trace: Option<Trace>,
 }
@@ -146,15 +148,29 @@ impl Load<'_> {
                 _ if doc.is_null() => {}
                 NodeKind::Seq(stubs) => stubs.iter().for_each(|s| self.stub(source, s)),
                 NodeKind::Map(entries) => {
-                    let stubs = entries
-                        .iter()
-                        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "stubs"));
+                    let find = |name: &str| {
+                        entries
+                            .iter()
+                            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == name))
+                    };
+                    let stubs = find("stubs");
+                    let health = find("health");
+                    let known = usize::from(stubs.is_some()) + usize::from(health.is_some());
                     match stubs {
-                        Some((_, node)) if entries.len() == 1 => match &node.kind {
-                            NodeKind::Seq(stubs) => stubs.iter().for_each(|s| self.stub(source, s)),
-                            _ if node.is_null() => {}
-                            _ => self.top_level_error(source, node),
-                        },
+                        _ if known > 0 && known == entries.len() => {
+                            if let Some((_, node)) = health {
+                                self.health(source, node);
+                            }
+                            if let Some((_, node)) = stubs {
+                                match &node.kind {
+                                    NodeKind::Seq(stubs) => {
+                                        stubs.iter().for_each(|s| self.stub(source, s));
+                                    }
+                                    _ if node.is_null() => {}
+                                    _ => self.top_level_error(source, node),
+                                }
+                            }
+                        }
                         _ if entries
                             .iter()
                             .any(|(k, _)| k.as_scalar().is_some_and(|s| s.text == "method")) =>
@@ -173,149 +189,29 @@ impl Load<'_> {
         let mut conv = Converter::new(source, &mut self.errors);
         conv.error(node.span.clone(), Code::TopLevel, format!("expected a list of stubs, found {}", node.describe()))
             .label("expected a list of stubs")
-            .help("a fixture file is a list of stubs (`- method: pkg.Service/Method …`), or a mapping with a `stubs:` list")
+            .help("a fixture file is a list of stubs (`- method: pkg.Service/Method …`), or a mapping with a `stubs:` list (and `health:`)")
             .emit(&mut conv);
     }
 
     fn stub(&mut self, source: &FixtureSource, node: &Node) {
         let mut conv = Converter::new(source, &mut self.errors).with_trace(self.trace.as_mut());
-        let Some(keys) = keys(&mut conv, node, STUB_KEYS, "a stub") else {
-            return;
+        let mut ctx = StubCtx {
+            schema: self.schema,
+            templates: &mut self.templates,
+            ids: &mut self.ids,
         };
-        let origin = source.location(node.span.start);
-        let Some(&(_, method_node)) = keys.get("method") else {
-            conv.error(
-                node.span.start..node.span.start,
-                Code::MissingMethod,
-                "stub has no `method`",
-            )
-            .label("this stub")
-            .help("every stub names its method, e.g. `method: userservice.UserService/GetUser`")
-            .emit(&mut conv);
-            return;
-        };
-        let Some(method) = find_method(self.schema, &mut conv, method_node) else {
-            return;
-        };
-        conv.record(method_node.span.start, || {
-            Meaning::Method(format!(
-                "{}{} -> {}{}",
-                if method.is_client_streaming() {
-                    "stream "
-                } else {
-                    ""
-                },
-                method.input().full_name(),
-                if method.is_server_streaming() {
-                    "stream "
-                } else {
-                    ""
-                },
-                method.output().full_name()
-            ))
-        });
-        let mut id = None;
-        if let Some(&(_, node)) = keys.get("id")
-            && let Some(text) = scalar_text(&mut conv, node, "a string id")
-        {
-            let location = source.location(node.span.start);
-            if let Some(first) = self.ids.get(text) {
-                conv.error(
-                    node.span.clone(),
-                    Code::DuplicateId,
-                    format!("duplicate stub id `{text}`"),
-                )
-                .label("used again here")
-                .help(format!(
-                    "ids are unique across all fixture files; `{text}` is first used at {first}"
-                ))
-                .emit(&mut conv);
-            } else {
-                self.ids.insert(text.to_owned(), location);
-            }
-            id = Some(text.to_owned());
+        if let Some(stub) = stub::stub(&mut conv, &mut ctx, source, node) {
+            self.stubs.push(stub);
         }
-        let name = keys
-            .get("name")
-            .and_then(|&(_, n)| scalar_text(&mut conv, n, "a name"))
-            .map(str::to_owned);
-        let mut priority = 0;
-        if let Some(&(_, node)) = keys.get("priority")
-            && let Some(text) = scalar_text(&mut conv, node, "an integer priority")
-        {
-            match text.parse::<i64>() {
-                Ok(p) => priority = p,
-                Err(_) => conv
-                    .error(
-                        node.span.clone(),
-                        Code::BadPriority,
-                        format!("expected an integer priority, found `{text}`"),
-                    )
-                    .label("not an integer")
-                    .help("higher priorities are tried first; the default is 0")
-                    .emit(&mut conv),
-            }
-        }
-        let scope = Scope {
-            input: method.input(),
-        };
-        let when = match keys.get("when") {
-            Some(&(_, node)) => when(&mut conv, &mut self.templates, &scope, &method, node),
-            None => Vec::new(),
-        };
-        let Some(&(_, then_node)) = keys.get("then") else {
-            conv.error(
-                node.span.start..node.span.start,
-                Code::MissingThen,
-                "stub has no `then`",
-            )
-            .label("this stub")
-            .help("`then` says what to answer: a `message`, a `stream` of messages, or a `status`")
-            .emit(&mut conv);
-            return;
-        };
-        let Some(then) = then(&mut conv, &mut self.templates, &scope, &method, then_node) else {
-            return;
-        };
-        let mut stub = Stub::new(method, then);
-        stub.id = id;
-        stub.name = name;
-        stub.priority = priority;
-        stub.when = when;
-        stub.origin = Some(origin);
-        stub.relabel();
-        self.stubs.push(stub);
     }
-}
 
-fn find_method(schema: &Schema, conv: &mut Converter<'_>, node: &Node) -> Option<MethodDescriptor> {
-    let text = scalar_text(conv, node, "a method as `package.Service/Method`")?;
-    if let Some(method) = schema.method(text) {
-        return Some(method);
+    /// `health: { service: NOT_SERVING }` beside `stubs:`.
+    fn health(&mut self, source: &FixtureSource, node: &Node) {
+        let mut conv = Converter::new(source, &mut self.errors);
+        if let Some(health) = then::health(&mut conv, node) {
+            self.health.extend(health);
+        }
     }
-    let all: Vec<String> = schema
-        .pool()
-        .services()
-        .flat_map(|s| s.methods().map(|m| method_name(&m)).collect::<Vec<_>>())
-        .collect();
-    let help = if !text.contains('/') {
-        "write the method as `package.Service/Method`".to_owned()
-    } else if let Some(best) = suggest(text, all.iter().map(String::as_str)) {
-        format!("did you mean `{best}`?")
-    } else if all.is_empty() {
-        "the loaded protos define no services".to_owned()
-    } else {
-        format!("the loaded protos define: {}", all.join(", "))
-    };
-    conv.error(
-        node.span.clone(),
-        Code::UnknownMethod,
-        format!("unknown method `{text}`"),
-    )
-    .label("not in the loaded protos")
-    .help(help)
-    .emit(conv);
-    None
 }
 
 #[cfg(test)]
@@ -334,9 +230,11 @@ mod tests {
                 .filter(|s| s.method_name() == method)
                 .flat_map(|s| {
                     s.then
-                        .messages
-                        .iter()
+                        .replies()
+                        .into_iter()
+                        .flat_map(|r| r.messages())
                         .map(|m| matches!(m.payload, Payload::Static(_)))
+                        .collect::<Vec<_>>()
                 })
                 .collect()
         };

@@ -1,62 +1,86 @@
-//! `then`: what a stub answers, as a [`Reply`]: messages, a stream, a status with details,
-//! headers, trailers and delays.
+//! `then` (and each item of `sequence`): what a stub answers, as a [`Reply`].
+//!
+//! ```yaml
+//! then:
+//!   delay: { base: 100ms, jitter: 50ms }     # or `250ms`, or "{{ request.sleep_ms }}ms"
+//!   headers: { x-request-id: "{{ uuid() }}" }
+//!   stream:
+//!     - message: { name: first }
+//!     - for_each: "{{ request.sizes }}"       # one message per element
+//!       as: size
+//!       message: { body: "{{ zeros(size) }}" }
+//!     - abort: CANCEL                         # RST_STREAM here
+//!   status:
+//!     code: "{{ request.code }}"              # a name, a number, or a template
+//!     message: "no user {{ request.user_id }}"
+//!     details: [ { "@type": google.rpc.ErrorInfo, reason: "{{ request.reason }}" } ]
+//!   trailers: { grpc-retry-pushback-ms: "10" }
+//!   set_state: DONE                           # effects on the server
+//!   health: { userservice.UserService: NOT_SERVING }
+//!   goaway: true
+//!   outage: 2s
+//! ```
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message as _;
-use prost_reflect::{DynamicMessage, MethodDescriptor, Value};
+use prost_reflect::{MessageDescriptor, MethodDescriptor};
 use tonic::Code as GrpcCode;
 
 use super::{
     convert::{Converter, compile_error},
     diagnostic::Code,
-    metadata::metadata_map,
+    metadata::metadata_entries,
     shape::{keys, scalar_text},
-    yaml::{Node, NodeKind},
+    yaml::{Node, NodeKind, Scalar},
 };
 use crate::{
     fake::{
-        model::{CODES, Payload, Reply, StatusReply, StreamItem, Text, parse_code},
-        template::{Scope, TemplateCompiler, is_template},
+        model::{
+            CODES, Computed, Delay, Detail, Effects, Generated, Health, Payload, Reply,
+            StatusReply, StreamItem, StreamPart, parse_code, render,
+        },
+        template::{Scope, Template, TemplateCompiler, is_template},
     },
-    schema::{method_name, suggest},
+    schema::{method_name, parse_duration, suggest},
 };
 
-const THEN_KEYS: [&str; 6] = [
-    "message", "stream", "status", "headers", "trailers", "delay",
+pub(crate) const THEN_KEYS: [&str; 12] = [
+    "message",
+    "stream",
+    "status",
+    "headers",
+    "trailers",
+    "delay",
+    "trailers_only",
+    "set_state",
+    "health",
+    "goaway",
+    "outage",
+    "repeat",
 ];
-const ITEM_KEYS: [&str; 2] = ["message", "delay"];
+const ITEM_KEYS: [&str; 5] = ["message", "delay", "for_each", "as", "abort"];
 const STATUS_KEYS: [&str; 3] = ["code", "message", "details"];
+const DELAY_KEYS: [&str; 2] = ["base", "jitter"];
 
-pub(crate) fn then(
-    conv: &mut Converter<'_>,
-    templates: &mut TemplateCompiler,
-    scope: &Scope,
-    method: &MethodDescriptor,
-    node: &Node,
-) -> Option<Reply> {
+/// What a stub's reply parser is given.
+pub(crate) struct Ctx<'t, 's> {
+    pub(crate) templates: &'t mut TemplateCompiler,
+    pub(crate) scope: &'s Scope,
+    pub(crate) method: &'s MethodDescriptor,
+}
+
+/// Parses a `then` (or a sequence item, which may say `repeat`).
+pub(crate) fn then(conv: &mut Converter<'_>, ctx: &mut Ctx<'_, '_>, node: &Node) -> Option<Reply> {
     let keys = keys(conv, node, THEN_KEYS, "`then`")?;
-    let output = method.output();
+    let method = ctx.method;
     let name = method_name(method);
     let mut reply = Reply::default();
     let mut ok = true;
-    let message_payload = |conv: &mut Converter<'_>,
-                           templates: &mut TemplateCompiler,
-                           node: &Node|
-     -> Option<Payload> {
-        let mut c = Converter::new(conv.source, &mut *conv.errors)
-            .with_trace(conv.trace.as_deref_mut())
-            .with_templates(templates, scope);
-        let message = c.message(node, &output)?;
-        let holes = c.take_holes();
-        Some(Payload::new(message, holes))
-    };
     if let Some(&(_, d)) = keys.get("delay") {
-        reply.delay = duration(conv, d).unwrap_or_else(|| {
-            ok = false;
-            Duration::ZERO
-        });
+        match delay(conv, ctx, d) {
+            Some(d) => reply.delay = d,
+            None => ok = false,
+        }
     }
     if let Some(&(key, value)) = keys.get("message") {
         if keys.contains_key("stream") {
@@ -70,11 +94,11 @@ pub(crate) fn then(
             .emit(conv);
             ok = false;
         }
-        match message_payload(conv, templates, value) {
-            Some(payload) => reply.messages.push(StreamItem {
+        match payload(conv, ctx, value, &method.output(), ctx.scope) {
+            Some(payload) => reply.stream.push(StreamPart::Message(StreamItem {
                 payload,
-                delay: Duration::ZERO,
-            }),
+                delay: Delay::default(),
+            })),
             None => ok = false,
         }
     }
@@ -87,56 +111,15 @@ pub(crate) fn then(
             .help("answer with `then.message`")
             .emit(conv);
             ok = false;
-        } else if let NodeKind::Seq(items) = &value.kind {
-            for item in items {
-                let Some(item_keys) = keys_of_item(conv, item) else {
-                    ok = false;
-                    continue;
-                };
-                let delay = match item_keys.get("delay") {
-                    Some(&(_, d)) => duration(conv, d),
-                    None => Some(Duration::ZERO),
-                };
-                let payload = match item_keys.get("message") {
-                    Some(&(_, m)) => message_payload(conv, templates, m),
-                    None => {
-                        conv.error(
-                            item.span.clone(),
-                            Code::StreamItem,
-                            "a stream item needs a `message`",
-                        )
-                        .label("no message")
-                        .help(
-                            "write each item as `- message: { … }`, with an optional `delay: 5ms`",
-                        )
-                        .emit(conv);
-                        None
-                    }
-                };
-                match (payload, delay) {
-                    (Some(payload), Some(delay)) => {
-                        reply.messages.push(StreamItem { payload, delay })
-                    }
-                    _ => ok = false,
-                }
-            }
         } else {
-            conv.error(
-                value.span.clone(),
-                Code::ExpectedList,
-                format!(
-                    "`then.stream` takes a list of items, found {}",
-                    value.describe()
-                ),
-            )
-            .label("expected a list")
-            .help("write each item as `- message: { … }`, with an optional `delay: 5ms`")
-            .emit(conv);
-            ok = false;
+            match stream(conv, ctx, value) {
+                Some(parts) => reply.stream = parts,
+                None => ok = false,
+            }
         }
     }
     if let Some(&(_, value)) = keys.get("status") {
-        match status(conv, templates, scope, value) {
+        match status(conv, ctx, value) {
             Some(status) => reply.status = Some(status),
             None => ok = false,
         }
@@ -146,77 +129,370 @@ pub(crate) fn then(
         ("trailers", &mut reply.trailers),
     ] {
         if let Some(&(_, value)) = keys.get(key) {
-            match metadata_map(conv, value) {
-                Some(map) => *target = map,
+            match metadata_entries(conv, ctx.templates, ctx.scope, value) {
+                Some(entries) => *target = entries,
                 None => ok = false,
             }
         }
     }
-    let error_status = reply.fails();
-    if method.is_client_streaming() && method.is_server_streaming() && ok {
-        // A bidi call's headers leave before any message is matched, and its trailers after the
-        // last: only an error status can carry metadata from one stub.
-        if let Some(&(key, _)) = keys.get("headers") {
-            conv.error(key.span.clone(), Code::BidiHeaders, format!(
-                "`{name}` is bidirectional: its headers are sent before the first message is matched"
-            ))
-            .label("cannot apply")
-            .help("remove `headers`; metadata can ride on an error `status` as `trailers`")
-            .emit(conv);
-            ok = false;
-        }
-        if let (Some(&(key, _)), false) = (keys.get("trailers"), error_status) {
-            conv.error(key.span.clone(), Code::BidiTrailers, format!(
-                "`{name}` is bidirectional: `trailers` need an error `status` that ends the call"
-            ))
-            .label("no status to carry them")
-            .emit(conv);
-            ok = false;
+    if let Some(&(_, value)) = keys.get("trailers_only") {
+        match flag(conv, value) {
+            Some(on) => reply.trailers_only = on,
+            None => ok = false,
         }
     }
-    if !method.is_server_streaming() && ok {
-        if error_status && !reply.messages.is_empty() {
-            conv.error(node.span.clone(), Code::MessageAndError, format!(
-                "`{name}` answers one message or an error, but this `then` has both"
-            ))
-            .label("message and error status")
-            .help("drop the `message` to fail the call, or drop the `status` (or make it OK) to answer")
-            .emit(conv);
-            ok = false;
-        } else if !error_status && reply.messages.is_empty() {
+    match effects(conv, ctx, &keys) {
+        Some(effects) => reply.effects = effects,
+        None => ok = false,
+    }
+    if !ok {
+        return None;
+    }
+    check_shape(conv, method, node, &keys, &reply).then_some(reply)
+}
+
+/// What a method can send: one message or an error for unary and client-streaming methods.
+fn check_shape(
+    conv: &mut Converter<'_>,
+    method: &MethodDescriptor,
+    node: &Node,
+    keys: &std::collections::HashMap<&'static str, (&Node, &Node)>,
+    reply: &Reply,
+) -> bool {
+    let name = method_name(method);
+    if reply.trailers_only && !reply.stream.is_empty() {
+        conv.error(
+            node.span.clone(),
+            Code::MessageAndError,
+            "a trailers-only reply sends no messages",
+        )
+        .label("messages and `trailers_only`")
+        .help("drop the messages, or `trailers_only`")
+        .emit(conv);
+        return false;
+    }
+    if method.is_server_streaming() {
+        return true;
+    }
+    let fixed_error = reply
+        .status
+        .as_ref()
+        .is_some_and(|s| matches!(s.code, Computed::Fixed(c) if c != GrpcCode::Ok));
+    let templated_code = reply.status.as_ref().is_some_and(|s| s.code.is_template());
+    if fixed_error && !reply.stream.is_empty() {
+        conv.error(
+            node.span.clone(),
+            Code::MessageAndError,
+            format!("`{name}` answers one message or an error, but this `then` has both"),
+        )
+        .label("message and error status")
+        .help("drop the `message` to fail the call, or drop the `status` (or make it OK) to answer")
+        .emit(conv);
+        return false;
+    }
+    if !fixed_error && !templated_code && reply.stream.is_empty() && !keys.contains_key("set_state")
+    {
+        conv.error(
+            node.span.clone(),
+            Code::EmptyThen,
+            "`then` needs a `message` or an error `status`",
+        )
+        .label("nothing to answer")
+        .help("write `message: {}` to answer with an empty message")
+        .emit(conv);
+        return false;
+    }
+    true
+}
+
+/// A reply message of type `desc`; strings holding `{{ … }}` become holes.
+pub(crate) fn payload(
+    conv: &mut Converter<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    node: &Node,
+    desc: &MessageDescriptor,
+    scope: &Scope,
+) -> Option<Payload> {
+    let mut c = Converter::new(conv.source, &mut *conv.errors)
+        .with_trace(conv.trace.as_deref_mut())
+        .with_templates(ctx.templates, scope);
+    let message = c.message(node, desc)?;
+    let holes = c.take_holes();
+    Some(Payload::new(message, holes))
+}
+
+/// `stream:` items: messages, generated runs, faults.
+pub(crate) fn stream(
+    conv: &mut Converter<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    node: &Node,
+) -> Option<Vec<StreamPart>> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Map(_) => vec![node],
+        _ => {
             conv.error(
                 node.span.clone(),
-                Code::EmptyThen,
-                "`then` needs a `message` or an error `status`",
+                Code::ExpectedList,
+                format!("`stream` takes a list of items, found {}", node.describe()),
             )
-            .label("nothing to answer")
-            .help("write `message: {}` to answer with an empty message")
+            .label("expected a list")
+            .help("write each item as `- message: { … }`, with an optional `delay: 5ms`")
             .emit(conv);
+            return None;
+        }
+    };
+    let output = ctx.method.output();
+    let mut parts = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let Some(item_keys) = keys(conv, item, ITEM_KEYS, "a stream item") else {
             ok = false;
+            continue;
+        };
+        if let Some(&(_, reason)) = item_keys.get("abort") {
+            match abort_reason(conv, reason) {
+                Some(code) => parts.push(StreamPart::Abort(code)),
+                None => ok = false,
+            }
+            continue;
+        }
+        let Some(&(_, message)) = item_keys.get("message") else {
+            conv.error(item.span.clone(), Code::StreamItem, "a stream item needs a `message`")
+                .label("no message")
+                .help("write each item as `- message: { … }`, with an optional `delay: 5ms`; `for_each` repeats it per element; `abort` resets the stream")
+                .emit(conv);
+            ok = false;
+            continue;
+        };
+        if let Some(&(_, each)) = item_keys.get("for_each") {
+            let var = match item_keys.get("as") {
+                Some(&(_, v)) => scalar_text(conv, v, "a variable name").map(str::to_owned),
+                None => Some("item".to_owned()),
+            };
+            let Some(var) = var else {
+                ok = false;
+                continue;
+            };
+            let scope = ctx.scope.with_locals(&[var.as_str(), "index"]);
+            let items = template(
+                conv,
+                ctx.templates,
+                ctx.scope,
+                each,
+                "a list (or a count) to repeat the message for",
+            );
+            let delay = match item_keys.get("delay") {
+                Some(&(_, d)) => delay_in(conv, ctx.templates, &scope, d),
+                None => Some(Delay::default()),
+            };
+            let payload = payload(conv, ctx, message, &output, &scope);
+            match (items, delay, payload) {
+                (Some(items), Some(delay), Some(payload)) => {
+                    parts.push(StreamPart::Each(Generated {
+                        items,
+                        var,
+                        payload,
+                        delay,
+                    }))
+                }
+                _ => ok = false,
+            }
+            continue;
+        }
+        let delay = match item_keys.get("delay") {
+            Some(&(_, d)) => delay(conv, ctx, d),
+            None => Some(Delay::default()),
+        };
+        let scope = ctx.scope.clone();
+        match (payload(conv, ctx, message, &output, &scope), delay) {
+            (Some(payload), Some(delay)) => {
+                parts.push(StreamPart::Message(StreamItem { payload, delay }))
+            }
+            _ => ok = false,
         }
     }
-    ok.then_some(reply)
+    ok.then_some(parts)
 }
 
-fn keys_of_item<'n>(
-    conv: &mut Converter<'_>,
-    node: &'n Node,
-) -> Option<HashMap<&'static str, (&'n Node, &'n Node)>> {
-    keys(conv, node, ITEM_KEYS, "a stream item")
-}
-
-fn status(
+/// A template that must be one (`for_each`), compiled in `scope`.
+fn template(
     conv: &mut Converter<'_>,
     templates: &mut TemplateCompiler,
     scope: &Scope,
     node: &Node,
+    what: &str,
+) -> Option<Template> {
+    let text = scalar_text(conv, node, what)?;
+    let source = if is_template(text) {
+        text.to_owned()
+    } else {
+        format!("{{{{ {text} }}}}")
+    };
+    match templates.compile(&source, scope) {
+        Ok(t) => Some(t),
+        Err(error) => {
+            compile_error(error)
+                .at(conv.source, node.span.clone())
+                .emit(conv);
+            None
+        }
+    }
+}
+
+/// An HTTP/2 error code for RST_STREAM, by name or number.
+fn abort_reason(conv: &mut Converter<'_>, node: &Node) -> Option<u32> {
+    const REASONS: [(&str, u32); 14] = [
+        ("NO_ERROR", 0),
+        ("PROTOCOL_ERROR", 1),
+        ("INTERNAL_ERROR", 2),
+        ("FLOW_CONTROL_ERROR", 3),
+        ("SETTINGS_TIMEOUT", 4),
+        ("STREAM_CLOSED", 5),
+        ("FRAME_SIZE_ERROR", 6),
+        ("REFUSED_STREAM", 7),
+        ("CANCEL", 8),
+        ("COMPRESSION_ERROR", 9),
+        ("CONNECT_ERROR", 10),
+        ("ENHANCE_YOUR_CALM", 11),
+        ("INADEQUATE_SECURITY", 12),
+        ("HTTP_1_1_REQUIRED", 13),
+    ];
+    let text = scalar_text(conv, node, "an HTTP/2 error code")?;
+    if let Ok(n) = text.parse::<u32>() {
+        return Some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    if let Some((_, code)) = REASONS.iter().find(|(name, _)| *name == upper) {
+        return Some(*code);
+    }
+    let help = suggest(&upper, REASONS.iter().map(|(n, _)| *n)).map_or_else(
+        || format!("HTTP/2 error codes: {}", REASONS.map(|(n, _)| n).join(", ")),
+        |s| format!("did you mean `{s}`?"),
+    );
+    conv.error(
+        node.span.clone(),
+        Code::BadFault,
+        format!("unknown HTTP/2 error code `{text}`"),
+    )
+    .label("not an HTTP/2 error code")
+    .help(help)
+    .emit(conv);
+    None
+}
+
+fn flag(conv: &mut Converter<'_>, node: &Node) -> Option<bool> {
+    match node.as_scalar().and_then(Scalar::as_bool) {
+        Some(b) => Some(b),
+        None => {
+            conv.error(
+                node.span.clone(),
+                Code::TypeMismatch,
+                format!("expected true or false, found {}", node.describe()),
+            )
+            .label("expected true or false")
+            .emit(conv);
+            None
+        }
+    }
+}
+
+/// `set_state`, `health`, `goaway`, `outage`.
+pub(crate) fn effects(
+    conv: &mut Converter<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    keys: &std::collections::HashMap<&'static str, (&Node, &Node)>,
+) -> Option<Effects> {
+    let mut effects = Effects::default();
+    let mut ok = true;
+    if let Some(&(_, value)) = keys.get("set_state") {
+        match scalar_text(conv, value, "a state name") {
+            Some(text) if is_template(text) => match ctx.templates.compile(text, ctx.scope) {
+                Ok(t) => effects.set_state = Some(Computed::Template(t)),
+                Err(error) => {
+                    compile_error(error)
+                        .at(conv.source, value.span.clone())
+                        .emit(conv);
+                    ok = false;
+                }
+            },
+            Some(text) => effects.set_state = Some(Computed::Fixed(text.to_owned())),
+            None => ok = false,
+        }
+    }
+    if let Some(&(_, value)) = keys.get("health") {
+        match health(conv, value) {
+            Some(h) => effects.health = h,
+            None => ok = false,
+        }
+    }
+    if let Some(&(_, value)) = keys.get("goaway") {
+        match flag(conv, value) {
+            Some(on) => effects.goaway = on,
+            None => ok = false,
+        }
+    }
+    if let Some(&(_, value)) = keys.get("outage") {
+        match duration(conv, value) {
+            Some(d) => effects.outage = Some(d),
+            None => ok = false,
+        }
+    }
+    ok.then_some(effects)
+}
+
+/// `health: { service: SERVING | NOT_SERVING | UNKNOWN }` (`""` is the server as a whole).
+pub(crate) fn health(conv: &mut Converter<'_>, node: &Node) -> Option<Vec<(String, Health)>> {
+    let Some(entries) = node.as_map() else {
+        conv.error(
+            node.span.clone(),
+            Code::ExpectedMapping,
+            "`health` takes a mapping of service names to SERVING, NOT_SERVING or UNKNOWN",
+        )
+        .label("expected a mapping")
+        .emit(conv);
+        return None;
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let service = k.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+        let status = v
+            .as_scalar()
+            .map(|s| s.text.to_ascii_uppercase())
+            .unwrap_or_default();
+        let health = match status.as_str() {
+            "SERVING" => Health::Serving,
+            "NOT_SERVING" => Health::NotServing,
+            "UNKNOWN" => Health::Unknown,
+            _ => {
+                conv.error(
+                    v.span.clone(),
+                    Code::BadHealth,
+                    format!("unknown health status `{status}`"),
+                )
+                .label("not a health status")
+                .help("write SERVING, NOT_SERVING or UNKNOWN")
+                .emit(conv);
+                return None;
+            }
+        };
+        out.push((service, health));
+    }
+    Some(out)
+}
+
+pub(crate) fn status(
+    conv: &mut Converter<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    node: &Node,
 ) -> Option<StatusReply> {
     if let Some(s) = node.as_scalar() {
-        let code = code(conv, node, &s.text)?;
+        let code = code(conv, ctx, node, &s.text)?;
         return Some(StatusReply {
             code,
-            message: Text::Static(String::new()),
-            details: Bytes::new(),
+            message: Computed::Fixed(String::new()),
+            details: Vec::new(),
+            encoded_details: None,
         });
     }
     let keys = keys(conv, node, STATUS_KEYS, "`status`")?;
@@ -232,14 +508,13 @@ fn status(
         return None;
     };
     let code_text = scalar_text(conv, code_node, "a status code")?.to_owned();
-    let code = code(conv, code_node, &code_text)?;
-    let mut text = String::new();
-    let mut message = Text::Static(String::new());
+    let code = code(conv, ctx, code_node, &code_text)?;
+    let mut message = Computed::Fixed(String::new());
     if let Some(&(_, m)) = keys.get("message") {
         let t = scalar_text(conv, m, "a message")?.to_owned();
         if is_template(&t) {
-            match templates.compile(&t, scope) {
-                Ok(id) => message = Text::Template(id),
+            match ctx.templates.compile(&t, ctx.scope) {
+                Ok(template) => message = Computed::Template(template),
                 Err(error) => {
                     compile_error(error)
                         .at(conv.source, m.span.clone())
@@ -248,24 +523,62 @@ fn status(
                 }
             }
         } else {
-            text.clone_from(&t);
-            message = Text::Static(t);
+            message = Computed::Fixed(t);
         }
     }
-    let mut details = Bytes::new();
+    let mut details = Vec::new();
     if let Some(&(_, d)) = keys.get("details") {
-        details = status_details(conv, scope.input.parent_pool(), code, &text, d)?;
+        details = status_details(conv, ctx, d)?;
     }
-    Some(StatusReply {
+    let mut status = StatusReply {
         code,
         message,
         details,
-    })
+        encoded_details: None,
+    };
+    if !status.details.is_empty() && !status.is_template() {
+        // Fixed: encode the google.rpc.Status once, with the status's own code and message.
+        let (code, message) = match (&status.code, &status.message) {
+            (Computed::Fixed(c), Computed::Fixed(m)) => (*c, m.clone()),
+            _ => return Some(status),
+        };
+        status.encoded_details = render::encode_status(
+            code,
+            &message,
+            &status.details,
+            &minijinja::Value::UNDEFINED,
+        )
+        .ok();
+    }
+    Some(status)
 }
 
-fn code(conv: &mut Converter<'_>, node: &Node, text: &str) -> Option<GrpcCode> {
+fn code(
+    conv: &mut Converter<'_>,
+    ctx: &mut Ctx<'_, '_>,
+    node: &Node,
+    text: &str,
+) -> Option<Computed<GrpcCode>> {
+    if is_template(text) {
+        return match ctx.templates.compile(text, ctx.scope) {
+            Ok(t) => Some(Computed::Template(t)),
+            Err(error) => {
+                compile_error(error)
+                    .at(conv.source, node.span.clone())
+                    .emit(conv);
+                None
+            }
+        };
+    }
     if let Some(code) = parse_code(text) {
-        return Some(code);
+        return Some(Computed::Fixed(code));
+    }
+    if let Ok(n) = text.trim().parse::<i64>() {
+        conv.error(node.span.clone(), Code::BadStatus, format!("{n} is not a gRPC status code: codes are 0 to 16"))
+            .label("out of range (0-16)")
+            .help("write the code by name, e.g. `NOT_FOUND`, or as a number from 0 (OK) to 16 (UNAUTHENTICATED)")
+            .emit(conv);
+        return None;
     }
     let names = CODES.iter().map(|(_, n)| *n);
     let help = suggest(text, names).map_or_else(
@@ -288,19 +601,13 @@ fn code(conv: &mut Converter<'_>, node: &Node, text: &str) -> Option<GrpcCode> {
     None
 }
 
-/// `details: [{ "@type": google.rpc.BadRequest, … }]` as an encoded `google.rpc.Status`.
+/// `details: [{ "@type": google.rpc.BadRequest, … }]`: typed messages, templates allowed.
 fn status_details(
     conv: &mut Converter<'_>,
-    pool: &prost_reflect::DescriptorPool,
-    code: GrpcCode,
-    message: &str,
+    ctx: &mut Ctx<'_, '_>,
     node: &Node,
-) -> Option<Bytes> {
-    // Every schema includes google/rpc (see `schema::Loader`), so this lookup only fails for
-    // pools built elsewhere.
-    let status_desc = pool.get_message_by_name("google.rpc.Status")?;
-    let details_field = status_desc.get_field_by_name("details")?;
-    let NodeKind::Seq(_) = &node.kind else {
+) -> Option<Vec<Detail>> {
+    let NodeKind::Seq(items) = &node.kind else {
         conv.error(
             node.span.clone(),
             Code::ExpectedList,
@@ -310,19 +617,78 @@ fn status_details(
         .emit(conv);
         return None;
     };
-    let details = conv.field_value(node, &details_field)?;
-    let mut status = DynamicMessage::new(status_desc);
-    status
-        .try_set_field_by_name("code", Value::I32(code as i32))
-        .ok()?;
-    status
-        .try_set_field_by_name("message", Value::String(message.to_owned()))
-        .ok()?;
-    status.try_set_field(&details_field, details).ok()?;
-    Some(status.encode_to_vec().into())
+    let pool = ctx.scope.input.parent_pool().clone();
+    let mut details = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let Some((inner, body)) = conv.any_type(item, &pool) else {
+            ok = false;
+            continue;
+        };
+        let scope = ctx.scope.clone();
+        match payload(conv, ctx, &body, &inner, &scope) {
+            Some(payload) => details.push(Detail {
+                type_url: format!("type.googleapis.com/{}", inner.full_name()),
+                payload,
+            }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(details)
 }
 
-fn duration(conv: &mut Converter<'_>, node: &Node) -> Option<Duration> {
+/// A delay: `250ms`, a template, or `{ base: …, jitter: … }`.
+pub(crate) fn delay(conv: &mut Converter<'_>, ctx: &mut Ctx<'_, '_>, node: &Node) -> Option<Delay> {
+    delay_in(conv, ctx.templates, ctx.scope, node)
+}
+
+fn delay_in(
+    conv: &mut Converter<'_>,
+    templates: &mut TemplateCompiler,
+    scope: &Scope,
+    node: &Node,
+) -> Option<Delay> {
+    if node.as_map().is_some() {
+        let keys = keys(conv, node, DELAY_KEYS, "a delay")?;
+        let base = match keys.get("base") {
+            Some(&(_, b)) => base(conv, templates, scope, b)?,
+            None => Computed::Fixed(Duration::ZERO),
+        };
+        let jitter = match keys.get("jitter") {
+            Some(&(_, j)) => duration(conv, j)?,
+            None => Duration::ZERO,
+        };
+        return Some(Delay { base, jitter });
+    }
+    Some(Delay {
+        base: base(conv, templates, scope, node)?,
+        jitter: Duration::ZERO,
+    })
+}
+
+fn base(
+    conv: &mut Converter<'_>,
+    templates: &mut TemplateCompiler,
+    scope: &Scope,
+    node: &Node,
+) -> Option<Computed<Duration>> {
+    if let Some(text) = node.as_scalar().map(|s| s.text.clone())
+        && is_template(&text)
+    {
+        return match templates.compile(&text, scope) {
+            Ok(t) => Some(Computed::Template(t)),
+            Err(error) => {
+                compile_error(error)
+                    .at(conv.source, node.span.clone())
+                    .emit(conv);
+                None
+            }
+        };
+    }
+    duration(conv, node).map(Computed::Fixed)
+}
+
+pub(crate) fn duration(conv: &mut Converter<'_>, node: &Node) -> Option<Duration> {
     let text = scalar_text(conv, node, "a duration")?;
     match parse_duration(text) {
         Some(d) => Some(d),
@@ -340,24 +706,4 @@ fn duration(conv: &mut Converter<'_>, node: &Node) -> Option<Duration> {
             None
         }
     }
-}
-
-/// `250ms`, `1.5s`, `2m`, `100us`; a bare number is milliseconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "" | "ms" => n / 1e3,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        "us" | "µs" => n / 1e6,
-        "ns" => n / 1e9,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
 }

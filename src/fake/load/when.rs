@@ -1,26 +1,47 @@
 //! `when`: the conditions of a stub, as [`Matcher`]s.
+//!
+//! ```yaml
+//! when:
+//!   message: { user_id: { regex: "^u-" }, age: { gte: 18 } }
+//!   metadata: { x-tenant: acme, x-trace-bin: { present: true } }
+//!   expr: "request.tags | length > 2"
+//!   state: logged-in            # the stub's scenario is in this state (or a list of states)
+//!   chance: 0.25                # a quarter of the calls, from the seeded random source
+//!   any_of: [ { message: … }, { metadata: … } ]
+//!   not: { message: { user_id: banned } }
+//! ```
 
-use std::collections::HashMap;
-
-use prost_reflect::{Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::MethodDescriptor;
 
 use super::{
     convert::{Converter, compile_error},
     diagnostic::Code,
-    metadata::metadata_pairs,
+    metadata::metadata_checks,
     shape::{keys, scalar_text},
+    test::partial,
     yaml::{Node, NodeKind},
 };
 use crate::{
     fake::{
-        model::{FieldCheck, Matcher},
+        model::Matcher,
         template::{Scope, TemplateCompiler},
     },
     schema::method_name,
 };
 
-const WHEN_KEYS: [&str; 5] = ["message", "message_eq", "messages", "metadata", "expr"];
+const WHEN_KEYS: [&str; 9] = [
+    "message",
+    "message_eq",
+    "messages",
+    "metadata",
+    "expr",
+    "state",
+    "chance",
+    "any_of",
+    "not",
+];
 
+/// The conditions of a `when` mapping, with where each was written (for later checks).
 pub(crate) fn when(
     conv: &mut Converter<'_>,
     templates: &mut TemplateCompiler,
@@ -81,8 +102,8 @@ pub(crate) fn when(
                     .emit(conv),
             },
             "metadata" => {
-                if let Some(pairs) = metadata_pairs(conv, value) {
-                    matchers.push(Matcher::Metadata(pairs));
+                if let Some(checks) = metadata_checks(conv, value) {
+                    matchers.push(Matcher::Metadata(checks));
                 }
             }
             "expr" => {
@@ -96,67 +117,71 @@ pub(crate) fn when(
                     }
                 }
             }
+            "state" => {
+                let states: Option<Vec<String>> = match &value.kind {
+                    NodeKind::Seq(items) => items
+                        .iter()
+                        .map(|item| scalar_text(conv, item, "a state name").map(str::to_owned))
+                        .collect(),
+                    _ => scalar_text(conv, value, "a state name").map(|s| vec![s.to_owned()]),
+                };
+                if let Some(states) = states {
+                    matchers.push(Matcher::State(states));
+                }
+            }
+            "chance" => {
+                let fraction = scalar_text(conv, value, "a fraction between 0 and 1")
+                    .and_then(|t| t.trim_end_matches('%').parse::<f64>().ok().map(|f| (t, f)));
+                match fraction {
+                    Some((text, f)) => {
+                        let f = if text.ends_with('%') { f / 100.0 } else { f };
+                        if (0.0..=1.0).contains(&f) {
+                            matchers.push(Matcher::Chance(f));
+                        } else {
+                            conv.error(
+                                value.span.clone(),
+                                Code::OutOfRange,
+                                format!(
+                                    "`chance` is a fraction from 0 to 1 (or 0% to 100%), not {text}"
+                                ),
+                            )
+                            .label("out of range")
+                            .emit(conv);
+                        }
+                    }
+                    None => conv
+                        .error(
+                            value.span.clone(),
+                            Code::TypeMismatch,
+                            "`chance` is a fraction from 0 to 1, e.g. `0.25` or `25%`",
+                        )
+                        .label("expected a number")
+                        .emit(conv),
+                }
+            }
+            "any_of" => match &value.kind {
+                NodeKind::Seq(items) => {
+                    let groups = items
+                        .iter()
+                        .map(|item| when(conv, templates, scope, method, item))
+                        .collect();
+                    matchers.push(Matcher::AnyOf(groups));
+                }
+                _ => conv
+                    .error(
+                        value.span.clone(),
+                        Code::ExpectedList,
+                        "`when.any_of` takes a list of conditions, each like a `when`",
+                    )
+                    .label("expected a list")
+                    .emit(conv),
+            },
+            "not" => {
+                let group = when(conv, templates, scope, method, value);
+                matchers.push(Matcher::Not(group));
+            }
             _ => {}
         }
     }
     matchers
-}
-
-/// `when.message`: each written key becomes a check, even when it holds the default value
-/// (`page_size: 0` matches only requests that leave `page_size` unset).
-fn partial(
-    conv: &mut Converter<'_>,
-    node: &Node,
-    desc: &MessageDescriptor,
-    prefix: &[prost_reflect::FieldDescriptor],
-) -> Vec<FieldCheck> {
-    if node.is_null() {
-        return Vec::new();
-    }
-    let Some(entries) = node.as_map() else {
-        conv.error(
-            node.span.clone(),
-            Code::ExpectedMessage,
-            format!(
-                "expected fields of `{}` to match, found {}",
-                desc.full_name(),
-                node.describe()
-            ),
-        )
-        .label("expected a mapping")
-        .emit(conv);
-        return Vec::new();
-    };
-    let mut checks = Vec::new();
-    let mut oneofs = HashMap::new();
-    for (key, value) in entries {
-        let Some(field) = conv.field_for_key(key, desc) else {
-            continue;
-        };
-        if !conv.oneof_allows(key, &field, &mut oneofs) {
-            continue;
-        }
-        let mut path = prefix.to_vec();
-        path.push(field.clone());
-        let nested = match field.kind() {
-            Kind::Message(m)
-                if !field.is_list()
-                    && !field.is_map()
-                    && !m.full_name().starts_with("google.protobuf.") =>
-            {
-                Some(m)
-            }
-            _ => None,
-        };
-        if let Some(m) = nested
-            && value.as_map().is_some_and(|e| !e.is_empty())
-        {
-            checks.extend(partial(conv, value, &m, &path));
-            continue;
-        }
-        if let Some(expected) = conv.field_value(value, &field) {
-            checks.push(FieldCheck { path, expected });
-        }
-    }
-    checks
 }

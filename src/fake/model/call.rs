@@ -1,19 +1,20 @@
 //! A call as matchers and templates see it: the method, the message being answered, every
-//! message received so far, and the request metadata.
+//! message received so far, the request metadata, and its environment (sequence number, clock,
+//! random source, listener and peer).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::DynamicMessage;
 use tonic::metadata::MetadataMap;
 
-use crate::fake::template::{self, Received};
+use crate::fake::template::{self, CallEnv, Received};
 
 /// One call, or one message of a stream, being answered.
 pub(crate) struct Call<'a> {
     /// `package.Service/Method`.
     pub(crate) method: &'a str,
     /// The message being answered (the last one, for client streams); `None` for an empty
-    /// client stream.
+    /// client stream, or a conversation's start.
     pub(crate) request: Option<&'a Arc<DynamicMessage>>,
     /// Every message received on the call; the first `len` are this call's `requests`.
     pub(crate) received: &'a Arc<Received>,
@@ -22,6 +23,9 @@ pub(crate) struct Call<'a> {
     /// The `metadata` template variable, built at most once per call (shared by every message
     /// of a stream).
     pub(crate) metadata_value: &'a OnceLock<minijinja::Value>,
+    pub(crate) env: &'a Arc<CallEnv>,
+    /// The scenario state of the stub being tried (set by the server before its matchers run).
+    state: Mutex<Arc<str>>,
     /// The template context, built on first use.
     context: OnceLock<minijinja::Value>,
 }
@@ -34,6 +38,7 @@ impl<'a> Call<'a> {
         len: usize,
         metadata: &'a MetadataMap,
         metadata_value: &'a OnceLock<minijinja::Value>,
+        env: &'a Arc<CallEnv>,
     ) -> Self {
         Self {
             method,
@@ -42,23 +47,48 @@ impl<'a> Call<'a> {
             len,
             metadata,
             metadata_value,
+            env,
+            state: Mutex::new(Arc::from("")),
             context: OnceLock::new(),
         }
     }
 
-    /// Gets the template context: `request`, `requests`, `metadata`, `method`.
+    /// Gets the template context: `request`, `requests`, `metadata`, `method` and the call's
+    /// environment.
     pub(crate) fn context(&self) -> &minijinja::Value {
         self.context.get_or_init(|| {
             let metadata = self
                 .metadata_value
                 .get_or_init(|| template::metadata_value(self.metadata))
                 .clone();
-            template::context(self.request, self.received, self.len, metadata, self.method)
+            template::context(
+                self.request,
+                self.received,
+                self.len,
+                metadata,
+                self.method,
+                self.env,
+            )
         })
     }
 
     /// Calls `f` with the messages received so far.
     pub(crate) fn requests<R>(&self, f: impl FnOnce(&[Arc<DynamicMessage>]) -> R) -> R {
         self.received.with(self.len, f)
+    }
+
+    /// Sets the scenario state that `when.state` compares with.
+    pub(crate) fn set_scenario_state(&self, state: Arc<str>) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// Gets the scenario state of the stub being tried.
+    pub(crate) fn scenario_state(&self) -> Arc<str> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A draw in `[0, 1)` from the call's seeded random source.
+    pub(crate) fn draw(&self) -> f64 {
+        self.env.draw()
     }
 }

@@ -6,26 +6,36 @@
 //! no template — so answering a call does no lookups by string.
 //!
 //! - [`Stub`], [`Fixtures`]: a stub and a validated set of them;
-//! - [`Matcher`]: a condition on a call, cheap to test ([`Matcher::matches`]) and able to explain a
-//!   miss ([`Matcher::mismatches`]) when no stub matched;
-//! - [`Reply`]: messages, a status, headers, trailers and delays;
-//! - `Call`: what matchers and templates see of a call.
+//! - [`Matcher`], [`Test`]: conditions on a call, cheap to test and able to explain a miss when
+//!   no stub matched;
+//! - [`Reply`], [`Respond`]: messages, a status, headers, trailers, delays and effects; replies
+//!   in sequence; scripted conversations;
+//! - `Call`: what matchers and templates see of a call; `render`: a reply's parts for one call.
 
 mod call;
 mod code;
+mod compare;
 mod eq;
 mod matcher;
+pub(crate) mod render;
 mod reply;
 mod show;
 mod stub;
 
+pub(crate) use self::compare::glob_regex;
 pub(crate) use self::{
     call::Call,
     code::{CODES, code_name, parse_code},
+    matcher::{Miss, closeness},
     show::{number_text, show_message, truncate},
 };
 pub use self::{
-    matcher::{FieldCheck, Matcher},
-    reply::{Hole, PathStep, Payload, Reply, StatusReply, StreamItem, Text},
-    stub::{FixtureLocation, Fixtures, Stub},
+    compare::{Cmp, Contains, Test},
+    matcher::{FieldCheck, Matcher, MetadataCheck},
+    reply::{
+        Computed, Delay, Detail, Effects, Fill, Generated, Health, Hole, JsonTemplate, Metadata,
+        MetadataEntry, PathStep, Payload, Reply, Respond, SequenceItem, StatusReply, Step,
+        StreamItem, StreamPart,
+    },
+    stub::{FixtureLocation, Fixtures, Mode, Stub},
 };

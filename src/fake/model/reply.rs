@@ -1,17 +1,42 @@
-//! What a stub answers: messages, a status, headers, trailers and delays.
+//! What a stub answers: messages (listed or generated from the request), a status with typed
+//! details, headers, trailers, delays, and effects on the server (scenario state, health,
+//! faults).
 //!
-//! Replies without templates are encoded to bytes once, when the fixtures load, and written
-//! straight into the response frame. Templated replies keep a pre-built base message and fill
-//! only their holes per call.
+//! Anything a reply says can be a template ([`Computed::Template`]); what holds no template is
+//! fixed when the fixtures load — messages encoded to bytes, header values parsed, a status
+//! without templates encoded once.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, FieldDescriptor, MapKey, Value};
-use tonic::{Code, metadata::MetadataMap};
+use prost_reflect::{DynamicMessage, FieldDescriptor, MapKey};
+use tonic::Code;
 
-use crate::fake::template::{Template, from_jinja};
+use crate::fake::template::Template;
+
+/// A part of a reply that is fixed when the fixtures load, or rendered per call.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Computed<T> {
+    /// The same for every call.
+    Fixed(T),
+    /// Rendered per call; the result is converted to `T`.
+    Template(Template),
+}
+
+impl<T: Default> Default for Computed<T> {
+    fn default() -> Self {
+        Computed::Fixed(T::default())
+    }
+}
+
+impl<T> Computed<T> {
+    /// Whether rendering needs the call's template context.
+    pub fn is_template(&self) -> bool {
+        matches!(self, Computed::Template(_))
+    }
+}
 
 /// One step from a message to a value inside it.
 #[derive(Debug, Clone)]
@@ -25,6 +50,31 @@ pub enum PathStep {
     Key(MapKey),
 }
 
+/// How a templated value inside a reply message is produced.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Fill {
+    /// One template; its value (or text) becomes the field's value.
+    Template(Template),
+    /// A JSON document whose strings may be templates: the JSON form of a well-known type
+    /// (`google.protobuf.Struct`, `Value`, `ListValue`) with templated leaves.
+    Json(JsonTemplate),
+}
+
+/// A JSON value whose strings may be templates.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum JsonTemplate {
+    /// A value without templates.
+    Fixed(serde_json::Value),
+    /// A string that is a template (its value keeps its type when it is one expression).
+    Template(Template),
+    /// A list.
+    List(Vec<JsonTemplate>),
+    /// An object.
+    Object(Vec<(String, JsonTemplate)>),
+}
+
 /// A templated value inside a reply message, filled in per call.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -36,7 +86,7 @@ pub struct Hole {
     /// Whether the value is one element of a repeated or map field (else the whole field).
     pub element: bool,
     /// What fills the hole.
-    pub template: Template,
+    pub fill: Fill,
 }
 
 /// A reply message: bytes encoded at load time, or a base message with template holes.
@@ -71,73 +121,64 @@ impl Payload {
     pub fn is_template(&self) -> bool {
         matches!(self, Payload::Template { .. })
     }
+}
 
-    /// Gets the encoded message for a call with this template context.
-    pub(crate) fn render(&self, ctx: &minijinja::Value) -> Result<Bytes, String> {
-        match self {
-            Payload::Static(bytes) => Ok(bytes.clone()),
-            Payload::Template { base, holes } => {
-                let mut message = base.clone();
-                for hole in holes {
-                    let value = hole.template.render(ctx)?;
-                    let value = from_jinja(&value, &hole.field, hole.element)?;
-                    set_at(&mut message, &hole.path, value);
-                }
-                Ok(message.encode_to_vec().into())
-            }
+/// A delay: a fixed or templated base, plus up to `jitter` more, drawn per call.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Delay {
+    /// The base delay.
+    pub base: Computed<Duration>,
+    /// Up to this much is added, uniformly at random (seeded).
+    pub jitter: Duration,
+}
+
+impl Delay {
+    /// A fixed delay.
+    pub fn fixed(base: Duration) -> Self {
+        Self {
+            base: Computed::Fixed(base),
+            jitter: Duration::ZERO,
         }
+    }
+
+    /// Whether nothing is ever waited.
+    pub fn is_zero(&self) -> bool {
+        matches!(self.base, Computed::Fixed(d) if d.is_zero()) && self.jitter.is_zero()
     }
 }
 
-fn set_at(message: &mut DynamicMessage, path: &[PathStep], value: Value) {
-    if let [PathStep::Field(field), rest @ ..] = path {
-        if rest.is_empty() {
-            // The value was converted for this field, so the type always fits.
-            let _ = message.try_set_field(field, value);
-        } else {
-            set_in(message.get_field_mut(field), rest, value);
-        }
-    }
-}
-
-fn set_in(slot: &mut Value, path: &[PathStep], value: Value) {
-    match (slot, path) {
-        (slot, []) => *slot = value,
-        (Value::List(items), [PathStep::Index(i), rest @ ..]) => {
-            if let Some(item) = items.get_mut(*i) {
-                set_in(item, rest, value);
-            }
-        }
-        (Value::Map(map), [PathStep::Key(key), rest @ ..]) => {
-            if let Some(item) = map.get_mut::<MapKey>(key) {
-                set_in(item, rest, value);
-            }
-        }
-        (Value::Message(message), path @ [PathStep::Field(_), ..]) => set_at(message, path, value),
-        _ => {}
-    }
-}
-
-/// A status message: fixed text or a template.
+/// One header or trailer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Text {
-    /// Sent as written.
-    Static(String),
-    /// Rendered per call.
-    Template(Template),
+pub struct MetadataEntry {
+    /// The lowercase name; names ending in `-bin` carry bytes.
+    pub name: String,
+    /// The value: text, or bytes for `-bin` names (a template's text is read as base64 there,
+    /// bytes as they are).
+    pub value: Computed<Bytes>,
 }
 
-/// The status a reply ends with.
+impl MetadataEntry {
+    /// Whether the entry carries bytes (`-bin`).
+    pub fn is_binary(&self) -> bool {
+        self.name.ends_with("-bin")
+    }
+}
+
+/// Headers or trailers, in order.
+pub type Metadata = Vec<MetadataEntry>;
+
+/// A message of a stream, a generated run of messages, or a fault.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct StatusReply {
-    /// The gRPC status code.
-    pub code: Code,
-    /// The status message.
-    pub message: Text,
-    /// An encoded `google.rpc.Status` carrying typed details, or empty.
-    pub details: Bytes,
+pub enum StreamPart {
+    /// One message, sent after its delay.
+    Message(StreamItem),
+    /// One message per element of a list the request gives (`for_each`).
+    Each(Generated),
+    /// Reset the stream here (RST_STREAM with this HTTP/2 error code).
+    Abort(u32),
 }
 
 /// One message of a stream, sent after its delay.
@@ -147,13 +188,113 @@ pub struct StreamItem {
     /// The message.
     pub payload: Payload,
     /// Waited before it is sent.
-    pub delay: Duration,
+    pub delay: Delay,
 }
 
 impl StreamItem {
     /// A message sent after `delay`.
     pub fn new(payload: Payload, delay: Duration) -> Self {
-        Self { payload, delay }
+        Self {
+            payload,
+            delay: Delay::fixed(delay),
+        }
+    }
+}
+
+/// Messages generated per element of a list: `for_each: "{{ request.items }}"`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Generated {
+    /// A template whose value is the list (or a number `n`, for `0..n`).
+    pub items: Template,
+    /// The name each element has in the templates of the item, e.g. `item`.
+    pub var: String,
+    /// The message sent per element.
+    pub payload: Payload,
+    /// Waited before each message.
+    pub delay: Delay,
+}
+
+/// `google.rpc.Status` details: typed messages packed as `Any`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Detail {
+    /// The `Any` type URL, e.g. `type.googleapis.com/google.rpc.ErrorInfo`.
+    pub type_url: String,
+    /// The packed message.
+    pub payload: Payload,
+}
+
+/// The status a reply ends with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StatusReply {
+    /// The gRPC status code (a template renders a name or a number).
+    pub code: Computed<Code>,
+    /// The status message.
+    pub message: Computed<String>,
+    /// Typed details, sent in `grpc-status-details-bin` as a `google.rpc.Status` whose code and
+    /// message are the status's own.
+    pub details: Vec<Detail>,
+    /// The encoded `google.rpc.Status`, when nothing in it is a template.
+    pub encoded_details: Option<Bytes>,
+}
+
+impl StatusReply {
+    /// A status with a fixed code and message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code: Computed::Fixed(code),
+            message: Computed::Fixed(message.into()),
+            details: Vec::new(),
+            encoded_details: None,
+        }
+    }
+
+    /// Whether the status is fixed and OK.
+    pub fn is_ok(&self) -> bool {
+        matches!(self.code, Computed::Fixed(Code::Ok))
+    }
+
+    /// Whether anything of it is rendered per call.
+    pub(crate) fn is_template(&self) -> bool {
+        self.code.is_template()
+            || self.message.is_template()
+            || self.details.iter().any(|d| d.payload.is_template())
+    }
+}
+
+/// The health of a service, as the health service reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Health {
+    /// `SERVING`.
+    Serving,
+    /// `NOT_SERVING`.
+    NotServing,
+    /// `UNKNOWN`.
+    Unknown,
+}
+
+/// What a reply does to the server besides answering.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Effects {
+    /// Moves the stub's scenario to this state.
+    pub set_state: Option<Computed<String>>,
+    /// Sets the health of services, e.g. `userservice.UserService` to NOT_SERVING.
+    pub health: Vec<(String, Health)>,
+    /// Closes the connection gracefully (GOAWAY) once its calls are done.
+    pub goaway: bool,
+    /// Refuses new connections on the listener that took the call for this long, and closes
+    /// the open ones.
+    pub outage: Option<Duration>,
+}
+
+impl Effects {
+    /// Whether the reply has no effect beyond answering.
+    pub fn is_empty(&self) -> bool {
+        self.set_state.is_none() && self.health.is_empty() && !self.goaway && self.outage.is_none()
     }
 }
 
@@ -162,32 +303,108 @@ impl StreamItem {
 #[non_exhaustive]
 pub struct Reply {
     /// Waited before anything is sent.
-    pub delay: Duration,
+    pub delay: Delay,
     /// Response headers.
-    pub headers: MetadataMap,
+    pub headers: Metadata,
     /// Response trailers.
-    pub trailers: MetadataMap,
+    pub trailers: Metadata,
     /// The messages sent, in order (one for unary and client-streaming methods).
-    pub messages: Vec<StreamItem>,
+    pub stream: Vec<StreamPart>,
     /// The status the call ends with; `None` is OK.
     pub status: Option<StatusReply>,
+    /// Send the status alone, in the response headers (no messages, no separate trailers).
+    pub trailers_only: bool,
+    /// What the reply does to the server.
+    pub effects: Effects,
 }
 
 impl Reply {
-    /// Whether rendering needs the template context.
-    pub(crate) fn needs_context(&self) -> bool {
-        self.messages.iter().any(|m| m.payload.is_template())
-            || matches!(
-                &self.status,
-                Some(StatusReply {
-                    message: Text::Template(_),
-                    ..
-                })
-            )
+    /// Whether the reply may end the call with an error status (a templated code may).
+    pub fn fails(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| !s.is_ok())
     }
 
-    /// Whether the reply ends the call with an error status.
-    pub fn fails(&self) -> bool {
-        self.status.as_ref().is_some_and(|s| s.code != Code::Ok)
+    /// The messages of a reply that lists them (no generated parts).
+    pub fn messages(&self) -> impl Iterator<Item = &StreamItem> {
+        self.stream.iter().filter_map(|part| match part {
+            StreamPart::Message(item) => Some(item),
+            _ => None,
+        })
+    }
+}
+
+/// One reply of a sequence, answered `repeat` times in a row.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SequenceItem {
+    /// The reply.
+    pub reply: Reply,
+    /// How many successive calls it answers (at least 1).
+    pub repeat: u64,
+}
+
+/// A step of a scripted conversation on a client or bidi stream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Step {
+    /// Sends the response headers now (else they go with the first message).
+    Headers(Metadata),
+    /// Waits for the next client message; it must meet these conditions (none: any message).
+    Expect(Vec<super::Matcher>),
+    /// Waits until the client half-closes (messages until then are ignored).
+    HalfClose,
+    /// Sends messages, without waiting for input.
+    Send(Vec<StreamPart>),
+    /// Waits.
+    Wait(Delay),
+    /// Ends the call with this status and trailers.
+    Close {
+        /// The status; `None` is OK.
+        status: Option<StatusReply>,
+        /// Trailers.
+        trailers: Metadata,
+    },
+    /// Applies effects (scenario state, health, faults).
+    Effects(Effects),
+}
+
+/// How a stub answers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Respond {
+    /// The same reply to every call (`then`).
+    Reply(Box<Reply>),
+    /// A reply per successive matching call (`sequence`); the last one repeats.
+    Sequence(Vec<SequenceItem>),
+    /// A script for a whole client or bidi stream (`conversation`), chosen when the call starts.
+    Conversation(Vec<Step>),
+}
+
+impl Respond {
+    /// The reply for the `attempt`-th matching call (1-based), for replies and sequences.
+    pub fn reply_for(&self, attempt: u64) -> Option<&Reply> {
+        match self {
+            Respond::Reply(reply) => Some(&**reply),
+            Respond::Sequence(items) => {
+                let mut left = attempt.max(1);
+                for item in items {
+                    if left <= item.repeat {
+                        return Some(&item.reply);
+                    }
+                    left -= item.repeat;
+                }
+                items.last().map(|item| &item.reply)
+            }
+            Respond::Conversation(_) => None,
+        }
+    }
+
+    /// Every reply it may send (for checks over all of them).
+    pub fn replies(&self) -> Vec<&Reply> {
+        match self {
+            Respond::Reply(reply) => vec![&**reply],
+            Respond::Sequence(items) => items.iter().map(|i| &i.reply).collect(),
+            Respond::Conversation(_) => Vec::new(),
+        }
     }
 }

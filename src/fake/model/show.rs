@@ -3,7 +3,7 @@
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, Value};
 
 /// A value as the fixture author would write it, for mismatch messages.
-pub(crate) fn show_field(value: &Value, field: &FieldDescriptor) -> String {
+pub(crate) fn show_value(value: &Value, field: &FieldDescriptor) -> String {
     match value {
         Value::List(items) => {
             let items: Vec<String> = items
@@ -26,6 +26,26 @@ pub(crate) fn show_field(value: &Value, field: &FieldDescriptor) -> String {
             format!("{{{}}}", entries.join(", "))
         }
         other => show_element(other, &field.kind()),
+    }
+}
+
+/// A value without its field: strings quoted, bytes in base64, enums by number.
+pub(crate) fn show_plain(value: &Value) -> String {
+    match value {
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(show_plain).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Map(map) => {
+            let mut entries: Vec<(&MapKey, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let entries: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}: {}", show_key(k), show_plain(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        other => show_element(other, &Kind::Bool),
     }
 }
 

@@ -4,7 +4,11 @@ use std::{collections::HashMap, fmt, sync::Arc};
 
 use prost_reflect::MethodDescriptor;
 
-use super::{matcher::Matcher, reply::Reply};
+use super::{
+    matcher::Matcher,
+    reply::{Health, Reply, Respond},
+};
+use crate::fake::template::Template;
 use crate::schema::method_name;
 
 /// A place in a fixture file, printed `file:line:col`.
@@ -39,8 +43,18 @@ pub struct Stub {
     pub priority: i64,
     /// Every condition must hold; none matches every call.
     pub when: Vec<Matcher>,
-    /// What it answers.
-    pub then: Reply,
+    /// What it answers: one reply, a sequence, or a conversation.
+    pub then: Respond,
+    /// Answers at most this many calls (per key), then lets later stubs answer.
+    pub times: Option<u64>,
+    /// The scenario (a named state machine shared across methods) its `when.state` and
+    /// `set_state` refer to.
+    pub scenario: Option<String>,
+    /// Keeps sequences and scenario states per value of this template, e.g. per
+    /// `{{ request.job_id }}`.
+    pub key: Option<Template>,
+    /// For bidi methods: answer each message as it arrives, or collect until half-close.
+    pub mode: Mode,
     /// Where it was written, for stubs loaded from a fixture file.
     pub origin: Option<FixtureLocation>,
     /// How logs and errors name the stub, formatted once.
@@ -50,13 +64,22 @@ pub struct Stub {
 impl Stub {
     /// Creates a stub that answers every call of `method` with `then`.
     pub fn new(method: MethodDescriptor, then: Reply) -> Self {
+        Self::responding(method, Respond::Reply(Box::new(then)))
+    }
+
+    /// Creates a stub that answers every call of `method` as `respond` says.
+    pub fn responding(method: MethodDescriptor, respond: Respond) -> Self {
         let mut stub = Self {
             id: None,
             name: None,
             method,
             priority: 0,
             when: Vec::new(),
-            then,
+            then: respond,
+            times: None,
+            scenario: None,
+            key: None,
+            mode: Mode::Reactive,
             origin: None,
             label: Arc::from(""),
         };
@@ -83,6 +106,18 @@ impl Stub {
     }
 }
 
+/// How a stub of a bidi method answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Each message is matched and answered as it arrives.
+    #[default]
+    Reactive,
+    /// Messages are collected until the client half-closes, then matched and answered together
+    /// (half-duplex), as for a client stream.
+    Collect,
+}
+
 impl fmt::Display for Stub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label)
@@ -106,6 +141,8 @@ impl fmt::Display for Stub {
 pub struct Fixtures {
     /// Highest priority first; ties in file order.
     pub(crate) stubs: Vec<Stub>,
+    /// Health the fixtures set at start, by service full name.
+    pub(crate) health: Vec<(String, Health)>,
 }
 
 impl Fixtures {
@@ -117,7 +154,20 @@ impl Fixtures {
     /// Makes a set of stubs, ordered by priority (stable: ties keep their order).
     pub fn from_stubs(mut stubs: Vec<Stub>) -> Self {
         stubs.sort_by_key(|s| std::cmp::Reverse(s.priority));
-        Self { stubs }
+        Self {
+            stubs,
+            health: Vec::new(),
+        }
+    }
+
+    /// Sets the health a service reports when the server starts.
+    pub fn set_health(&mut self, service: impl Into<String>, health: Health) {
+        self.health.push((service.into(), health));
+    }
+
+    /// Gets the health the fixtures set at start, by service.
+    pub fn health(&self) -> &[(String, Health)] {
+        &self.health
     }
 
     /// Gets the stubs, highest priority first.

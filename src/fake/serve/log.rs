@@ -16,6 +16,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
 use http_body::Frame;
 
+use super::listen::ConnInfo;
 use crate::fake::model::code_name;
 
 /// Where a handler notes the stub that answered, for the call log (which puts it in the request).
@@ -67,10 +68,7 @@ where
         let answered = AnsweredBy::default();
         req.extensions_mut().insert(answered.clone());
         let method: Arc<str> = req.uri().path().into();
-        let peer = req
-            .extensions()
-            .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(tonic::transport::server::TcpConnectInfo::remote_addr);
+        let peer = req.extensions().get::<ConnInfo>().map(|info| info.peer);
         let future = self.inner.call(req);
         async move {
             let response = future.await?;

@@ -5,11 +5,15 @@
 //! and only reads it.
 
 mod codec;
+mod converse;
+mod listen;
 mod log;
 mod respond;
 mod route;
 mod server;
 mod service;
+mod state;
+mod stream;
 mod trailers;
 
 pub use self::server::{Compression, FakeServer, ServerOptions, StopHandle};

@@ -1,24 +1,36 @@
 //! Answering calls of the four RPC kinds from the stub that matches.
 //!
-//! Messages are shared (`Arc`) between matchers, templates and the stream's history; on a bidi
-//! stream each message is matched and answered as it arrives, at a cost that does not grow with
-//! the number of messages before it.
+//! Messages are shared (`Arc`) between matchers, templates and the stream's history; a server
+//! stream is rendered message by message as the client reads it; on a bidi stream each message
+//! is matched and answered as it arrives, at a cost that does not grow with the number of
+//! messages before it. A bidi call's headers wait for the first stub that matches (or for the
+//! script's first step), so a stub can set them.
 
 use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
-    time::Duration,
 };
 
 use bytes::Bytes;
 use prost_reflect::DynamicMessage;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
+use tonic::{Code, Extensions, Request, Response, Status, Streaming, metadata::MetadataMap};
 
-use super::{log::AnsweredBy, route::MethodEntry, trailers::add_trailers_later};
+use super::{
+    converse::{Sink, converse},
+    listen::ConnInfo,
+    log::AnsweredBy,
+    route::{Choice, MethodEntry, reply_context},
+    state::Shared,
+    stream::{
+        Deadline, Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
+        wait_delay,
+    },
+    trailers::{Slots, attach},
+};
 use crate::fake::{
-    model::{Call, Reply, Stub, Text},
+    model::{Call, Mode, Reply, Respond, Step, StreamPart, render},
     template::Received,
 };
 
@@ -29,21 +41,83 @@ pub(crate) type ReplyStream =
 #[derive(Clone)]
 pub(crate) struct Handler {
     pub(crate) entry: Arc<MethodEntry>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What one call keeps while it is answered.
+pub(crate) struct Setup {
+    pub(crate) metadata: MetadataMap,
+    pub(crate) extensions: Extensions,
+    pub(crate) cache: OnceLock<minijinja::Value>,
+    pub(crate) out: Out,
 }
 
 impl Handler {
+    fn setup(&self, metadata: MetadataMap, extensions: Extensions) -> Setup {
+        let mut env = self.shared.call_env();
+        let conn = extensions.get::<ConnInfo>().cloned();
+        if let Some(conn) = &conn {
+            env.listener = conn.local.to_string();
+            env.listener_index = conn.listener;
+            env.peer = conn.peer.to_string();
+        }
+        let deadline = extensions.get::<Deadline>().map(|d| d.0);
+        Setup {
+            metadata,
+            extensions,
+            cache: OnceLock::new(),
+            out: Out {
+                env: Arc::new(env),
+                deadline,
+                shared: self.shared.clone(),
+                conn,
+                slots: Arc::new(Slots::default()),
+            },
+        }
+    }
+
+    pub(crate) fn call<'a>(
+        &'a self,
+        setup: &'a Setup,
+        request: Option<&'a Arc<DynamicMessage>>,
+        received: &'a Arc<Received>,
+        len: usize,
+    ) -> Call<'a> {
+        Call::new(
+            &self.entry.name,
+            request,
+            received,
+            len,
+            &setup.metadata,
+            &setup.cache,
+            &setup.out.env,
+        )
+    }
+
+    fn choose(
+        &self,
+        call: &Call<'_>,
+        setup: &Setup,
+        accept: impl Fn(&crate::fake::Stub) -> bool,
+    ) -> Result<Choice, Status> {
+        let choice = self.entry.find(call, &self.shared, accept)?;
+        AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
+        Ok(choice)
+    }
+
     pub(crate) async fn unary(
         self,
         req: Request<DynamicMessage>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, message) = req.into_parts();
+        let setup = self.setup(metadata, extensions);
         let message = Arc::new(message);
         let received = Received::one(message.clone());
-        let cache = OnceLock::new();
-        let call = self.call(Some(&message), &received, 1, &metadata, &cache);
-        let stub = self.entry.find(&call)?;
-        AnsweredBy::note(&extensions, &stub.label);
-        single(stub, &call).await
+        let call = self.call(&setup, Some(&message), &received, 1);
+        let choice = self.choose(&call, &setup, |s| {
+            !matches!(s.then, Respond::Conversation(_))
+        })?;
+        self.single(&call, &choice, &setup).await
     }
 
     pub(crate) async fn client_stream(
@@ -51,18 +125,76 @@ impl Handler {
         req: Request<Streaming<DynamicMessage>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, mut inbound) = req.into_parts();
+        let setup = self.setup(metadata, extensions);
+        // A conversation is chosen when the call starts, from its metadata.
+        let empty = Arc::new(Received::default());
+        let start = self.call(&setup, None, &empty, 0);
+        if let Ok(choice) = self.entry.find(&start, &self.shared, |s| {
+            matches!(s.then, Respond::Conversation(_))
+        }) {
+            AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
+            drop(start);
+            let mut sink = Sink::single();
+            converse(&self, &setup, &choice, &mut inbound, &mut sink).await;
+            return sink.into_response(&setup.out.slots);
+        }
+        drop(start);
         let mut messages = Vec::new();
-        while let Some(message) = inbound.message().await? {
-            messages.push(Arc::new(message));
+        while let Some(message) = next(&mut inbound, setup.out.deadline).await? {
+            messages.push(message);
         }
         let last = messages.last().cloned();
         let len = messages.len();
         let received = Received::all(messages);
-        let cache = OnceLock::new();
-        let call = self.call(last.as_ref(), &received, len, &metadata, &cache);
-        let stub = self.entry.find(&call)?;
-        AnsweredBy::note(&extensions, &stub.label);
-        single(stub, &call).await
+        let call = self.call(&setup, last.as_ref(), &received, len);
+        let choice = self.choose(&call, &setup, |s| {
+            !matches!(s.then, Respond::Conversation(_))
+        })?;
+        self.single(&call, &choice, &setup).await
+    }
+
+    /// One message, or an error status (unary and client-streaming calls).
+    async fn single(
+        &self,
+        call: &Call<'_>,
+        choice: &Choice,
+        setup: &Setup,
+    ) -> Result<Response<Bytes>, Status> {
+        let reply = self
+            .entry
+            .reply(choice)
+            .ok_or_else(|| Status::internal("the stub has no reply"))?;
+        let ctx = reply_context(call, choice);
+        let out = &setup.out;
+        wait_delay(&reply.delay, &ctx, out).await?;
+        apply(&reply.effects, out).await;
+        let headers = render_metadata(&reply.headers, &ctx)?;
+        let trailers = render_metadata(&reply.trailers, &ctx)?;
+        let trailers = end_status(reply.status.as_ref(), trailers, Some(&headers), &ctx)?;
+        if reply.trailers_only {
+            let mut all = headers;
+            for (key, value) in trailers.into_headers() {
+                if let Some(key) = key {
+                    all.as_mut().append(key, value);
+                }
+            }
+            return Err(Status::with_metadata(Code::Ok, "", all));
+        }
+        let bytes = match reply.stream.first() {
+            Some(StreamPart::Message(item)) => {
+                render::payload(&item.payload, &ctx).map_err(|e| {
+                    Status::internal(format!(
+                        "reply template of {} failed: {e}",
+                        self.entry.stubs[choice.stub]
+                    ))
+                })?
+            }
+            _ => Bytes::new(),
+        };
+        let mut response = Response::from_parts(headers, bytes, Default::default());
+        out.slots.set_trailers(trailers);
+        attach(&mut response, out.slots.clone());
+        Ok(response)
     }
 
     pub(crate) async fn server_stream(
@@ -70,188 +202,242 @@ impl Handler {
         req: Request<DynamicMessage>,
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, message) = req.into_parts();
+        let setup = self.setup(metadata, extensions);
         let message = Arc::new(message);
         let received = Received::one(message.clone());
-        let cache = OnceLock::new();
-        let call = self.call(Some(&message), &received, 1, &metadata, &cache);
-        let stub = self.entry.find(&call)?;
-        AnsweredBy::note(&extensions, &stub.label);
-        let reply = &stub.then;
-        sleep(reply.delay).await;
-        let (tx, rx) = mpsc::channel(16);
-        let rendered = render_all(reply, &call);
-        let trailers = if reply.fails() {
-            MetadataMap::new()
-        } else {
-            reply.trailers.clone()
-        };
+        let call = self.call(&setup, Some(&message), &received, 1);
+        let choice = self.choose(&call, &setup, |s| {
+            !matches!(s.then, Respond::Conversation(_))
+        })?;
+        let reply = self
+            .entry
+            .reply(&choice)
+            .ok_or_else(|| Status::internal("the stub has no reply"))?;
+        let ctx = reply_context(&call, &choice);
+        let out = setup.out.clone();
+        wait_delay(&reply.delay, &ctx, &out).await?;
+        apply(&reply.effects, &out).await;
+        let headers = render_metadata(&reply.headers, &ctx)?;
+        if reply.trailers_only || (reply.stream.is_empty() && reply.fails()) {
+            let trailers = render_metadata(&reply.trailers, &ctx)?;
+            end_status(reply.status.as_ref(), trailers, Some(&headers), &ctx)?;
+            return Err(Status::with_metadata(Code::Ok, "", headers));
+        }
+        let (tx, rx) = mpsc::channel(1);
+        let entry = self.entry.clone();
+        let task_out = out.clone();
         tokio::spawn(async move {
-            for (delay, item) in rendered {
-                sleep(delay).await;
-                if tx.send(item).await.is_err() {
-                    return;
-                }
-            }
+            let Some(reply) = entry.reply(&choice) else {
+                return;
+            };
+            stream_reply(&tx, reply, &ctx, &task_out).await;
         });
         let mut response = Response::from_parts(
-            reply.headers.clone(),
+            headers,
             Box::pin(ReceiverStream::new(rx)) as ReplyStream,
             Default::default(),
         );
-        add_trailers_later(&mut response, trailers);
+        attach(&mut response, out.slots.clone());
         Ok(response)
     }
 
-    /// Each message is answered as it arrives, from the stub that matches it; the call stays open
-    /// until the client half-closes.
+    /// Each message is answered as it arrives, from the stub that matches it (or the call runs
+    /// a conversation); the call stays open until the client half-closes.
+    ///
+    /// The headers go when the call starts (many clients wait for them before they send):
+    /// a conversation's first `headers` step, or the headers of the first reactive stub whose
+    /// conditions on metadata, state and chance hold.
     pub(crate) async fn bidi(
         self,
         req: Request<Streaming<DynamicMessage>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        let (metadata, extensions, mut inbound) = req.into_parts();
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            let received = Arc::new(Received::default());
-            let cache = OnceLock::new();
-            loop {
-                let message = match inbound.message().await {
-                    Ok(Some(message)) => Arc::new(message),
-                    Ok(None) => return,
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        return;
-                    }
-                };
-                let len = received.push(message.clone());
-                let items = {
-                    let call = self.call(Some(&message), &received, len, &metadata, &cache);
-                    match self.entry.find(&call) {
-                        Ok(stub) => {
-                            AnsweredBy::note(&extensions, &stub.label);
-                            let mut items = render_all(&stub.then, &call);
-                            if let Some(first) = items.first_mut() {
-                                first.0 += stub.then.delay;
+        let (metadata, extensions, inbound) = req.into_parts();
+        let setup = Arc::new(self.setup(metadata, extensions));
+        let (tx, rx) = mpsc::channel(1);
+        let slots = setup.out.slots.clone();
+        let empty = Arc::new(Received::default());
+        let (conversation, headers) = {
+            let start = self.call(&setup, None, &empty, 0);
+            match self.entry.find(&start, &self.shared, |s| {
+                matches!(s.then, Respond::Conversation(_))
+            }) {
+                Ok(choice) => {
+                    AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
+                    let headers = match self.entry.respond(&choice) {
+                        Respond::Conversation(steps) => match steps.first() {
+                            Some(Step::Headers(entries)) => {
+                                render_metadata(entries, &reply_context(&start, &choice))?
                             }
-                            items
-                        }
-                        Err(status) => vec![(Duration::ZERO, Err(status))],
-                    }
-                };
-                for (delay, item) in items {
-                    let end = item.is_err();
-                    sleep(delay).await;
-                    if tx.send(item).await.is_err() || end {
-                        return;
-                    }
+                            _ => MetadataMap::new(),
+                        },
+                        _ => MetadataMap::new(),
+                    };
+                    (Some(choice), headers)
                 }
+                Err(_) => (None, self.reactive_headers(&start)?),
+            }
+        };
+        tokio::spawn(async move {
+            let mut inbound = inbound;
+            match conversation {
+                Some(choice) => {
+                    let mut sink = Sink::stream(tx);
+                    converse(&self, &setup, &choice, &mut inbound, &mut sink).await;
+                }
+                None => self.bidi_task(&setup, inbound, tx).await,
             }
         });
-        Ok(Response::from_parts(
-            MetadataMap::new(),
+        let mut response = Response::from_parts(
+            headers,
             Box::pin(ReceiverStream::new(rx)) as ReplyStream,
             Default::default(),
-        ))
+        );
+        attach(&mut response, slots);
+        Ok(response)
     }
 
-    fn call<'a>(
-        &'a self,
-        request: Option<&'a Arc<DynamicMessage>>,
-        received: &'a Arc<Received>,
-        len: usize,
-        metadata: &'a MetadataMap,
-        cache: &'a OnceLock<minijinja::Value>,
-    ) -> Call<'a> {
-        Call::new(&self.entry.name, request, received, len, metadata, cache)
+    /// The headers of the first reactive stub with headers whose conditions that do not read
+    /// messages hold at the call's start.
+    fn reactive_headers(&self, start: &Call<'_>) -> Result<MetadataMap, Status> {
+        for stub in &self.entry.stubs {
+            let Some(reply) = stub.then.reply_for(1) else {
+                continue;
+            };
+            if reply.headers.is_empty() || stub.mode != Mode::Reactive {
+                continue;
+            }
+            let state = stub
+                .scenario
+                .as_ref()
+                .and_then(|s| self.shared.scenarios.get(s))
+                .map_or_else(|| Arc::from(""), |s| super::state::state_of(&s.lock(), ""));
+            start.set_scenario_state(state);
+            if stub
+                .when
+                .iter()
+                .filter(|m| !m.reads_messages())
+                .all(|m| m.matches(start))
+            {
+                return render_metadata(&reply.headers, start.context());
+            }
+        }
+        Ok(MetadataMap::new())
     }
-}
 
-/// The template context when the reply needs one.
-fn context<'c>(reply: &Reply, call: &'c Call<'_>) -> &'c minijinja::Value {
-    static NONE: minijinja::Value = minijinja::Value::UNDEFINED;
-    if reply.needs_context() {
-        call.context()
-    } else {
-        &NONE
+    async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<DynamicMessage>, tx: Tx) {
+        let received = Arc::new(Received::default());
+        let mut last_trailers = MetadataMap::new();
+        let mut unanswered = 0usize;
+        let reactive = |s: &crate::fake::Stub| {
+            s.mode == Mode::Reactive && !matches!(s.then, Respond::Conversation(_))
+        };
+        loop {
+            let message = match next(&mut inbound, setup.out.deadline).await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(status) => return finish(&tx, Stop::Status(status)).await,
+            };
+            let len = received.push(message.clone());
+            let answer = {
+                let call = self.call(setup, Some(&message), &received, len);
+                match self.choose(&call, setup, reactive) {
+                    Ok(choice) => Ok((reply_context(&call, &choice), choice)),
+                    Err(status) => Err(status),
+                }
+            };
+            match answer {
+                Ok((ctx, choice)) => {
+                    let Some(reply) = self.entry.reply(&choice) else {
+                        continue;
+                    };
+                    match self.answer(reply, &ctx, setup, &tx).await {
+                        Ok(trailers) => last_trailers = trailers,
+                        Err(()) => return,
+                    }
+                }
+                // Collect stubs may still answer the messages no reactive stub took.
+                Err(_) if self.entry.has_collect => unanswered += 1,
+                Err(status) => return finish(&tx, Stop::Status(status)).await,
+            }
+        }
+        // Half-closed: a collect stub answers everything received, or the call ends OK.
+        let len = received.with(usize::MAX, <[_]>::len);
+        if self.entry.has_collect {
+            let last = received.get(len.saturating_sub(1));
+            let answer = {
+                let call = self.call(setup, last.as_ref(), &received, len);
+                match self.choose(&call, setup, |s| s.mode == Mode::Collect) {
+                    Ok(choice) => Ok((reply_context(&call, &choice), choice)),
+                    Err(status) => Err(status),
+                }
+            };
+            match answer {
+                Ok((ctx, choice)) => {
+                    if let Some(reply) = self.entry.reply(&choice) {
+                        match self.answer(reply, &ctx, setup, &tx).await {
+                            Ok(trailers) => last_trailers = trailers,
+                            Err(()) => return,
+                        }
+                    }
+                }
+                Err(status) if unanswered > 0 => return finish(&tx, Stop::Status(status)).await,
+                Err(_) => {}
+            }
+        }
+        setup.out.slots.set_trailers(last_trailers);
     }
-}
 
-/// Answers a unary or client-streaming call: one message, or an error status.
-async fn single(stub: &Stub, call: &Call<'_>) -> Result<Response<Bytes>, Status> {
-    let reply = &stub.then;
-    sleep(reply.delay).await;
-    let context = context(reply, call);
-    if let Some(status) = error_status(reply, context, true) {
-        return Err(status);
-    }
-    let Some(item) = reply.messages.first() else {
-        return Err(Status::internal(format!("{stub} has no message")));
-    };
-    let bytes = item
-        .payload
-        .render(context)
-        .map_err(|err| Status::internal(format!("reply template of {stub} failed: {err}")))?;
-    let mut response = Response::from_parts(reply.headers.clone(), bytes, Default::default());
-    add_trailers_later(&mut response, reply.trailers.clone());
-    Ok(response)
-}
-
-/// Renders every message of a reply now, with their delays, then the closing status.
-fn render_all(reply: &Reply, call: &Call<'_>) -> Vec<(Duration, Result<Bytes, Status>)> {
-    let context = context(reply, call);
-    let mut items = Vec::with_capacity(reply.messages.len() + 1);
-    for item in &reply.messages {
-        match item.payload.render(context) {
-            Ok(bytes) => items.push((item.delay, Ok(bytes))),
-            Err(err) => {
-                items.push((
-                    item.delay,
-                    Err(Status::internal(format!("reply template failed: {err}"))),
-                ));
-                return items;
+    /// Sends one reply on a bidi stream: its messages, and its status when it ends the call
+    /// (`Err(())`); else its trailers.
+    async fn answer(
+        &self,
+        reply: &Reply,
+        ctx: &minijinja::Value,
+        setup: &Setup,
+        tx: &Tx,
+    ) -> Result<MetadataMap, ()> {
+        let out = &setup.out;
+        if let Err(status) = wait_delay(&reply.delay, ctx, out).await {
+            finish(tx, Stop::Status(status)).await;
+            return Err(());
+        }
+        apply(&reply.effects, out).await;
+        let mut sent = 0;
+        if let Err(stop) = send_parts(tx, &reply.stream, ctx, out, &mut sent).await {
+            finish(tx, stop).await;
+            return Err(());
+        }
+        let trailers = match render_metadata(&reply.trailers, ctx) {
+            Ok(t) => t,
+            Err(status) => {
+                let _ = tx.send(Err(status)).await;
+                return Err(());
+            }
+        };
+        match end_status(reply.status.as_ref(), trailers, None, ctx) {
+            Ok(trailers) => Ok(trailers),
+            Err(status) => {
+                let _ = tx.send(Err(status)).await;
+                Err(())
             }
         }
     }
-    if let Some(status) = error_status(reply, context, false) {
-        items.push((Duration::ZERO, Err(status)));
-    }
-    items
 }
 
-/// The error status to end with, or `None` for OK. Trailers ride on the status, and so do
-/// the headers when the error is the whole response (`with_headers`).
-fn error_status(reply: &Reply, ctx: &minijinja::Value, with_headers: bool) -> Option<Status> {
-    let status = reply.status.as_ref().filter(|s| s.code != Code::Ok)?;
-    let message = match &status.message {
-        Text::Static(text) => text.clone(),
-        Text::Template(template) => match template.render_text(ctx) {
-            Ok(text) => text,
-            Err(err) => {
-                return Some(Status::internal(format!(
-                    "status message template failed: {err}"
-                )));
-            }
-        },
+/// Streams a server-streaming reply: its messages as the client reads, then its status.
+async fn stream_reply(tx: &Tx, reply: &Reply, ctx: &minijinja::Value, out: &Out) {
+    let mut sent = 0;
+    if let Err(stop) = send_parts(tx, &reply.stream, ctx, out, &mut sent).await {
+        return finish(tx, stop).await;
+    }
+    let trailers = match render_metadata(&reply.trailers, ctx) {
+        Ok(trailers) => trailers,
+        Err(status) => return finish(tx, Stop::Status(status)).await,
     };
-    let mut metadata = if with_headers {
-        reply.headers.clone()
-    } else {
-        MetadataMap::new()
-    };
-    for (key, value) in reply.trailers.clone().into_headers() {
-        if let Some(key) = key {
-            metadata.as_mut().append(key, value);
+    match end_status(reply.status.as_ref(), trailers, None, ctx) {
+        Ok(trailers) => out.slots.set_trailers(trailers),
+        Err(status) => {
+            let _ = tx.send(Err(status)).await;
         }
-    }
-    Some(Status::with_details_and_metadata(
-        status.code,
-        message,
-        status.details.clone(),
-        metadata,
-    ))
-}
-
-async fn sleep(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
     }
 }

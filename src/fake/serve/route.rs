@@ -1,12 +1,164 @@
-//! One method's route: its descriptors and stubs, and the choice of the stub that answers.
+//! One method's route: its stubs, their counters, an index, and the choice of the stub that
+//! answers a call.
 //!
 //! Choosing asks each matcher only whether it matches; the explanation of a miss — the closest
-//! stub and why it was passed over — is built only when no stub matched.
+//! stub and why it was passed over — is built only when no stub matched. With many stubs on a
+//! method, the route indexes them by the field most of them compare for equality (`user_id:
+//! "42"`), so a call tries the stubs for its value and those without such a condition, in
+//! priority order. A stub that counts (`times`, `sequence`) or moves a scenario claims its turn
+//! atomically, so concurrent calls never share an attempt or skip a state.
 
-use prost_reflect::MethodDescriptor;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, Value};
 use tonic::Status;
 
-use crate::fake::model::{Call, Stub, show_message, truncate};
+use super::state::{Scenario, Shared, state_of};
+use crate::fake::{
+    model::{Call, Computed, Miss, Reply, Respond, Stub, closeness, show_message, truncate},
+    template::with_vars,
+};
+
+/// Per-stub counts of matching calls, per key.
+#[derive(Debug, Default)]
+struct Counter {
+    plain: AtomicU64,
+    keyed: Mutex<HashMap<String, u64>>,
+}
+
+impl Counter {
+    /// Claims the next attempt (1-based), unless `times` are used up.
+    fn claim(&self, key: Option<&str>, times: Option<u64>) -> Option<u64> {
+        let limit = times.unwrap_or(u64::MAX);
+        match key {
+            None => self
+                .plain
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < limit).then_some(n + 1)
+                })
+                .ok()
+                .map(|n| n + 1),
+            Some(key) => {
+                let mut keyed = self.keyed.lock().unwrap_or_else(|e| e.into_inner());
+                let n = keyed.entry(key.to_owned()).or_insert(0);
+                (*n < limit).then(|| {
+                    *n += 1;
+                    *n
+                })
+            }
+        }
+    }
+}
+
+/// A hashable form of an indexed field's value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IndexKey {
+    Text(String),
+    Bytes(Vec<u8>),
+    Int(i128),
+    Bool(bool),
+}
+
+fn index_key(value: &Value) -> Option<IndexKey> {
+    Some(match value {
+        Value::String(s) => IndexKey::Text(s.clone()),
+        Value::Bytes(b) => IndexKey::Bytes(b.to_vec()),
+        Value::Bool(b) => IndexKey::Bool(*b),
+        Value::I32(v) | Value::EnumNumber(v) => IndexKey::Int(i128::from(*v)),
+        Value::I64(v) => IndexKey::Int(i128::from(*v)),
+        Value::U32(v) => IndexKey::Int(i128::from(*v)),
+        Value::U64(v) => IndexKey::Int(i128::from(*v)),
+        _ => return None,
+    })
+}
+
+/// Stubs by the value they require of one field; the others apart.
+#[derive(Debug)]
+struct Index {
+    field: FieldDescriptor,
+    by_value: HashMap<IndexKey, Vec<usize>>,
+    rest: Vec<usize>,
+}
+
+impl Index {
+    /// The index over the field most stubs compare, when enough of them do to pay off.
+    fn build(stubs: &[Stub]) -> Option<Self> {
+        const WORTH_IT: usize = 8;
+        let mut counts: HashMap<String, (FieldDescriptor, usize)> = HashMap::new();
+        for stub in stubs {
+            for matcher in &stub.when {
+                if let Some((field, _)) = matcher.index_key() {
+                    counts
+                        .entry(field.full_name().to_owned())
+                        .or_insert_with(|| (field.clone(), 0))
+                        .1 += 1;
+                }
+            }
+        }
+        let (field, count) = counts.into_values().max_by_key(|(_, n)| *n)?;
+        if count < WORTH_IT {
+            return None;
+        }
+        let mut by_value: HashMap<IndexKey, Vec<usize>> = HashMap::new();
+        let mut rest = Vec::new();
+        for (i, stub) in stubs.iter().enumerate() {
+            let key = stub
+                .when
+                .iter()
+                .filter_map(|m| m.index_key())
+                .find(|(f, _)| **f == field)
+                .and_then(|(_, value)| index_key(value));
+            match key {
+                Some(key) => by_value.entry(key).or_default().push(i),
+                None => rest.push(i),
+            }
+        }
+        Some(Self {
+            field,
+            by_value,
+            rest,
+        })
+    }
+
+    /// The stubs that may match `request`, in priority order.
+    fn candidates(&self, request: &DynamicMessage) -> Vec<usize> {
+        let value = request.get_field(&self.field);
+        let keyed = index_key(&value)
+            .and_then(|k| self.by_value.get(&k))
+            .map_or(&[][..], Vec::as_slice);
+        // Both lists are sorted: merge them.
+        let rest = &self.rest;
+        let mut out = Vec::with_capacity(keyed.len() + rest.len());
+        let (mut i, mut j) = (0, 0);
+        while i < keyed.len() || j < rest.len() {
+            if j >= rest.len() || (i < keyed.len() && keyed[i] < rest[j]) {
+                out.push(keyed[i]);
+                i += 1;
+            } else {
+                out.push(rest[j]);
+                j += 1;
+            }
+        }
+        out
+    }
+}
+
+/// The stub that answers a call, and for which turn.
+#[derive(Debug, Clone)]
+pub(crate) struct Choice {
+    pub(crate) stub: usize,
+    /// This stub's matching calls so far (for its key), this one included.
+    pub(crate) attempt: u64,
+    pub(crate) key: Option<String>,
+    /// The stub's scenario state when it matched.
+    pub(crate) state: Arc<str>,
+}
 
 /// One method: descriptors, kind and its stubs, highest priority first.
 #[derive(Debug)]
@@ -15,19 +167,112 @@ pub(crate) struct MethodEntry {
     /// `package.Service/Method`.
     pub(crate) name: String,
     pub(crate) stubs: Vec<Stub>,
+    counters: Vec<Counter>,
+    index: Option<Index>,
+    /// Whether some stub answers a bidi call after it half-closes (`mode: collect`).
+    pub(crate) has_collect: bool,
 }
 
 impl MethodEntry {
-    /// The first stub (by priority, then file order) whose conditions all hold.
-    pub(crate) fn find(&self, call: &Call<'_>) -> Result<&Stub, Status> {
-        self.stubs
+    pub(crate) fn new(method: MethodDescriptor, name: String, stubs: Vec<Stub>) -> Self {
+        let index = Index::build(&stubs);
+        let has_collect = stubs
             .iter()
-            .find(|stub| stub.when.iter().all(|m| m.matches(call)))
-            .ok_or_else(|| self.unmatched(call))
+            .any(|s| s.mode == crate::fake::model::Mode::Collect);
+        Self {
+            counters: stubs.iter().map(|_| Counter::default()).collect(),
+            method,
+            name,
+            stubs,
+            index,
+            has_collect,
+        }
+    }
+
+    /// Chooses the first stub (by priority, then file order) whose conditions hold and whose
+    /// turn is free; `accept` says which stubs take part (e.g. conversations at a call's start).
+    pub(crate) fn find(
+        &self,
+        call: &Call<'_>,
+        shared: &Shared,
+        accept: impl Fn(&Stub) -> bool,
+    ) -> Result<Choice, Status> {
+        let candidates: Vec<usize> = match (&self.index, call.request) {
+            (Some(index), Some(request)) => index.candidates(request),
+            _ => (0..self.stubs.len()).collect(),
+        };
+        for i in candidates {
+            let stub = &self.stubs[i];
+            if !accept(stub) {
+                continue;
+            }
+            if let Some(choice) = self.try_stub(i, stub, call, shared) {
+                return Ok(choice);
+            }
+        }
+        Err(self.unmatched(call, shared, &accept))
+    }
+
+    /// The stub's key for this call (`key: "{{ request.job_id }}"`).
+    fn key(stub: &Stub, call: &Call<'_>) -> Option<String> {
+        let template = stub.key.as_ref()?;
+        Some(template.render_text(call.context()).unwrap_or_default())
+    }
+
+    fn try_stub(&self, i: usize, stub: &Stub, call: &Call<'_>, shared: &Shared) -> Option<Choice> {
+        let key = Self::key(stub, call);
+        let scenario: Option<&Scenario> =
+            stub.scenario.as_ref().and_then(|s| shared.scenarios.get(s));
+        let Some(scenario) = scenario else {
+            call.set_scenario_state(Arc::from(""));
+            if !stub.when.iter().all(|m| m.matches(call)) {
+                return None;
+            }
+            let attempt = self.counters[i].claim(key.as_deref(), stub.times)?;
+            return Some(Choice {
+                stub: i,
+                attempt,
+                key,
+                state: Arc::from(""),
+            });
+        };
+        // Read, check and move the scenario under its lock: concurrent calls see each state
+        // exactly once.
+        let mut states = scenario.lock();
+        let scenario_key = key.clone().unwrap_or_default();
+        let state = state_of(&states, &scenario_key);
+        call.set_scenario_state(state.clone());
+        if !stub.when.iter().all(|m| m.matches(call)) {
+            return None;
+        }
+        let attempt = self.counters[i].claim(key.as_deref(), stub.times)?;
+        let choice = Choice {
+            stub: i,
+            attempt,
+            key,
+            state,
+        };
+        if let Some(reply) = stub.then.reply_for(attempt)
+            && let Some(next) = &reply.effects.set_state
+        {
+            let next = match next {
+                Computed::Fixed(s) => s.clone(),
+                Computed::Template(t) => t
+                    .render_text(&reply_context(call, &choice))
+                    .unwrap_or_default(),
+            };
+            states.insert(scenario_key, Arc::from(next));
+        }
+        Some(choice)
     }
 
     /// UNIMPLEMENTED, naming the closest stub and why it did not match.
-    fn unmatched(&self, call: &Call<'_>) -> Status {
+    fn unmatched(
+        &self,
+        call: &Call<'_>,
+        shared: &Shared,
+        accept: &impl Fn(&Stub) -> bool,
+    ) -> Status {
         let name = &self.name;
         let request = match call.request {
             Some(message) if call.len <= 1 => truncate(&show_message(message), 200),
@@ -36,23 +281,68 @@ impl MethodEntry {
         let closest = self
             .stubs
             .iter()
+            .filter(|stub| accept(stub))
             .map(|stub| {
-                let mut reasons = Vec::new();
+                let state = stub
+                    .scenario
+                    .as_ref()
+                    .and_then(|s| shared.scenarios.get(s))
+                    .map_or_else(
+                        || Arc::from(""),
+                        |s| state_of(&s.lock(), &Self::key(stub, call).unwrap_or_default()),
+                    );
+                call.set_scenario_state(state);
+                let mut misses: Vec<Miss> = Vec::new();
                 stub.when
                     .iter()
-                    .for_each(|m| m.mismatches(call, &mut reasons));
-                (reasons, stub)
+                    .for_each(|m| m.mismatches(call, &mut misses));
+                if misses.is_empty() {
+                    misses.push(Miss {
+                        reason: format!(
+                            "it matched, but has answered its {} calls (`times`)",
+                            stub.times.unwrap_or_default()
+                        ),
+                        distance: 0.0,
+                    });
+                }
+                (misses, stub)
             })
-            .min_by_key(|(reasons, _)| reasons.len());
+            // Closest first; ties keep priority order.
+            .min_by(|(a, _), (b, _)| closeness(a).total_cmp(&closeness(b)));
         let message = match closest {
             None => format!(
                 "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
             ),
-            Some((reasons, stub)) => format!(
+            Some((misses, stub)) => format!(
                 "no stub matched {name} (request: {request}); closest is {stub}: {}",
-                reasons.join("; ")
+                misses
+                    .iter()
+                    .map(|m| m.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         };
         Status::unimplemented(message)
     }
+
+    /// The reply a choice answers with (`None` for a conversation).
+    pub(crate) fn reply(&self, choice: &Choice) -> Option<&Reply> {
+        self.stubs[choice.stub].then.reply_for(choice.attempt)
+    }
+
+    /// The conversation a choice runs.
+    pub(crate) fn respond(&self, choice: &Choice) -> &Respond {
+        &self.stubs[choice.stub].then
+    }
+}
+
+/// The template context of a chosen reply: the call's, with `attempt` and `state`.
+pub(crate) fn reply_context(call: &Call<'_>, choice: &Choice) -> minijinja::Value {
+    with_vars(
+        call.context(),
+        [
+            ("attempt".to_owned(), minijinja::Value::from(choice.attempt)),
+            ("state".to_owned(), minijinja::Value::from(&*choice.state)),
+        ],
+    )
 }

@@ -4,18 +4,25 @@ use std::{
     convert::Infallible,
     net::SocketAddr,
     path::Path,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
-use futures_util::{FutureExt as _, future::BoxFuture};
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
-use tonic::{body::Body, codec::CompressionEncoding, transport::server::TcpIncoming};
-use tower::util::BoxCloneSyncService;
+use futures_util::future::BoxFuture;
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+use tonic::{body::Body, codec::CompressionEncoding};
+use tower::{Layer as _, ServiceExt as _, util::BoxCloneSyncService};
 
 use super::{
+    listen::{Http2Settings, Lifecycle, ListenerControl, accept_loop},
     log::CallLogLayer,
     service::{CallOptions, DynamicService},
+    state::{Limits, Shared},
 };
 use crate::{
     Schema,
@@ -56,6 +63,13 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Log one line per call.
     pub log_calls: bool,
+    /// Seeds the random source of templates and `when.chance` (same seed, same values for the
+    /// same calls in the same order).
+    pub seed: u64,
+    /// Freezes the clock that templates read (`now()`); `None` is the real time.
+    pub clock: Option<std::time::SystemTime>,
+    /// The most messages one reply sends.
+    pub max_stream_messages: usize,
 }
 
 impl Default for ServerOptions {
@@ -69,6 +83,9 @@ impl Default for ServerOptions {
             keepalive_timeout: None,
             shutdown_grace: Duration::from_secs(5),
             log_calls: true,
+            seed: 0,
+            clock: None,
+            max_stream_messages: 100_000,
         }
     }
 }
@@ -137,46 +154,79 @@ impl FakeServer {
             }),
             max_message_size: options.max_message_size,
         };
-        let dynamic = DynamicService::new(schema.services(), fixtures, call_options);
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let scenarios: std::collections::BTreeSet<String> = fixtures
+            .stubs()
+            .iter()
+            .filter_map(|s| s.scenario.clone())
+            .collect();
+        let start_health = fixtures.health().to_vec();
+        let shared = Arc::new(Shared::new(
+            scenarios,
+            reporter.clone(),
+            options.seed,
+            options.clock,
+            Limits {
+                max_stream_messages: options.max_stream_messages,
+            },
+        ));
+        let dynamic =
+            DynamicService::new(schema.services(), fixtures, call_options, shared.clone());
         let services = dynamic.services().to_vec();
-        let root = root_service(schema, dynamic, &options).await?;
-
-        let incoming = futures_util::stream::select_all(
-            listeners
-                .into_iter()
-                .map(|l| TcpIncoming::from(l).with_nodelay(Some(true))),
-        );
-        let (stop, mut stopped) = watch::channel(false);
-        let mut grace_watch = stop.subscribe();
-        let grace = options.shutdown_grace;
-        let builder = tonic::transport::Server::builder()
-            .max_concurrent_streams(options.max_concurrent_streams)
-            .http2_keepalive_interval(options.keepalive_interval)
-            .http2_keepalive_timeout(options.keepalive_timeout);
-        let serve: BoxFuture<'static, Result<(), tonic::transport::Error>> = if options.log_calls {
-            builder
-                .layer(CallLogLayer)
-                .serve_with_incoming_shutdown(root, incoming, async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .boxed()
+        for service in &services {
+            reporter
+                .set_service_status(service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        for (service, health) in start_health {
+            shared.set_health(&service, health).await;
+        }
+        let root = root_service(schema, dynamic, health, &options)?;
+        let service: BoxedService = if options.log_calls {
+            BoxCloneSyncService::new(
+                CallLogLayer
+                    .layer(root)
+                    .map_response(|response: http::Response<_>| response.map(Body::new)),
+            )
         } else {
-            builder
-                .serve_with_incoming_shutdown(root, incoming, async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .boxed()
+            BoxCloneSyncService::new(root)
         };
+        let settings = Http2Settings {
+            max_concurrent_streams: options.max_concurrent_streams,
+            keepalive_interval: options.keepalive_interval,
+            keepalive_timeout: options.keepalive_timeout,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let (force, forced) = watch::channel(false);
+        // Every accept loop and connection holds a sender; when all are gone, nothing serves.
+        let (alive, mut all_closed) = mpsc::channel::<()>(1);
+        for (index, listener) in listeners.into_iter().enumerate() {
+            tokio::spawn(accept_loop(
+                index,
+                listener,
+                Arc::new(ListenerControl::default()),
+                service.clone(),
+                settings.clone(),
+                Lifecycle {
+                    stop: stopped.clone(),
+                    force: forced.clone(),
+                    alive: alive.clone(),
+                },
+            ));
+        }
+        drop(alive);
+        let mut stop_watch = stop.subscribe();
+        let grace = options.shutdown_grace;
         let task = tokio::spawn(async move {
+            let _ = stop_watch.wait_for(|s| *s).await;
             // In-flight calls get `grace` to finish once shutdown starts; then the server stops.
-            let deadline = async move {
-                let _ = grace_watch.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            };
-            tokio::select! {
-                result = serve => result.map_err(|e| Error::from(ErrorKind::Transport(e))),
-                () = deadline => Ok(()),
+            if tokio::time::timeout(grace, all_closed.recv())
+                .await
+                .is_err()
+            {
+                let _ = force.send(true);
             }
+            Ok(())
         });
         Ok(Self {
             addrs,
@@ -285,17 +335,14 @@ struct Root {
     dynamic: DynamicService,
 }
 
-async fn root_service(
+fn root_service(
     schema: &Schema,
     dynamic: DynamicService,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
     options: &ServerOptions,
 ) -> Result<Root> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    for service in dynamic.services() {
-        reporter
-            .set_service_status(service, tonic_health::ServingStatus::Serving)
-            .await;
-    }
     let encoded = schema.encode_file_descriptor_set();
     let reflection = || {
         tonic_reflection::server::Builder::configure()

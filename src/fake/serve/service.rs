@@ -16,7 +16,10 @@ use futures_util::{FutureExt as _, future::BoxFuture};
 use prost_reflect::ServiceDescriptor;
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
-use super::{codec::DynamicCodec, respond::Handler, route::MethodEntry, trailers::add_trailers};
+use super::{
+    codec::DynamicCodec, respond::Handler, route::MethodEntry, state::Shared, stream::Deadline,
+    trailers::add_trailers,
+};
 use crate::{
     fake::model::{Fixtures, Stub},
     schema::method_name,
@@ -34,6 +37,7 @@ struct Inner {
     routes: HashMap<String, Arc<MethodEntry>>,
     services: Vec<String>,
     options: CallOptions,
+    shared: Arc<Shared>,
 }
 
 /// Serves every method of the given services from the fixtures.
@@ -47,6 +51,7 @@ impl DynamicService {
         services: impl IntoIterator<Item = ServiceDescriptor>,
         fixtures: Fixtures,
         options: CallOptions,
+        shared: Arc<Shared>,
     ) -> Self {
         let mut by_method: HashMap<String, Vec<Stub>> = HashMap::new();
         for stub in fixtures.stubs {
@@ -61,11 +66,7 @@ impl DynamicService {
                 let stubs = by_method.remove(&name).unwrap_or_default();
                 routes.insert(
                     format!("/{name}"),
-                    Arc::new(MethodEntry {
-                        method,
-                        name,
-                        stubs,
-                    }),
+                    Arc::new(MethodEntry::new(method, name, stubs)),
                 );
             }
         }
@@ -74,6 +75,7 @@ impl DynamicService {
                 routes,
                 services: names,
                 options,
+                shared,
             }),
         }
     }
@@ -97,13 +99,23 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let inner = self.inner.clone();
         async move {
             let Some(entry) = inner.routes.get(req.uri().path()).cloned() else {
                 let status = unknown_method(&inner, req.uri().path());
                 return Ok(status.into_http());
             };
+            match deadline(req.headers()) {
+                Ok(Some(deadline)) => {
+                    if deadline <= tokio::time::Instant::now() {
+                        return Ok(super::stream::deadline_exceeded().into_http());
+                    }
+                    req.extensions_mut().insert(Deadline(deadline));
+                }
+                Ok(None) => {}
+                Err(status) => return Ok(status.into_http()),
+            }
             let mut grpc = Grpc::new(DynamicCodec::new(entry.method.input()))
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd);
@@ -115,7 +127,10 @@ where
                     .max_decoding_message_size(size)
                     .max_encoding_message_size(size);
             }
-            let handler = Handler { entry };
+            let handler = Handler {
+                entry,
+                shared: inner.shared.clone(),
+            };
             let response = match (
                 handler.entry.method.is_client_streaming(),
                 handler.entry.method.is_server_streaming(),
@@ -143,10 +158,58 @@ where
                         .await
                 }
             };
-            Ok(add_trailers(response))
+            Ok(add_trailers(resource_exhausted(response)))
         }
         .boxed()
     }
+}
+
+/// The deadline a `grpc-timeout` header sets: `1-8 digits` and a unit (`H M S m u n`).
+fn deadline(headers: &http::HeaderMap) -> Result<Option<tokio::time::Instant>, Status> {
+    let Some(value) = headers.get("grpc-timeout") else {
+        return Ok(None);
+    };
+    let malformed = || {
+        Status::internal(format!(
+            "malformed grpc-timeout {value:?}: expected 1 to 8 digits and a unit (H, M, S, m, u, n)"
+        ))
+    };
+    let text = value.to_str().map_err(|_| malformed())?;
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    let n: u64 = digits.parse().map_err(|_| malformed())?;
+    let timeout = match unit {
+        "H" => std::time::Duration::from_secs(n * 3600),
+        "M" => std::time::Duration::from_secs(n * 60),
+        "S" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_millis(n),
+        "u" => std::time::Duration::from_micros(n),
+        "n" => std::time::Duration::from_nanos(n),
+        _ => return Err(malformed()),
+    };
+    Ok(Some(tokio::time::Instant::now() + timeout))
+}
+
+/// tonic answers a request over the size limit with OUT_OF_RANGE; gRPC servers answer
+/// RESOURCE_EXHAUSTED (grpc-go, C-core), and so does this one.
+fn resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| {
+                m.contains("message%20length%20too%20large")
+                    || m.contains("message length too large")
+            });
+    if too_large {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
 }
 
 fn unknown_method(inner: &Inner, path: &str) -> Status {

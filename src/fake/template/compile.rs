@@ -6,11 +6,16 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, UndefinedBehavior};
 use prost_reflect::{Kind, MessageDescriptor};
 
-use super::render::{Template, VALUE_VAR};
+use super::{
+    helpers,
+    render::{Template, VALUE_VAR},
+};
 use crate::schema::{find_field, suggest};
 
 /// The variables every template may use.
-pub(crate) const ROOTS: [&str; 4] = ["request", "requests", "metadata", "method"];
+pub(crate) const ROOTS: [&str; 9] = [
+    "request", "requests", "metadata", "method", "seq", "attempt", "state", "listener", "peer",
+];
 /// minijinja's own globals, always allowed.
 const GLOBALS: [&str; 5] = ["range", "dict", "namespace", "debug", "loop"];
 
@@ -32,10 +37,28 @@ pub(crate) struct TemplateCompiler {
     next: usize,
 }
 
-/// What a template may refer to: the method's input type.
+/// What a template may refer to: the method's input type, and local names (the element of a
+/// generated stream).
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {
     pub(crate) input: MessageDescriptor,
+    pub(crate) locals: Vec<String>,
+}
+
+impl Scope {
+    pub(crate) fn new(input: MessageDescriptor) -> Self {
+        Self {
+            input,
+            locals: Vec::new(),
+        }
+    }
+
+    /// The scope with more local names.
+    pub(crate) fn with_locals(&self, locals: &[&str]) -> Self {
+        let mut scope = self.clone();
+        scope.locals.extend(locals.iter().map(|l| (*l).to_owned()));
+        scope
+    }
 }
 
 impl Default for TemplateCompiler {
@@ -51,6 +74,7 @@ impl TemplateCompiler {
         env.set_recursion_limit(64);
         // A runaway loop in a fixture stops with an error instead of hanging the call.
         env.set_fuel(Some(100_000));
+        helpers::register(&mut env);
         Self {
             env,
             slot: Arc::new(OnceLock::new()),
@@ -135,12 +159,33 @@ fn single_expression(text: &str) -> Option<&str> {
 fn check_reference(var: &str, scope: &Scope) -> Result<(), CompileError> {
     let mut parts = var.split('.');
     let root = parts.next().unwrap_or_default();
-    if root == VALUE_VAR || GLOBALS.contains(&root) {
+    if root == VALUE_VAR
+        || root == helpers::ENV_VAR
+        || GLOBALS.contains(&root)
+        || helpers::FUNCTIONS.contains(&root)
+        || scope.locals.iter().any(|l| l == root)
+    {
         return Ok(());
     }
     if !ROOTS.contains(&root) {
-        let help = suggest(root, ROOTS.into_iter()).map_or_else(
-            || format!("templates can use: {}", ROOTS.join(", ")),
+        let known: Vec<&str> = ROOTS
+            .iter()
+            .copied()
+            .chain(scope.locals.iter().map(String::as_str))
+            .chain(helpers::FUNCTIONS.iter().copied())
+            .collect();
+        let help = suggest(root, known.iter().copied()).map_or_else(
+            || {
+                format!(
+                    "templates can use: {}",
+                    ROOTS
+                        .iter()
+                        .copied()
+                        .chain(scope.locals.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
             |s| format!("did you mean `{s}`?"),
         );
         return Err(CompileError::UnknownVariable {

@@ -14,6 +14,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
+use super::helpers::CallEnv;
 use crate::schema::find_field;
 
 /// The messages received on one call, in order; shared by every context built during it.
@@ -57,13 +58,15 @@ impl Received {
     }
 }
 
-/// The template context: `request`, `requests` (the first `len` received), `metadata`, `method`.
+/// The template context: `request`, `requests` (the first `len` received), `metadata`,
+/// `method`, `seq`, `listener`, `peer`, and the helpers' call environment.
 pub(crate) fn context(
     request: Option<&Arc<DynamicMessage>>,
     received: &Arc<Received>,
     len: usize,
     metadata: minijinja::Value,
     method: &str,
+    env: &Arc<CallEnv>,
 ) -> minijinja::Value {
     let request = request.map_or(minijinja::Value::UNDEFINED, |m| {
         minijinja::Value::from_object(MessageObject(m.clone()))
@@ -77,18 +80,43 @@ pub(crate) fn context(
         requests => requests,
         metadata => metadata,
         method => method,
+        seq => env.seq,
+        listener => env.listener.as_str(),
+        peer => env.peer.as_str(),
+        __grpc_double_env => minijinja::Value::from_dyn_object(env.clone()),
     }
 }
 
-/// The `metadata` variable: ASCII request headers, lowercase names to their first value.
+/// `base` with more variables (they win over the base's).
+pub(crate) fn with_vars(
+    base: &minijinja::Value,
+    vars: impl IntoIterator<Item = (String, minijinja::Value)>,
+) -> minijinja::Value {
+    let extra: BTreeMap<minijinja::Value, minijinja::Value> = vars
+        .into_iter()
+        .map(|(k, v)| (minijinja::Value::from(k), v))
+        .collect();
+    minijinja::value::merge_maps([minijinja::Value::from_object(extra), base.clone()])
+}
+
+/// The `metadata` variable: request headers, lowercase names to their first value; `-bin`
+/// headers as bytes.
 pub(crate) fn metadata_value(metadata: &MetadataMap) -> minijinja::Value {
     let mut map = BTreeMap::new();
     for entry in metadata.iter() {
-        if let KeyAndValueRef::Ascii(key, value) = entry
-            && let Ok(text) = value.to_str()
-        {
-            map.entry(minijinja::Value::from(key.as_str()))
-                .or_insert_with(|| minijinja::Value::from(text));
+        match entry {
+            KeyAndValueRef::Ascii(key, value) => {
+                if let Ok(text) = value.to_str() {
+                    map.entry(minijinja::Value::from(key.as_str()))
+                        .or_insert_with(|| minijinja::Value::from(text));
+                }
+            }
+            KeyAndValueRef::Binary(key, value) => {
+                if let Ok(bytes) = value.to_bytes() {
+                    map.entry(minijinja::Value::from(key.as_str()))
+                        .or_insert_with(|| minijinja::Value::from_bytes(bytes.to_vec()));
+                }
+            }
         }
     }
     minijinja::Value::from_object(map)

@@ -13,6 +13,13 @@ pub(crate) fn from_jinja(
     field: &FieldDescriptor,
     element: bool,
 ) -> Result<Value, String> {
+    if element && field.is_map() {
+        // One value of a map: converted as the entry's value field.
+        let Kind::Message(entry) = field.kind() else {
+            return Err("not a map".into());
+        };
+        return kind_from_jinja(value, &entry.map_entry_value_field().kind());
+    }
     if !element && field.is_map() {
         let Kind::Message(entry) = field.kind() else {
             return Err("not a map".into());
@@ -59,7 +66,7 @@ pub(crate) fn from_jinja(
     kind_from_jinja(value, &field.kind())
 }
 
-fn kind_from_jinja(value: &minijinja::Value, kind: &Kind) -> Result<Value, String> {
+pub(crate) fn kind_from_jinja(value: &minijinja::Value, kind: &Kind) -> Result<Value, String> {
     let Kind::Message(desc) = kind else {
         return scalar_from_jinja(value, kind);
     };
@@ -94,7 +101,7 @@ fn kind_from_jinja(value: &minijinja::Value, kind: &Kind) -> Result<Value, Strin
     Ok(Value::Message(message))
 }
 
-fn scalar_from_jinja(value: &minijinja::Value, kind: &Kind) -> Result<Value, String> {
+pub(crate) fn scalar_from_jinja(value: &minijinja::Value, kind: &Kind) -> Result<Value, String> {
     use minijinja::value::ValueKind;
     let text = || {
         value

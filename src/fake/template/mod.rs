@@ -7,7 +7,10 @@
 //! - `request`: the message being answered (for client streams, the last one received);
 //! - `requests`: every message received on the call so far;
 //! - `metadata`: the request headers, lowercase names to text values;
-//! - `method`: `package.Service/Method`.
+//! - `method`: `package.Service/Method`;
+//! - `seq` (the server's call number), `attempt` (this stub's matching calls, per key), `state`
+//!   (its scenario's), `listener` and `peer` (addresses);
+//! - helpers: `now()`, `uuid()`, `random(lo, hi)`, `fake_name()`, `zeros(n)`… (`helpers`).
 //!
 //! minijinja has no access to files, the environment or the network; fuel bounds loops.
 //! References to `request.<field>` are checked against the input type when the fixture loads
@@ -20,12 +23,14 @@
 mod compile;
 mod context;
 mod convert;
+mod helpers;
 mod render;
 
-pub use self::render::Template;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
-    context::{Received, context, metadata_value},
+    context::{Received, context, metadata_value, with_vars},
     convert::from_jinja,
+    helpers::CallEnv,
     render::is_template,
 };
+pub use self::{helpers::parse_rfc3339, render::Template};

@@ -1,0 +1,275 @@
+//! Rendering a reply's parts for one call: what is fixed is returned as loaded; templates are
+//! rendered with the call's context and converted by the type of what they fill.
+
+use std::time::Duration;
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, Kind, MapKey, Value};
+use tonic::{
+    Code,
+    metadata::{
+        AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap,
+    },
+};
+
+use super::{
+    code::parse_code,
+    reply::{
+        Computed, Delay, Detail, Fill, Hole, JsonTemplate, Metadata, PathStep, Payload, StatusReply,
+    },
+};
+use crate::{
+    fake::template::{Template, from_jinja},
+    schema::{decode_base64, parse_duration},
+};
+
+/// The encoded message for a call with this template context.
+pub(crate) fn payload(payload: &Payload, ctx: &minijinja::Value) -> Result<Bytes, String> {
+    match payload {
+        Payload::Static(bytes) => Ok(bytes.clone()),
+        Payload::Template { base, holes } => Ok(message(base, holes, ctx)?.encode_to_vec().into()),
+    }
+}
+
+/// The message of a templated payload.
+pub(crate) fn message(
+    base: &DynamicMessage,
+    holes: &[Hole],
+    ctx: &minijinja::Value,
+) -> Result<DynamicMessage, String> {
+    let mut message = base.clone();
+    for hole in holes {
+        let value = fill(hole, ctx)?;
+        set_at(&mut message, &hole.path, value);
+    }
+    Ok(message)
+}
+
+fn fill(hole: &Hole, ctx: &minijinja::Value) -> Result<Value, String> {
+    match &hole.fill {
+        Fill::Template(template) => {
+            let value = template.render(ctx)?;
+            from_jinja(&value, &hole.field, hole.element)
+        }
+        Fill::Json(skeleton) => {
+            let json = json(skeleton, ctx)?;
+            let kind = match hole.field.kind() {
+                Kind::Message(entry) if hole.element && hole.field.is_map() => {
+                    entry.map_entry_value_field().kind()
+                }
+                kind => kind,
+            };
+            let Kind::Message(desc) = kind else {
+                return Err(format!(
+                    "`{}` does not take a JSON value",
+                    hole.field.name()
+                ));
+            };
+            DynamicMessage::deserialize(desc.clone(), json)
+                .map(Value::Message)
+                .map_err(|e| format!("not a valid {}: {e}", desc.full_name()))
+        }
+    }
+}
+
+/// A JSON document with its templated strings rendered (a one-expression template keeps its
+/// value's type).
+fn json(skeleton: &JsonTemplate, ctx: &minijinja::Value) -> Result<serde_json::Value, String> {
+    Ok(match skeleton {
+        JsonTemplate::Fixed(value) => value.clone(),
+        JsonTemplate::Template(template) => {
+            let value = template.render(ctx)?;
+            serde_json::to_value(&value).map_err(|e| e.to_string())?
+        }
+        JsonTemplate::List(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|item| json(item, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        JsonTemplate::Object(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json(v, ctx)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+fn set_at(message: &mut DynamicMessage, path: &[PathStep], value: Value) {
+    if let [PathStep::Field(field), rest @ ..] = path {
+        if rest.is_empty() {
+            // The value was converted for this field, so the type always fits.
+            let _ = message.try_set_field(field, value);
+        } else {
+            set_in(message.get_field_mut(field), rest, value);
+        }
+    }
+}
+
+fn set_in(slot: &mut Value, path: &[PathStep], value: Value) {
+    match (slot, path) {
+        (slot, []) => *slot = value,
+        (Value::List(items), [PathStep::Index(i), rest @ ..]) => {
+            if let Some(item) = items.get_mut(*i) {
+                set_in(item, rest, value);
+            }
+        }
+        (Value::Map(map), [PathStep::Key(key), rest @ ..]) => match map.get_mut::<MapKey>(key) {
+            Some(item) => set_in(item, rest, value),
+            None if rest.is_empty() => {
+                map.insert(key.clone(), value);
+            }
+            None => {}
+        },
+        (Value::Message(message), path @ [PathStep::Field(_), ..]) => set_at(message, path, value),
+        _ => {}
+    }
+}
+
+/// Renders a template to text (a value displayed).
+fn text(template: &Template, ctx: &minijinja::Value) -> Result<String, String> {
+    template.render_text(ctx)
+}
+
+/// The status code for this call.
+pub(crate) fn code(code: &Computed<Code>, ctx: &minijinja::Value) -> Result<Code, String> {
+    match code {
+        Computed::Fixed(code) => Ok(*code),
+        Computed::Template(template) => {
+            let rendered = text(template, ctx)?;
+            parse_code(&rendered).ok_or_else(|| {
+                format!("the status code template produced `{rendered}`, not a code (0-16 or a name such as NOT_FOUND)")
+            })
+        }
+    }
+}
+
+/// The status message for this call.
+pub(crate) fn message_text(
+    message: &Computed<String>,
+    ctx: &minijinja::Value,
+) -> Result<String, String> {
+    match message {
+        Computed::Fixed(text) => Ok(text.clone()),
+        Computed::Template(template) => text(template, ctx),
+    }
+}
+
+/// The delay for this call: the base (a number is milliseconds) plus up to `jitter`, drawn with
+/// `draw` (a number in `[0, 1)`).
+pub(crate) fn delay(
+    delay: &Delay,
+    ctx: &minijinja::Value,
+    draw: impl FnOnce() -> f64,
+) -> Result<Duration, String> {
+    let base = match &delay.base {
+        Computed::Fixed(d) => *d,
+        Computed::Template(template) => {
+            let rendered = text(template, ctx)?;
+            parse_duration(&rendered).ok_or_else(|| {
+                format!("the delay template produced `{rendered}`, not a duration (e.g. 250ms, 1.5s; a bare number is milliseconds)")
+            })?
+        }
+    };
+    if delay.jitter.is_zero() {
+        return Ok(base);
+    }
+    Ok(base + delay.jitter.mul_f64(draw()))
+}
+
+/// Headers or trailers for this call.
+pub(crate) fn metadata(entries: &Metadata, ctx: &minijinja::Value) -> Result<MetadataMap, String> {
+    let mut out = MetadataMap::new();
+    for entry in entries {
+        let bytes = match &entry.value {
+            Computed::Fixed(bytes) => bytes.clone(),
+            Computed::Template(template) => {
+                let value = template.render(ctx)?;
+                match (entry.is_binary(), value.as_bytes()) {
+                    (true, Some(bytes)) => Bytes::copy_from_slice(bytes),
+                    (true, None) => {
+                        let text = value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned);
+                        decode_base64(&text).ok_or_else(|| {
+                            format!("`{}` is a binary header: the template must produce bytes or base64, not `{text}`", entry.name)
+                        })?
+                    }
+                    (false, _) => Bytes::from(
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned),
+                    ),
+                }
+            }
+        };
+        append(&mut out, &entry.name, bytes)?;
+    }
+    Ok(out)
+}
+
+/// Appends one header, checking what a header may hold.
+pub(crate) fn append(map: &mut MetadataMap, name: &str, value: Bytes) -> Result<(), String> {
+    if name.ends_with("-bin") {
+        let key = name
+            .parse::<BinaryMetadataKey>()
+            .map_err(|_| format!("`{name}` is not a valid header name"))?;
+        map.append_bin(key, BinaryMetadataValue::from_bytes(&value));
+    } else {
+        let key = name
+            .parse::<AsciiMetadataKey>()
+            .map_err(|_| format!("`{name}` is not a valid header name"))?;
+        let value = AsciiMetadataValue::try_from(value.as_ref()).map_err(|_| {
+            format!("header `{name}` got a value that is not printable ASCII; use a `-bin` header for bytes")
+        })?;
+        map.append(key, value);
+    }
+    Ok(())
+}
+
+/// The code, message and encoded `google.rpc.Status` details for this call.
+pub(crate) fn status(
+    status: &StatusReply,
+    ctx: &minijinja::Value,
+) -> Result<(Code, String, Bytes), String> {
+    let code = code(&status.code, ctx)?;
+    let message = message_text(&status.message, ctx)?;
+    let details = match &status.encoded_details {
+        Some(bytes) => bytes.clone(),
+        None if status.details.is_empty() => Bytes::new(),
+        None => encode_status(code, &message, &status.details, ctx)?,
+    };
+    Ok((code, message, details))
+}
+
+/// Encodes a `google.rpc.Status { code, message, details }`.
+pub(crate) fn encode_status(
+    code: Code,
+    message: &str,
+    details: &[Detail],
+    ctx: &minijinja::Value,
+) -> Result<Bytes, String> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut out = BytesMut::new();
+    let code = code as i32;
+    if code != 0 {
+        prost::encoding::int32::encode(1, &code, &mut out);
+    }
+    if !message.is_empty() {
+        prost::encoding::string::encode(2, &message.to_owned(), &mut out);
+    }
+    for detail in details {
+        let value = payload(&detail.payload, ctx)?;
+        let mut any = BytesMut::new();
+        prost::encoding::string::encode(1, &detail.type_url, &mut any);
+        if !value.is_empty() {
+            prost::encoding::bytes::encode(2, &value, &mut any);
+        }
+        encode_key(3, WireType::LengthDelimited, &mut out);
+        encode_varint(any.len() as u64, &mut out);
+        out.put_slice(&any);
+    }
+    Ok(out.freeze())
+}
