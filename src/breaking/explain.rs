@@ -13,7 +13,11 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value,
 };
 
-use super::{Finding, rules::field::lossy_witness, walk::Field};
+use super::{Finding, rules::field::lossy_witness};
+use crate::schema::value::{
+    kinds::short_name,
+    show::{Style, hex, show},
+};
 
 /// A concrete counterexample: bytes the previous schema writes and how both schemas read them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -110,21 +114,14 @@ pub fn explain(
     let old_field = old_message.get_field(field_ref.number)?;
     let new_field = new_message.get_field(field_ref.number);
 
-    let witness = new_field.as_ref().and_then(|nf| {
-        lossy_witness(
-            super::rules::field::kind_name(&Field::Normal(old_field.clone())),
-            super::rules::field::kind_name(&Field::Normal(nf.clone())),
-        )
-    });
+    let witness = new_field
+        .as_ref()
+        .and_then(|nf| lossy_witness(&old_field.kind(), &nf.kind()));
     let value = sample(&old_field, witness)?;
     let mut message = DynamicMessage::new(old_message.clone());
     message.try_set_field(&old_field, value.clone()).ok()?;
     let bytes = message.encode_to_vec();
-    let bytes_hex = bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let bytes_hex = hex(&bytes);
     let previous_text = describe(&old_field, &value);
     let current_text = match DynamicMessage::decode(new_message.clone(), bytes.as_slice()) {
         Err(err) => format!("decode error: {err}"),
@@ -184,11 +181,10 @@ fn read_back(decoded: &DynamicMessage, desc: &MessageDescriptor, number: u32) ->
 }
 
 fn kind_label(field: &FieldDescriptor) -> String {
-    let kind = super::rules::field::kind_name(&Field::Normal(field.clone()));
     let name = match field.kind() {
         Kind::Message(m) => m.full_name().to_owned(),
         Kind::Enum(e) => e.full_name().to_owned(),
-        _ => kind.to_owned(),
+        scalar => short_name(&scalar).to_owned(),
     };
     if field.is_map() {
         "map".to_owned()
@@ -205,49 +201,8 @@ fn describe(field: &FieldDescriptor, value: &Value) -> String {
         field.name(),
         field.number(),
         kind_label(field),
-        show(value, &field.kind())
+        show(value, Some(&field.kind()), Style::EXPLAIN)
     )
-}
-
-fn show(value: &Value, kind: &Kind) -> String {
-    match value {
-        Value::Bool(v) => v.to_string(),
-        Value::I32(v) => v.to_string(),
-        Value::I64(v) => v.to_string(),
-        Value::U32(v) => v.to_string(),
-        Value::U64(v) => v.to_string(),
-        Value::F32(v) => v.to_string(),
-        Value::F64(v) => v.to_string(),
-        Value::String(s) => format!("{s:?}"),
-        Value::Bytes(b) => format!(
-            "0x{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
-        Value::EnumNumber(n) => match kind {
-            Kind::Enum(e) => e.get_value(*n).map_or_else(
-                || format!("{n} (unknown enum number)"),
-                |v| format!("{} ({n})", v.name()),
-            ),
-            _ => n.to_string(),
-        },
-        Value::Message(m) => serde_json::to_string(m).unwrap_or_else(|_| "{..}".to_owned()),
-        Value::List(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|v| show(v, kind))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Map(map) => {
-            let mut entries: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{k:?}: {}", show(v, &Kind::Bytes)))
-                .collect();
-            entries.sort();
-            format!("{{{}}}", entries.join(", "))
-        }
-    }
 }
 
 /// One value of a field's kind that makes differences visible.
@@ -295,71 +250,5 @@ fn sample(field: &FieldDescriptor, witness: Option<i128>) -> Option<Value> {
         Some(Value::List(vec![one.clone(), one]))
     } else {
         Some(one)
-    }
-}
-
-/// The wire bits of an integer written as `old`.
-fn encode_bits(value: i128, old: &str) -> Option<u64> {
-    Some(match old {
-        "int32" | "int64" | "sfixed64" => value as i64 as u64,
-        "uint32" | "uint64" | "fixed64" => value as u64,
-        "bool" => u64::from(value != 0),
-        "sint32" => {
-            let v = value as i32;
-            u64::from(((v << 1) ^ (v >> 31)) as u32)
-        }
-        "sint64" => {
-            let v = value as i64;
-            ((v << 1) ^ (v >> 63)) as u64
-        }
-        "fixed32" => u64::from(value as u32),
-        "sfixed32" => u64::from(value as i32 as u32),
-        _ => return None,
-    })
-}
-
-/// Reads an integer written as `old` back as `new`, following the wire format: varints are
-/// truncated to 32 bits for 32-bit types, zigzag is undone, fixed-width bits are reinterpreted.
-pub(crate) fn reinterpret(value: i128, old: &str, new: &str) -> Option<String> {
-    let bits = encode_bits(value, old)?;
-    Some(match new {
-        "int32" => (bits as u32 as i32).to_string(),
-        "int64" => (bits as i64).to_string(),
-        "uint32" => (bits as u32).to_string(),
-        "uint64" => bits.to_string(),
-        "bool" => (bits != 0).to_string(),
-        "sint32" => {
-            let b = bits as u32;
-            (((b >> 1) as i32) ^ -((b & 1) as i32)).to_string()
-        }
-        "sint64" => (((bits >> 1) as i64) ^ -((bits & 1) as i64)).to_string(),
-        "fixed32" => (bits as u32).to_string(),
-        "sfixed32" => (bits as u32 as i32).to_string(),
-        "fixed64" => bits.to_string(),
-        "sfixed64" => (bits as i64).to_string(),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reinterpret;
-
-    #[test]
-    fn reinterpret_follows_the_wire_format() {
-        assert_eq!(
-            reinterpret(4_294_967_301, "int64", "int32").as_deref(),
-            Some("5")
-        );
-        assert_eq!(
-            reinterpret(i128::from(u32::MAX), "uint32", "int32").as_deref(),
-            Some("-1")
-        );
-        assert_eq!(reinterpret(2, "int64", "bool").as_deref(), Some("true"));
-        assert_eq!(reinterpret(-1, "int32", "int64").as_deref(), Some("-1"));
-        assert_eq!(
-            reinterpret(4_294_967_301, "sint64", "sint32").as_deref(),
-            Some("5")
-        );
     }
 }

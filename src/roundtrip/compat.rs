@@ -21,7 +21,13 @@ use prost_reflect::{
 };
 use serde::Serialize;
 
-use super::{Encoding, eq, property};
+use super::{Encoding, property};
+use crate::schema::value::{
+    eq::{EqOptions, unpack_any, value_eq},
+    int::{self, IntChange, as_int},
+    kinds::{key_text, short_name},
+    show::{Style, show, show_message},
+};
 
 /// What changed for one field between what the old writer wrote and what the new reader sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -221,7 +227,7 @@ fn whole(
         path: String::new(),
         old_field: String::new(),
         new_field: String::new(),
-        wrote: eq::message_json(old),
+        wrote: message_json(old),
         read,
     }
 }
@@ -235,8 +241,8 @@ impl Walker<'_> {
     fn message(&mut self, old: &DynamicMessage, new: &DynamicMessage, path: &mut String) {
         if old.descriptor().full_name() == "google.protobuf.Any"
             && new.descriptor().full_name() == "google.protobuf.Any"
-            && let (Some((ut, op)), Some((nt, np))) = (eq::any_payload(old), eq::any_payload(new))
-            && ut == nt
+            && let (Some(op), Some(np)) = (unpack_any(old), unpack_any(new))
+            && old.get_field_by_number(1) == new.get_field_by_number(1)
         {
             // Same packed type on both sides: compare what the payload holds.
             self.message(&op, &np, path);
@@ -275,7 +281,7 @@ impl Walker<'_> {
                         path,
                         &field,
                         None,
-                        eq::show(&old.get_field(&field)),
+                        shown(&old.get_field(&field)),
                         read,
                     );
                 }
@@ -350,7 +356,7 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
+                        shown(&ov),
                         "unset (default)".to_owned(),
                     );
                 } else if self.out.len() == before
@@ -363,8 +369,8 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
-                        format!("{} (not marked as set)", eq::show(&nv)),
+                        shown(&ov),
+                        format!("{} (not marked as set)", shown(&nv)),
                     );
                 }
             }
@@ -374,8 +380,8 @@ impl Walker<'_> {
                     path,
                     of,
                     Some(nf),
-                    eq::show(&ov),
-                    eq::show(&nv),
+                    shown(&ov),
+                    shown(&nv),
                 );
             }
             (true, true) => {
@@ -387,8 +393,8 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
-                        eq::show(&nv),
+                        shown(&ov),
+                        shown(&nv),
                     );
                     return;
                 }
@@ -397,20 +403,20 @@ impl Walker<'_> {
                         let (ok, nk) = (map_parts(of), map_parts(nf));
                         for (key, v) in om {
                             let len = path.len();
-                            path.push_str(&format!("[{}]", eq::show_key(key)));
+                            path.push_str(&format!("[{}]", key_text(key)));
                             match nm.iter().find(|(k, _)| key_eq(key, k)) {
                                 Some((_, w)) => {
                                     self.value(v, &ok.1.kind(), &ok.1, w, &nk.1.kind(), &nk.1, path)
                                 }
                                 None => {
                                     let near: Vec<String> =
-                                        nm.iter().map(|(k, _)| eq::show_key(k)).collect();
+                                        nm.iter().map(|(k, _)| key_text(k)).collect();
                                     self.push(
                                         DifferenceKind::Changed,
                                         path,
                                         of,
                                         Some(nf),
-                                        format!("entry {}", eq::show_key(key)),
+                                        format!("entry {}", key_text(key)),
                                         format!("keys [{}]", near.join(", ")),
                                     );
                                 }
@@ -427,8 +433,8 @@ impl Walker<'_> {
                                 path,
                                 of,
                                 Some(nf),
-                                eq::show(&ov),
-                                eq::show(&nv),
+                                shown(&ov),
+                                shown(&nv),
                             );
                             return;
                         }
@@ -481,21 +487,21 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(ov),
+                        shown(ov),
                         format!("{n}, which {} does not declare", ne.full_name()),
                     );
                 }
                 return;
             }
             let kind = classify(o, ok, n, nk);
-            self.push(kind, path, of, Some(nf), eq::show(ov), eq::show(nv));
+            self.push(kind, path, of, Some(nf), shown(ov), shown(nv));
             return;
         }
         let same = match (ov, nv) {
             (Value::String(s), Value::Bytes(b)) | (Value::Bytes(b), Value::String(s)) => {
                 self.encoding == Encoding::Binary && s.as_bytes() == b.as_ref()
             }
-            _ => eq::value_eq(ov, nv),
+            _ => value_eq(ov, nv, EqOptions::EXACT),
         };
         if !same {
             self.push(
@@ -503,8 +509,8 @@ impl Walker<'_> {
                 path,
                 of,
                 Some(nf),
-                eq::show(ov),
-                eq::show(nv),
+                shown(ov),
+                shown(nv),
             );
         }
     }
@@ -561,14 +567,11 @@ fn element_kind(field: &FieldDescriptor) -> Kind {
     field.kind()
 }
 
+/// Map keys of different integer kinds are equal when they hold the same number.
 fn key_eq(a: &MapKey, b: &MapKey) -> bool {
     let int = |k: &MapKey| match k {
-        MapKey::Bool(v) => Some(i128::from(*v)),
-        MapKey::I32(v) => Some(i128::from(*v)),
-        MapKey::I64(v) => Some(i128::from(*v)),
-        MapKey::U32(v) => Some(i128::from(*v)),
-        MapKey::U64(v) => Some(i128::from(*v)),
         MapKey::String(_) => None,
+        number => as_int(&Value::from(number.clone())),
     };
     match (int(a), int(b)) {
         (Some(x), Some(y)) => x == y,
@@ -576,42 +579,22 @@ fn key_eq(a: &MapKey, b: &MapKey) -> bool {
     }
 }
 
-fn as_int(v: &Value) -> Option<i128> {
-    Some(match v {
-        Value::Bool(b) => i128::from(*b),
-        Value::I32(v) | Value::EnumNumber(v) => i128::from(*v),
-        Value::I64(v) => i128::from(*v),
-        Value::U32(v) => i128::from(*v),
-        Value::U64(v) => i128::from(*v),
-        _ => return None,
-    })
-}
-
-fn bits(kind: &Kind) -> u32 {
-    match kind {
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => 64,
-        Kind::Bool => 1,
-        _ => 32,
-    }
-}
-
-/// Why an integer changed: a narrower type keeping the low bits truncates; the same bits read
-/// with the other signedness flip the sign; anything else (zigzag vs two's complement, bool) is a
-/// plain change.
+/// Why an integer changed (see [`int::classify`]).
 fn classify(old: i128, ok: &Kind, new: i128, nk: &Kind) -> DifferenceKind {
-    let (ob, nb) = (bits(ok), bits(nk));
-    if nb == 1 || ob == 1 {
-        return DifferenceKind::Changed;
+    match int::classify(old, ok, new, nk) {
+        IntChange::Truncated => DifferenceKind::Truncated,
+        IntChange::SignFlipped => DifferenceKind::SignFlipped,
+        IntChange::Changed => DifferenceKind::Changed,
     }
-    let low = |v: i128, b: u32| v.rem_euclid(1i128 << b);
-    if nb < ob && low(old, nb) == low(new, nb) {
-        return DifferenceKind::Truncated;
-    }
-    let width = nb.min(ob);
-    if low(old, width) == low(new, width) && (old < 0) != (new < 0) {
-        return DifferenceKind::SignFlipped;
-    }
-    DifferenceKind::Changed
+}
+
+/// How old and new values show in differences.
+fn shown(value: &Value) -> String {
+    show(value, None, Style::EXACT)
+}
+
+fn message_json(message: &DynamicMessage) -> String {
+    show_message(message, Style::EXACT)
 }
 
 /// Gets a field's number and type, e.g. `2 sint32` or `3 repeated string`.
@@ -619,7 +602,7 @@ fn field_label(field: &FieldDescriptor) -> String {
     let kind = match field.kind() {
         Kind::Message(m) => m.full_name().to_owned(),
         Kind::Enum(e) => e.full_name().to_owned(),
-        other => format!("{other:?}").to_lowercase(),
+        other => short_name(&other).to_owned(),
     };
     let card = if field.is_map() {
         "map "

@@ -15,7 +15,6 @@
 //! found for `pkg.Msg`.
 
 mod compat;
-mod eq;
 mod property;
 mod report;
 mod runner;
@@ -38,7 +37,10 @@ use self::{
     runner::{Found, on_big_stack, run},
     select::select_messages,
 };
-use crate::{Result, Schema};
+use crate::{
+    Result, Schema,
+    schema::value::show::{Style, hex, show_message},
+};
 
 /// Which encodings a check exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -388,7 +390,7 @@ fn counterexample(
     differences: Vec<Difference>,
 ) -> Counterexample {
     let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
-        Ok(read) => eq::message_json(&read),
+        Ok(read) => show_message(&read, Style::EXACT),
         Err(err) => format!("binary decoding failed: {err}"),
     };
     let json_reading = differences
@@ -396,15 +398,15 @@ fn counterexample(
         .any(|d| d.encoding == Encoding::Json)
         .then(|| {
             match property::to_json(m).and_then(|text| property::from_json(new.clone(), &text)) {
-                Ok(read) => eq::message_json(&read),
+                Ok(read) => show_message(&read, Style::EXACT),
                 Err(err) => format!("JSON decoding failed: {err}"),
             }
         });
     Counterexample {
         property: "old→new".to_owned(),
         reason,
-        json: eq::message_json(m),
-        hex: eq::hex(&m.encode_to_vec()),
+        json: show_message(m, Style::EXACT),
+        hex: hex(&m.encode_to_vec()),
         reading,
         json_reading,
         differences,
@@ -488,15 +490,15 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
                 bytes.extend_from_slice(&unknown);
             }
             let reading = match DynamicMessage::decode(desc.clone(), bytes.as_slice()) {
-                Ok(read) => eq::message_json(&read),
+                Ok(read) => show_message(&read, Style::EXACT),
                 Err(err) => format!("binary decoding failed: {err}"),
             };
             Outcome::Failed {
                 counterexamples: vec![Counterexample {
                     property,
                     reason,
-                    json: eq::message_json(&m),
-                    hex: eq::hex(&bytes),
+                    json: show_message(&m, Style::EXACT),
+                    hex: hex(&bytes),
                     reading,
                     json_reading: None,
                     differences: Vec::new(),

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use crate::schema::value::eq::unpack_any;
 use proptest::{
     collection::{hash_map, vec},
     option,
@@ -627,26 +628,7 @@ pub(crate) fn has_unordered_map(message: &DynamicMessage) -> bool {
 }
 
 fn any_payload_has_map(any: &DynamicMessage) -> bool {
-    let Some(url) = any.get_field_by_number(1) else {
-        return false;
-    };
-    let Some(name) = url
-        .as_str()
-        .and_then(|u| u.rsplit_once('/'))
-        .map(|(_, n)| n.to_owned())
-    else {
-        return false;
-    };
-    let Some(desc) = any.descriptor().parent_pool().get_message_by_name(&name) else {
-        return false;
-    };
-    let Some(bytes) = any
-        .get_field_by_number(2)
-        .and_then(|v| v.as_bytes().cloned())
-    else {
-        return false;
-    };
-    DynamicMessage::decode(desc, bytes).is_ok_and(|m| has_unordered_map(&m))
+    unpack_any(any).is_some_and(|m| has_unordered_map(&m))
 }
 
 #[cfg(test)]

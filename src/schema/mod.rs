@@ -8,6 +8,7 @@
 mod input;
 mod resolver;
 mod span;
+pub(crate) mod value;
 
 use std::path::{Path, PathBuf};
 

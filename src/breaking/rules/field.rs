@@ -4,6 +4,11 @@
 
 use prost_reflect::{Cardinality, Kind};
 
+use crate::schema::value::{
+    int::{int_range, reinterpret},
+    kinds::{number_text, short_name},
+};
+
 use crate::breaking::{
     features::{Feature, message_chain, resolve},
     finding::{Findings, Location},
@@ -213,24 +218,18 @@ pub(crate) fn field_wire_json_compatible_type(p: &Field, c: &Field, out: &mut Fi
     compatible_type_name(p, c, out);
 }
 
-/// The integer values a kind can hold on the wire: (min, max).
-fn int_range(kind: &str) -> Option<(i128, i128)> {
-    Some(match kind {
-        "bool" => (0, 1),
-        "int32" | "sint32" | "sfixed32" => (i32::MIN.into(), i32::MAX.into()),
-        "uint32" | "fixed32" => (0, u32::MAX.into()),
-        "int64" | "sint64" | "sfixed64" => (i64::MIN.into(), i64::MAX.into()),
-        "uint64" | "fixed64" => (0, u64::MAX.into()),
-        _ => return None,
-    })
+/// What a reader of `new` makes of an integer written as `old`, as text.
+fn read_as(value: i128, old: &Kind, new: &Kind) -> Option<String> {
+    reinterpret(value, old, new).and_then(|v| number_text(&v))
 }
 
 /// A value of the old type that the new type reads differently, for a wire-compatible but
 /// lossy change (int64 -> int32, uint32 -> int32, int64 -> bool, ...).
-pub(crate) fn lossy_witness(old: &str, new: &str) -> Option<i128> {
+pub(crate) fn lossy_witness(old: &Kind, new: &Kind) -> Option<i128> {
     let (omin, omax) = int_range(old)?;
     let (nmin, nmax) = int_range(new)?;
-    if wire_group(old) != wire_group(new) || (omin >= nmin && omax <= nmax) {
+    if wire_group(short_name(old)) != wire_group(short_name(new)) || (omin >= nmin && omax <= nmax)
+    {
         return None;
     }
     [
@@ -242,9 +241,7 @@ pub(crate) fn lossy_witness(old: &str, new: &str) -> Option<i128> {
     ]
     .into_iter()
     .filter(|w| (omin..=omax).contains(w))
-    .find(|w| {
-        crate::breaking::explain::reinterpret(*w, old, new).is_some_and(|r| r != w.to_string())
-    })
+    .find(|w| read_as(*w, old, new).is_some_and(|r| r != w.to_string()))
 }
 
 /// FIELD_WIRE_LOSSY_TYPE (grpc-double's own, category LOSSY)
@@ -256,11 +253,11 @@ pub(crate) fn field_wire_lossy_type(p: &Field, c: &Field, out: &mut Findings) {
     if pk == ck {
         return;
     }
-    let Some(witness) = lossy_witness(pk, ck) else {
+    let (old, new) = (p.kind(), c.kind());
+    let Some(witness) = lossy_witness(&old, &new) else {
         return;
     };
-    let read = crate::breaking::explain::reinterpret(witness, pk, ck)
-        .unwrap_or_else(|| "something else".to_owned());
+    let read = read_as(witness, &old, &new).unwrap_or_else(|| "something else".to_owned());
     out.push(
         Some(c.type_loc()),
         Some(p.type_loc()),
