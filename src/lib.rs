@@ -35,6 +35,7 @@ pub mod breaking;
 #[doc(hidden)]
 pub mod cli;
 mod error;
+pub mod explain;
 pub mod fake;
 pub mod roundtrip;
 pub mod schema;

@@ -160,3 +160,37 @@ impl Finding {
         self
     }
 }
+
+/// A concrete counterexample for a wire-level finding: bytes the previous schema writes and how
+/// both schemas read them. Plain data: `grpc_double::explain` fills it in, reports print it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    /// The encoded message, as space-separated hex bytes, e.g. `10 85 80 80 80 10`.
+    pub bytes_hex: String,
+    /// What the previous schema wrote, e.g. `age (field 2, int64) = 4294967301`.
+    pub previous: String,
+    /// What the current schema reads, e.g. `age (field 2, int32) = 5`.
+    pub current: String,
+    /// The same value as proto3 JSON written by the current schema, and what the previous
+    /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
+    pub json: Option<(String, String)>,
+    /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
+    /// when the property finds one for this field: proof that data really changes.
+    pub proven: Option<Proven>,
+}
+
+/// A minimal message the previous schema writes that the current schema reads differently,
+/// found by property testing (`roundtrip::find_counterexample_where`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Proven {
+    /// The seed that reproduces it with `grpc-double roundtrip --seed`.
+    pub seed: u64,
+    /// The message as proto3 JSON.
+    pub json: String,
+    /// Its encoding, as hex.
+    pub hex: String,
+    /// What the current schema reads.
+    pub reading: String,
+    /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
+    pub difference: String,
+}

@@ -24,7 +24,6 @@
 //! ```
 
 mod config;
-pub mod explain;
 mod features;
 mod finding;
 mod registry;
@@ -33,12 +32,12 @@ mod rule;
 mod rules;
 mod walk;
 
+pub(crate) use self::rules::field::lossy_witness;
 pub use self::{
     config::Config,
-    explain::{Explanation, explain},
-    finding::{FieldRef, Finding, Findings, Location, Severity},
+    finding::{Explanation, FieldRef, Finding, Findings, Location, Proven, Severity},
     registry::{RULES, rule_by_id},
-    report::{Annotation, Format, PathDisplay, annotate, annotate_with_sources, render},
+    report::{Annotation, Format, PathDisplay, annotate, annotate_with, render},
     rule::{Category, Rule, Scope},
     walk::{Field, Side},
 };

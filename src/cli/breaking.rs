@@ -137,7 +137,7 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, Error> {
     };
     let findings = breaking::check_filtered(&previous, &current, &config, &filter)?;
     lap("checked");
-    let annotations = breaking::annotate_with_sources(
+    let annotations = crate::explain::annotate_with_sources(
         &findings,
         previous.pool(),
         current.pool(),

@@ -1,10 +1,29 @@
-//! `--explain`: for a wire-level finding, a concrete payload written by the previous schema and
-//! what each schema reads from it.
+//! `--explain`: breaking findings proved by the round-trip engine. This is the one module that
+//! uses two capabilities: [`breaking`](crate::breaking) reports what changed and knows nothing of
+//! payloads, [`roundtrip`](crate::roundtrip) searches for data that changes meaning and knows
+//! nothing of rules. Here a wire-level finding gets a concrete payload written by the previous
+//! schema, what each schema reads from it and, when the property finds one, a minimal
+//! counterexample.
 //!
 //! The payload is hand-built: one value of the changed field, chosen to show the difference
 //! (a 64-bit value for narrowing, a negative number for sign changes, invalid UTF-8 for
-//! bytes -> string). The round-trip engine replaces [`explain`]'s internals with property-tested
-//! counterexamples behind the same signature.
+//! bytes -> string). The proof is searched with a fixed seed, so output is reproducible.
+//!
+//! # Examples
+//!
+//! ```
+//! use grpc_double::{Schema, breaking::{self, Config}, explain};
+//!
+//! // Arrange: `n` narrowed from int64 to int32.
+//! let previous = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package p; message M { int64 n = 1; }")])?;
+//! let current = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package p; message M { int32 n = 1; }")])?;
+//! let findings = breaking::check(&previous, &current, &Config::parse("version: v2\nbreaking:\n  use: [WIRE_JSON]\n")?)?;
+//! // Act
+//! let explanation = explain::explain(&findings[0], previous.pool(), current.pool()).expect("a wire finding");
+//! // Assert
+//! assert_eq!(explanation.current, "n (field 1, int32) = 5");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 
@@ -12,45 +31,15 @@ use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value,
 };
+use prost_types::SourceCodeInfo;
 
-use super::{Finding, rules::field::lossy_witness};
+use crate::breaking::{
+    Annotation, Explanation, Finding, PathDisplay, Proven, annotate_with, lossy_witness,
+};
 use crate::schema::value::{
     kinds::short_name,
     show::{Style, hex, show},
 };
-
-/// A concrete counterexample: bytes the previous schema writes and how both schemas read them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Explanation {
-    /// The encoded message, as space-separated hex bytes, e.g. `10 85 80 80 80 10`.
-    pub bytes_hex: String,
-    /// What the previous schema wrote, e.g. `age (field 2, int64) = 4294967301`.
-    pub previous: String,
-    /// What the current schema reads, e.g. `age (field 2, int32) = 5`.
-    pub current: String,
-    /// The same value as proto3 JSON written by the current schema, and what the previous
-    /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
-    pub json: Option<(String, String)>,
-    /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
-    /// when the property finds one for this field: proof that data really changes.
-    pub proven: Option<Proven>,
-}
-
-/// A minimal message the previous schema writes that the current schema reads differently,
-/// found by property testing (`roundtrip::find_counterexample_where`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Proven {
-    /// The seed that reproduces it with `grpc-double roundtrip --seed`.
-    pub seed: u64,
-    /// The message as proto3 JSON.
-    pub json: String,
-    /// Its encoding, as hex.
-    pub hex: String,
-    /// What the current schema reads.
-    pub reading: String,
-    /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
-    pub difference: String,
-}
 
 /// Seed and cases of the property search behind `--explain`: fixed, so output is reproducible.
 const PROOF_SEED: u64 = 1;
@@ -152,6 +141,48 @@ pub fn explain(
         json,
         proven,
     })
+}
+
+/// Resolves spans and display paths, sorts and de-duplicates ([`breaking::annotate`]), and
+/// with `with_explanations` explains each wire finding.
+///
+/// [`breaking::annotate`]: crate::breaking::annotate
+pub fn annotate(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+) -> Vec<Annotation> {
+    annotate_with_sources(
+        findings,
+        previous,
+        current,
+        display,
+        with_explanations,
+        &|_| None,
+    )
+}
+
+/// Like [`annotate`], for a current schema compiled without source info: `sources` gives the
+/// source info of a current file by name (compiled again on demand), asked only for files with
+/// findings.
+pub fn annotate_with_sources(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+    sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
+) -> Vec<Annotation> {
+    let explanation = |f: &Finding| {
+        if with_explanations {
+            explain(f, previous, current)
+        } else {
+            None
+        }
+    };
+    annotate_with(findings, current, display, sources, &explanation)
 }
 
 fn read_back(decoded: &DynamicMessage, desc: &MessageDescriptor, number: u32) -> String {
