@@ -102,7 +102,7 @@ impl Finding {
 
 /// The sink rule functions write into; it stamps every finding with the running rule.
 #[derive(Debug)]
-pub struct Findings {
+pub(crate) struct Findings {
     rule: &'static str,
     severity: Severity,
     out: Vec<Finding>,
@@ -123,7 +123,7 @@ impl Findings {
     }
 
     /// Reports a finding for the running rule; returns it so that a hint or field can be added.
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         current: Option<Location>,
         previous: Option<Location>,
@@ -149,13 +149,13 @@ impl Findings {
 
 impl Finding {
     /// Sets the fix-it hint.
-    pub fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
+    pub(crate) fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// Sets the field the finding is about.
-    pub fn about(&mut self, field: FieldRef) -> &mut Self {
+    pub(crate) fn about(&mut self, field: FieldRef) -> &mut Self {
         self.field = Some(field);
         self
     }

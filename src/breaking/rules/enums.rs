@@ -5,12 +5,10 @@ use std::collections::BTreeSet;
 
 use prost_reflect::{EnumDescriptor, EnumValueDescriptor};
 
-use super::message::{ENUM_MAX, check_ranges};
 use crate::{
     breaking::{
-        features::{Feature, message_chain, resolve},
+        engine::{ENUM_MAX, Feature, check_ranges, loc, message_chain, resolve, values_by_number},
         finding::{Findings, Location},
-        walk::{loc, values_by_number},
     },
     schema::enum_is_closed,
 };
