@@ -15,6 +15,7 @@
 //! found for `pkg.Msg`.
 
 mod compat;
+mod difference;
 mod property;
 mod report;
 mod runner;
@@ -28,7 +29,8 @@ use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde::Serialize;
 
 pub use self::{
-    compat::{Difference, DifferenceKind, compare_old_new, compare_old_new_with},
+    compat::{compare_old_new, compare_old_new_with},
+    difference::{Difference, DifferenceKind},
     report::{Format, Report},
     runner::sample,
     strategy::{StrategyConfig, arb_message, arb_unknown_fields},
