@@ -9,6 +9,10 @@ use serde::Serialize;
 /// `SourceCodeInfo` path of the element inside it (e.g. `[4, 0, 2, 1]`, message 0, field 1).
 ///
 /// An empty path means "the file itself, no precise location" (buf prints `1:1` for those).
+///
+/// A descriptor location, resolved to a line and column only when a report is rendered (see
+/// [`annotate`](crate::breaking::annotate)); a place in a YAML fixture is a
+/// `fake::Location` instead.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Location {
     /// The file name, relative to its include path, e.g. `acme/v1/user.proto`.
@@ -40,6 +44,7 @@ impl Location {
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// A breaking change: the check fails (exit code 100).
     Error,

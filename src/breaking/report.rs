@@ -15,9 +15,11 @@ use super::{
 };
 use crate::schema::Span;
 
-/// An output format, as `--error-format` names it.
+/// An output format of breaking findings, as `--error-format` names it (buf's names); the
+/// round-trip report's formats are [`roundtrip::Format`](crate::roundtrip::Format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[non_exhaustive]
 pub enum Format {
     /// `path:line:col:message` (buf's default; alias `gcc`).
     #[default]

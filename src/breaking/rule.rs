@@ -17,6 +17,7 @@ use super::{
 /// own category of warnings for changes buf lets through although they lose data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum Category {
     /// Breaks generated source code per file (the default).
     File,

@@ -10,6 +10,7 @@ use super::Encoding;
 /// What changed for one field between what the old writer wrote and what the new reader sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DifferenceKind {
     /// The new reader rejected the whole message (e.g. `bytes` → `string` with invalid UTF-8, or
     /// an incompatible wire type).

@@ -47,6 +47,7 @@ use crate::{
 /// Which encodings a check exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Encoding {
     /// The protobuf binary wire format.
     Binary,
@@ -135,6 +136,7 @@ pub struct MessageResult {
 /// Whether a message type's properties held.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every case held.
     Passed,
@@ -517,6 +519,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
 
 /// One round-trip property, for checking messages you generate yourself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Property {
     /// Binary encode → decode gives back the same message (semantically: NaN equals NaN,
     /// `-0.0` equals `0.0`, `Any` payloads compared decoded).
