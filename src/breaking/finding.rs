@@ -31,7 +31,7 @@ impl Location {
     }
 
     /// Gets this location extended by more path components (an option or sub-element).
-    pub fn child(&self, extra: &[i32]) -> Self {
+    pub(crate) fn child(&self, extra: &[i32]) -> Self {
         let mut path = self.path.clone();
         path.extend_from_slice(extra);
         Location {

@@ -20,7 +20,7 @@ pub(crate) use self::{
     features::{Feature, message_chain, resolve},
     field::Field,
     locate::{TYPE_NAME, deleted_element_loc, loc, message_loc},
-    ranges::{ENUM_MAX, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges},
+    ranges::{ENUM_MAX, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges, check_reserved_names},
     types::{Card, kind_name, lossy_witness, read_as, type_name, wire_group, wire_json_group},
     walk::{Pairs, Side, values_by_number},
 };

@@ -1,5 +1,7 @@
-//! Number ranges (reserved and extension ranges of messages and enums) and buf's report of
-//! ranges that lost values.
+//! Number ranges (reserved and extension ranges of messages and enums) and reserved names, and
+//! buf's reports of ranges that lost values and of reserved names that were deleted.
+
+use std::collections::BTreeSet;
 
 use crate::breaking::finding::{Findings, Location};
 
@@ -89,5 +91,31 @@ pub(crate) fn check_ranges(
             "restore the {range_kind} range {}",
             range_string(start, end, max)
         ));
+    }
+}
+
+/// Reports reserved names of `previous` that `current` no longer reserves (buf's wording); the
+/// hint is `restore reserved "name";` followed by `why`.
+pub(crate) fn check_reserved_names<'a>(
+    element_kind: &str,
+    element_name: &str,
+    previous: impl Iterator<Item = &'a str>,
+    current: impl Iterator<Item = &'a str>,
+    locs: (Location, Location),
+    why: &str,
+    out: &mut Findings,
+) {
+    let current: BTreeSet<&str> = current.collect();
+    for name in previous.collect::<BTreeSet<_>>() {
+        if !current.contains(name) {
+            out.push(
+                Some(locs.1.clone()),
+                Some(locs.0.clone()),
+                format!(
+                    "Previously present reserved name \"{name}\" on {element_kind} \"{element_name}\" was deleted."
+                ),
+            )
+            .hint(format!("restore reserved \"{name}\";{why}"));
+        }
     }
 }

@@ -7,8 +7,8 @@ use prost_reflect::{Cardinality, MessageDescriptor};
 
 use crate::breaking::{
     engine::{
-        Feature, Field, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges, message_chain, message_loc,
-        resolve,
+        Feature, Field, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges, check_reserved_names,
+        message_chain, message_loc, resolve,
     },
     finding::Findings,
 };
@@ -162,22 +162,15 @@ pub(crate) fn reserved_message_no_delete(
         (message_loc(p), message_loc(c)),
         out,
     );
-    let names: BTreeSet<&str> = c.reserved_names().collect();
-    for name in p.reserved_names().collect::<BTreeSet<_>>() {
-        if !names.contains(name) {
-            out.push(
-                Some(message_loc(c)),
-                Some(message_loc(p)),
-                format!(
-                    "Previously present reserved name \"{name}\" on message \"{}\" was deleted.",
-                    c.name()
-                ),
-            )
-            .hint(format!(
-                "restore reserved \"{name}\"; so the name is never reused with another meaning"
-            ));
-        }
-    }
+    check_reserved_names(
+        "message",
+        c.name(),
+        p.reserved_names(),
+        c.reserved_names(),
+        (message_loc(p), message_loc(c)),
+        " so the name is never reused with another meaning",
+        out,
+    );
 }
 
 /// ONEOF_NO_DELETE
