@@ -17,44 +17,29 @@ pub(crate) struct Declared {
     pub(crate) services: BTreeMap<String, Location>,
 }
 
+/// Indexes what `file` declares, nested elements included.
 pub(crate) fn declared(file: &FileDescriptor) -> Declared {
     let package = file.package_name();
+    let name = |full_name: &str| nested_name(full_name, package).to_owned();
+    let at = |path: &[i32]| loc(file, path);
     let mut out = Declared::default();
-    let mut stack: Vec<_> = file.messages().collect();
     for e in file.enums() {
-        out.enums.insert(
-            nested_name(e.full_name(), package).to_owned(),
-            loc(file, e.path()),
-        );
+        out.enums.insert(name(e.full_name()), at(e.path()));
     }
     for x in file.extensions() {
-        out.extensions.insert(
-            nested_name(x.full_name(), package).to_owned(),
-            loc(file, x.path()),
-        );
+        out.extensions.insert(name(x.full_name()), at(x.path()));
     }
     for s in file.services() {
-        out.services.insert(
-            nested_name(s.full_name(), package).to_owned(),
-            loc(file, s.path()),
-        );
+        out.services.insert(name(s.full_name()), at(s.path()));
     }
+    let mut stack: Vec<_> = file.messages().collect();
     while let Some(m) = stack.pop() {
-        out.messages.insert(
-            nested_name(m.full_name(), package).to_owned(),
-            message_loc(&m),
-        );
+        out.messages.insert(name(m.full_name()), message_loc(&m));
         for e in m.child_enums() {
-            out.enums.insert(
-                nested_name(e.full_name(), package).to_owned(),
-                loc(file, e.path()),
-            );
+            out.enums.insert(name(e.full_name()), at(e.path()));
         }
         for x in m.child_extensions() {
-            out.extensions.insert(
-                nested_name(x.full_name(), package).to_owned(),
-                loc(file, x.path()),
-            );
+            out.extensions.insert(name(x.full_name()), at(x.path()));
         }
         stack.extend(m.child_messages());
     }
