@@ -16,7 +16,7 @@ use super::{
 use crate::schema::Span;
 
 /// An output format of breaking findings, as `--error-format` names it (buf's names); the
-/// round-trip report's formats are [`roundtrip::Format`](crate::roundtrip::Format).
+/// round-trip report's formats are `roundtrip::Format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[non_exhaustive]

@@ -18,7 +18,7 @@ pub(crate) enum Mode {
 }
 
 /// The output format of a round-trip [`Report`] (`grpc-double roundtrip --format`); the breaking
-/// checker's formats are [`breaking::Format`](crate::breaking::Format).
+/// checker's formats are `breaking::Format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Format {
