@@ -36,6 +36,7 @@
 
 pub mod breaking;
 mod error;
+pub mod explain;
 mod fake;
 pub mod roundtrip;
 pub mod schema;

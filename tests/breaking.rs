@@ -53,7 +53,7 @@ fn report(
     explain: bool,
 ) -> String {
     let findings = breaking::check(previous, current, config).expect("check");
-    let annotations = breaking::annotate(
+    let annotations = grpc_double::explain::annotate(
         &findings,
         previous.pool(),
         current.pool(),
@@ -272,7 +272,8 @@ fn explain_shows_a_payload_and_both_decodings() {
         .iter()
         .find(|f| f.rule == "FIELD_WIRE_JSON_COMPATIBLE_TYPE")
         .expect("int64 -> int32 breaks JSON");
-    let explanation = breaking::explain(typed, previous.pool(), current.pool()).expect("explained");
+    let explanation =
+        grpc_double::explain::explain(typed, previous.pool(), current.pool()).expect("explained");
     assert_eq!(explanation.bytes_hex, "08 85 80 80 80 10");
     assert_eq!(explanation.previous, "n (field 1, int64) = 4294967301");
     assert_eq!(explanation.current, "n (field 1, int32) = 5");

@@ -9,6 +9,10 @@ use serde::Serialize;
 /// `SourceCodeInfo` path of the element inside it (e.g. `[4, 0, 2, 1]`, message 0, field 1).
 ///
 /// An empty path means "the file itself, no precise location" (buf prints `1:1` for those).
+///
+/// A descriptor location, resolved to a line and column only when a report is rendered (see
+/// [`annotate`](crate::breaking::annotate)); a place in a YAML fixture is a
+/// `fake::Location` instead.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Location {
     /// The file name, relative to its include path, e.g. `acme/v1/user.proto`.
@@ -27,7 +31,7 @@ impl Location {
     }
 
     /// Gets this location extended by more path components (an option or sub-element).
-    pub fn child(&self, extra: &[i32]) -> Self {
+    pub(crate) fn child(&self, extra: &[i32]) -> Self {
         let mut path = self.path.clone();
         path.extend_from_slice(extra);
         Location {
@@ -40,6 +44,7 @@ impl Location {
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// A breaking change: the check fails (exit code 100).
     Error,
@@ -102,7 +107,7 @@ impl Finding {
 
 /// The sink rule functions write into; it stamps every finding with the running rule.
 #[derive(Debug)]
-pub struct Findings {
+pub(crate) struct Findings {
     rule: &'static str,
     severity: Severity,
     out: Vec<Finding>,
@@ -123,7 +128,7 @@ impl Findings {
     }
 
     /// Reports a finding for the running rule; returns it so that a hint or field can be added.
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         current: Option<Location>,
         previous: Option<Location>,
@@ -149,14 +154,48 @@ impl Findings {
 
 impl Finding {
     /// Sets the fix-it hint.
-    pub fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
+    pub(crate) fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// Sets the field the finding is about.
-    pub fn about(&mut self, field: FieldRef) -> &mut Self {
+    pub(crate) fn about(&mut self, field: FieldRef) -> &mut Self {
         self.field = Some(field);
         self
     }
+}
+
+/// A concrete counterexample for a wire-level finding: bytes the previous schema writes and how
+/// both schemas read them. Plain data: `grpc_double::explain` fills it in, reports print it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    /// The encoded message, as space-separated hex bytes, e.g. `10 85 80 80 80 10`.
+    pub bytes_hex: String,
+    /// What the previous schema wrote, e.g. `age (field 2, int64) = 4294967301`.
+    pub previous: String,
+    /// What the current schema reads, e.g. `age (field 2, int32) = 5`.
+    pub current: String,
+    /// The same value as proto3 JSON written by the current schema, and what the previous
+    /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
+    pub json: Option<(String, String)>,
+    /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
+    /// when the property finds one for this field: proof that data really changes.
+    pub proven: Option<Proven>,
+}
+
+/// A minimal message the previous schema writes that the current schema reads differently,
+/// found by property testing (`roundtrip::find_counterexample_where`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Proven {
+    /// The seed that reproduces it with `grpc-double roundtrip --seed`.
+    pub seed: u64,
+    /// The message as proto3 JSON.
+    pub json: String,
+    /// Its encoding, as hex.
+    pub hex: String,
+    /// What the current schema reads.
+    pub reading: String,
+    /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
+    pub difference: String,
 }

@@ -1,7 +1,7 @@
 //! The contract checker: `buf breaking`'s rules, categories, config and output formats, over
 //! descriptors compiled with protox.
 //!
-//! [`check`] pairs the previous and current schemas' elements the way buf does (see `walk.rs`),
+//! [`check`] pairs the previous and current schemas' elements the way buf does (see `engine/walk.rs`),
 //! runs every selected [`Rule`] (one small pure function each, declared in [`RULES`]) and
 //! returns [`Finding`]s: plain data with the rule, both locations as descriptor paths, a
 //! buf-worded message and a fix-it hint. Spans are only resolved when a report is rendered
@@ -24,23 +24,24 @@
 //! ```
 
 mod config;
-pub mod explain;
-mod features;
+mod engine;
 mod finding;
 mod registry;
 pub mod report;
 mod rule;
 mod rules;
-mod walk;
 
+pub(crate) use self::engine::lossy_witness;
 pub use self::{
     config::Config,
-    explain::{Explanation, explain},
-    finding::{FieldRef, Finding, Findings, Location, Severity},
+    finding::{Explanation, FieldRef, Finding, Location, Proven, Severity},
     registry::{RULES, rule_by_id},
-    report::{Annotation, Format, PathDisplay, annotate, annotate_with_sources, render},
-    rule::{Category, Rule, Scope},
-    walk::{Field, Side},
+    report::{Annotation, Format, PathDisplay, annotate, annotate_with, render},
+    rule::{Category, Rule},
+};
+use self::{
+    engine::{Pairs, Side},
+    finding::Findings,
 };
 use crate::{Schema, error::Result};
 
@@ -107,7 +108,11 @@ pub fn check_filtered(
     let prev_side = Side::new(previous.pool(), previous_files.iter().map(String::as_str));
     let cur_side = Side::new(current.pool(), current_files.iter().map(String::as_str));
     let mut out = Findings::new();
-    walk::run(&rules, &prev_side, &cur_side, &mut out);
+    let pairs = Pairs::new(&prev_side, &cur_side);
+    for rule in &rules {
+        out.start(rule.id, rule.severity());
+        rule.scope.run(&prev_side, &cur_side, &pairs, &mut out);
+    }
     let package_of = |side: &Side, loc: &Option<Location>| {
         loc.as_ref()
             .and_then(|l| side.files.get(&l.file))

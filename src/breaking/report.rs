@@ -11,14 +11,15 @@ use serde_json::json;
 
 use super::{
     Finding, Severity,
-    explain::{Explanation, explain},
-    finding::Location,
+    finding::{Explanation, Location},
 };
 use crate::schema::Span;
 
-/// An output format, as `--error-format` names it.
+/// An output format of breaking findings, as `--error-format` names it (buf's names); the
+/// round-trip report's formats are `roundtrip::Format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[non_exhaustive]
 pub enum Format {
     /// `path:line:col:message` (buf's default; alias `gcc`).
     #[default]
@@ -107,31 +108,21 @@ fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
 /// Resolves spans and display paths, sorts and de-duplicates.
 pub fn annotate(
     findings: &[Finding],
-    previous: &DescriptorPool,
     current: &DescriptorPool,
     display: &PathDisplay,
-    with_explanations: bool,
 ) -> Vec<Annotation> {
-    annotate_with_sources(
-        findings,
-        previous,
-        current,
-        display,
-        with_explanations,
-        &|_| None,
-    )
+    annotate_with(findings, current, display, &|_| None, &|_| None)
 }
 
-/// Like [`annotate`], for a current schema compiled without source info: `sources` gives the
-/// source info of a current file by name (compiled again on demand), asked only for files with
-/// findings.
-pub fn annotate_with_sources(
+/// Like [`annotate`], with two hooks: `sources` gives the source info of a current file by name
+/// (for a schema compiled without it; asked only for files with findings), and `explain` gives
+/// a finding's payload explanation (`grpc_double::explain::annotate` passes the round-trip one).
+pub fn annotate_with(
     findings: &[Finding],
-    previous: &DescriptorPool,
     current: &DescriptorPool,
     display: &PathDisplay,
-    with_explanations: bool,
     sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
+    explain: &dyn Fn(&Finding) -> Option<Explanation>,
 ) -> Vec<Annotation> {
     let mut infos: HashMap<String, Option<SourceCodeInfo>> = HashMap::new();
     let mut out: Vec<Annotation> = findings
@@ -157,11 +148,7 @@ pub fn annotate_with_sources(
                 severity: f.severity,
                 message: f.message.clone(),
                 hint: f.hint.clone(),
-                explanation: if with_explanations {
-                    explain(f, previous, current)
-                } else {
-                    None
-                },
+                explanation: explain(f),
             }
         })
         .collect();

@@ -1,5 +1,5 @@
 //! What a rule is: an ID, a purpose, its categories, and one small pure function fed by a pair
-//! walker (see `walk.rs`). Rules are declared once, in `registry.rs`.
+//! walker (see `engine/walk.rs`). Rules are declared once, in `registry.rs`.
 
 use std::fmt;
 
@@ -9,14 +9,15 @@ use prost_reflect::{
 };
 
 use super::{
-    finding::Findings,
-    walk::{Field, Side},
+    engine::{Field, Pairs, Side},
+    finding::{Findings, Severity},
 };
 
 /// A rule category, as in buf (`FILE`, `PACKAGE`, `WIRE_JSON`, `WIRE`, `CSR`), plus `LOSSY`, our
 /// own category of warnings for changes buf lets through although they lose data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum Category {
     /// Breaks generated source code per file (the default).
     File,
@@ -72,7 +73,7 @@ impl fmt::Display for Category {
 /// Which pair walker feeds a rule, and the rule's function. Every function takes the previous
 /// element, the current element, and the findings sink.
 #[derive(Clone, Copy)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Both whole inputs (file and package deletions).
     Schema(fn(&Side, &Side, &mut Findings)),
     /// Files paired by path.
@@ -89,6 +90,22 @@ pub enum Scope {
     Service(fn(&ServiceDescriptor, &ServiceDescriptor, &mut Findings)),
     /// RPCs paired by name in paired services.
     Method(fn(&MethodDescriptor, &MethodDescriptor, &mut Findings)),
+}
+
+impl Scope {
+    /// Feeds every pair of the rule's elements to the rule function.
+    pub(crate) fn run(&self, previous: &Side, current: &Side, pairs: &Pairs, out: &mut Findings) {
+        match *self {
+            Scope::Schema(f) => f(previous, current, out),
+            Scope::File(f) => pairs.files.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::Message(f) => pairs.messages.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::Field(f) => pairs.fields.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::Enum(f) => pairs.enums.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::EnumValue(f) => pairs.enum_values.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::Service(f) => pairs.services.iter().for_each(|(p, c)| f(p, c, out)),
+            Scope::Method(f) => pairs.methods.iter().for_each(|(p, c)| f(p, c, out)),
+        }
+    }
 }
 
 impl fmt::Debug for Scope {
@@ -120,5 +137,16 @@ pub struct Rule {
     /// Deprecated rules run only when listed by ID.
     pub deprecated: bool,
     /// The pair walker and the rule function.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
+}
+
+impl Rule {
+    /// Gets the severity of the rule's findings: warnings for `LOSSY` rules, errors otherwise.
+    pub(crate) fn severity(&self) -> Severity {
+        if self.categories.contains(&Category::Lossy) {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
 }

@@ -142,7 +142,7 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
     };
     let findings = breaking::check_filtered(&previous, &current, &config, &filter)?;
     lap("checked");
-    let annotations = breaking::annotate_with_sources(
+    let annotations = grpc_double::explain::annotate_with_sources(
         &findings,
         previous.pool(),
         current.pool(),

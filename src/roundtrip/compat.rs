@@ -13,131 +13,18 @@
 //! difference, then shrinks it to a minimal one. This is the engine behind
 //! `grpc-double breaking --explain` and `grpc-double roundtrip NEW --against OLD`.
 
-use std::fmt;
-
 use prost::Message as _;
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage as _, Value,
 };
-use serde::Serialize;
 
-use super::{Encoding, eq, property};
-
-/// What changed for one field between what the old writer wrote and what the new reader sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DifferenceKind {
-    /// The new reader rejected the whole message (e.g. `bytes` → `string` with invalid UTF-8, or
-    /// an incompatible wire type).
-    Rejected,
-    /// The new reader rejected the JSON (a key it no longer accepts, a value of the wrong JSON type).
-    JsonRejected,
-    /// The new type has no field with this number (binary) or JSON name (JSON); on the wire the
-    /// value is only kept as an unknown field.
-    Dropped,
-    /// The value reads back with the opposite sign (e.g. `int32` -1 read as `uint32` 4294967295).
-    SignFlipped,
-    /// The value does not fit the new type and was truncated (e.g. `int64` 2^32+1 read as `int32` 1).
-    Truncated,
-    /// The value reads as an enum number the new enum does not declare.
-    EnumValueUnknown,
-    /// A singular value now reads as a list, or a list as a single value.
-    Cardinality,
-    /// The new reader sees the value, but not that it was set (explicit → implicit presence).
-    PresenceLost,
-    /// A field the new type requires is missing.
-    RequiredMissing,
-    /// The new reader sees a different value.
-    Changed,
-}
-
-impl DifferenceKind {
-    /// Gets the short description used in reports, e.g. `sign flipped`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            DifferenceKind::Rejected => "message rejected",
-            DifferenceKind::JsonRejected => "JSON rejected",
-            DifferenceKind::Dropped => "dropped",
-            DifferenceKind::SignFlipped => "sign flipped",
-            DifferenceKind::Truncated => "truncated",
-            DifferenceKind::EnumValueUnknown => "unknown enum value",
-            DifferenceKind::Cardinality => "cardinality changed",
-            DifferenceKind::PresenceLost => "presence lost",
-            DifferenceKind::RequiredMissing => "required field missing",
-            DifferenceKind::Changed => "changed",
-        }
-    }
-}
-
-/// One observed difference between what an old writer wrote and what a new reader sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    /// Which encoding carried the data.
-    pub encoding: Encoding,
-    /// What happened.
-    pub kind: DifferenceKind,
-    /// The field path in the old message, e.g. `user.tags[1]` (empty for the whole message).
-    pub path: String,
-    /// The old field's number and type, e.g. `2 int32` (empty for the whole message).
-    pub old_field: String,
-    /// The new field's number and type, e.g. `2 sint32`, or empty when there is none.
-    pub new_field: String,
-    /// What the old writer wrote.
-    pub wrote: String,
-    /// What the new reader sees (or its error).
-    pub read: String,
-}
-
-impl Difference {
-    /// Gets the key that identifies what this difference explains: encoding, kind and field path
-    /// without list indices or map keys, e.g. `binary/changed/items.price`.
-    pub fn key(&self) -> String {
-        let mut path = String::with_capacity(self.path.len());
-        let mut chars = self.path.chars();
-        while let Some(ch) = chars.next() {
-            if ch != '[' {
-                path.push(ch);
-                continue;
-            }
-            // Skip an index or a map key; string keys are quoted and may contain brackets.
-            let (mut quoted, mut escaped) = (false, false);
-            for c in chars.by_ref() {
-                match c {
-                    _ if escaped => escaped = false,
-                    '\\' if quoted => escaped = true,
-                    '"' => quoted = !quoted,
-                    ']' if !quoted => break,
-                    _ => {}
-                }
-            }
-        }
-        format!("{}/{:?}/{path}", self.encoding.name(), self.kind)
-    }
-}
-
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let enc = match self.encoding {
-            Encoding::Binary => "binary",
-            Encoding::Json => "json",
-            Encoding::Both => "both",
-        };
-        if self.path.is_empty() {
-            return write!(f, "[{enc}] {}: {}", self.kind.describe(), self.read);
-        }
-        write!(f, "[{enc}] `{}` ({}", self.path, self.old_field)?;
-        if !self.new_field.is_empty() && self.new_field != self.old_field {
-            write!(f, " → {}", self.new_field)?;
-        }
-        write!(
-            f,
-            "): {}: wrote {}, read {}",
-            self.kind.describe(),
-            self.wrote,
-            self.read
-        )
-    }
-}
+use super::{Difference, DifferenceKind, Encoding, property};
+use crate::schema::value::{
+    eq::{EqOptions, unpack_any, value_eq},
+    int::{self, IntChange, as_int},
+    kinds::{key_text, short_name},
+    show::{Style, show, show_message},
+};
 
 /// Compares what a reader of `new_desc` sees in `old` (binary and JSON) with what `old` holds.
 ///
@@ -221,7 +108,7 @@ fn whole(
         path: String::new(),
         old_field: String::new(),
         new_field: String::new(),
-        wrote: eq::message_json(old),
+        wrote: message_json(old),
         read,
     }
 }
@@ -235,8 +122,8 @@ impl Walker<'_> {
     fn message(&mut self, old: &DynamicMessage, new: &DynamicMessage, path: &mut String) {
         if old.descriptor().full_name() == "google.protobuf.Any"
             && new.descriptor().full_name() == "google.protobuf.Any"
-            && let (Some((ut, op)), Some((nt, np))) = (eq::any_payload(old), eq::any_payload(new))
-            && ut == nt
+            && let (Some(op), Some(np)) = (unpack_any(old), unpack_any(new))
+            && old.get_field_by_number(1) == new.get_field_by_number(1)
         {
             // Same packed type on both sides: compare what the payload holds.
             self.message(&op, &np, path);
@@ -275,7 +162,7 @@ impl Walker<'_> {
                         path,
                         &field,
                         None,
-                        eq::show(&old.get_field(&field)),
+                        shown(&old.get_field(&field)),
                         read,
                     );
                 }
@@ -350,7 +237,7 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
+                        shown(&ov),
                         "unset (default)".to_owned(),
                     );
                 } else if self.out.len() == before
@@ -363,8 +250,8 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
-                        format!("{} (not marked as set)", eq::show(&nv)),
+                        shown(&ov),
+                        format!("{} (not marked as set)", shown(&nv)),
                     );
                 }
             }
@@ -374,8 +261,8 @@ impl Walker<'_> {
                     path,
                     of,
                     Some(nf),
-                    eq::show(&ov),
-                    eq::show(&nv),
+                    shown(&ov),
+                    shown(&nv),
                 );
             }
             (true, true) => {
@@ -387,8 +274,8 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(&ov),
-                        eq::show(&nv),
+                        shown(&ov),
+                        shown(&nv),
                     );
                     return;
                 }
@@ -397,20 +284,20 @@ impl Walker<'_> {
                         let (ok, nk) = (map_parts(of), map_parts(nf));
                         for (key, v) in om {
                             let len = path.len();
-                            path.push_str(&format!("[{}]", eq::show_key(key)));
+                            path.push_str(&format!("[{}]", key_text(key)));
                             match nm.iter().find(|(k, _)| key_eq(key, k)) {
                                 Some((_, w)) => {
                                     self.value(v, &ok.1.kind(), &ok.1, w, &nk.1.kind(), &nk.1, path)
                                 }
                                 None => {
                                     let near: Vec<String> =
-                                        nm.iter().map(|(k, _)| eq::show_key(k)).collect();
+                                        nm.iter().map(|(k, _)| key_text(k)).collect();
                                     self.push(
                                         DifferenceKind::Changed,
                                         path,
                                         of,
                                         Some(nf),
-                                        format!("entry {}", eq::show_key(key)),
+                                        format!("entry {}", key_text(key)),
                                         format!("keys [{}]", near.join(", ")),
                                     );
                                 }
@@ -427,8 +314,8 @@ impl Walker<'_> {
                                 path,
                                 of,
                                 Some(nf),
-                                eq::show(&ov),
-                                eq::show(&nv),
+                                shown(&ov),
+                                shown(&nv),
                             );
                             return;
                         }
@@ -481,21 +368,21 @@ impl Walker<'_> {
                         path,
                         of,
                         Some(nf),
-                        eq::show(ov),
+                        shown(ov),
                         format!("{n}, which {} does not declare", ne.full_name()),
                     );
                 }
                 return;
             }
             let kind = classify(o, ok, n, nk);
-            self.push(kind, path, of, Some(nf), eq::show(ov), eq::show(nv));
+            self.push(kind, path, of, Some(nf), shown(ov), shown(nv));
             return;
         }
         let same = match (ov, nv) {
             (Value::String(s), Value::Bytes(b)) | (Value::Bytes(b), Value::String(s)) => {
                 self.encoding == Encoding::Binary && s.as_bytes() == b.as_ref()
             }
-            _ => eq::value_eq(ov, nv),
+            _ => value_eq(ov, nv, EqOptions::EXACT),
         };
         if !same {
             self.push(
@@ -503,8 +390,8 @@ impl Walker<'_> {
                 path,
                 of,
                 Some(nf),
-                eq::show(ov),
-                eq::show(nv),
+                shown(ov),
+                shown(nv),
             );
         }
     }
@@ -561,14 +448,11 @@ fn element_kind(field: &FieldDescriptor) -> Kind {
     field.kind()
 }
 
+/// Map keys of different integer kinds are equal when they hold the same number.
 fn key_eq(a: &MapKey, b: &MapKey) -> bool {
     let int = |k: &MapKey| match k {
-        MapKey::Bool(v) => Some(i128::from(*v)),
-        MapKey::I32(v) => Some(i128::from(*v)),
-        MapKey::I64(v) => Some(i128::from(*v)),
-        MapKey::U32(v) => Some(i128::from(*v)),
-        MapKey::U64(v) => Some(i128::from(*v)),
         MapKey::String(_) => None,
+        number => as_int(&Value::from(number.clone())),
     };
     match (int(a), int(b)) {
         (Some(x), Some(y)) => x == y,
@@ -576,42 +460,22 @@ fn key_eq(a: &MapKey, b: &MapKey) -> bool {
     }
 }
 
-fn as_int(v: &Value) -> Option<i128> {
-    Some(match v {
-        Value::Bool(b) => i128::from(*b),
-        Value::I32(v) | Value::EnumNumber(v) => i128::from(*v),
-        Value::I64(v) => i128::from(*v),
-        Value::U32(v) => i128::from(*v),
-        Value::U64(v) => i128::from(*v),
-        _ => return None,
-    })
-}
-
-fn bits(kind: &Kind) -> u32 {
-    match kind {
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => 64,
-        Kind::Bool => 1,
-        _ => 32,
-    }
-}
-
-/// Why an integer changed: a narrower type keeping the low bits truncates; the same bits read
-/// with the other signedness flip the sign; anything else (zigzag vs two's complement, bool) is a
-/// plain change.
+/// Why an integer changed (see [`int::classify`]).
 fn classify(old: i128, ok: &Kind, new: i128, nk: &Kind) -> DifferenceKind {
-    let (ob, nb) = (bits(ok), bits(nk));
-    if nb == 1 || ob == 1 {
-        return DifferenceKind::Changed;
+    match int::classify(old, ok, new, nk) {
+        IntChange::Truncated => DifferenceKind::Truncated,
+        IntChange::SignFlipped => DifferenceKind::SignFlipped,
+        IntChange::Changed => DifferenceKind::Changed,
     }
-    let low = |v: i128, b: u32| v.rem_euclid(1i128 << b);
-    if nb < ob && low(old, nb) == low(new, nb) {
-        return DifferenceKind::Truncated;
-    }
-    let width = nb.min(ob);
-    if low(old, width) == low(new, width) && (old < 0) != (new < 0) {
-        return DifferenceKind::SignFlipped;
-    }
-    DifferenceKind::Changed
+}
+
+/// How old and new values show in differences.
+fn shown(value: &Value) -> String {
+    show(value, None, Style::EXACT)
+}
+
+fn message_json(message: &DynamicMessage) -> String {
+    show_message(message, Style::EXACT)
 }
 
 /// Gets a field's number and type, e.g. `2 sint32` or `3 repeated string`.
@@ -619,7 +483,7 @@ fn field_label(field: &FieldDescriptor) -> String {
     let kind = match field.kind() {
         Kind::Message(m) => m.full_name().to_owned(),
         Kind::Enum(e) => e.full_name().to_owned(),
-        other => format!("{other:?}").to_lowercase(),
+        other => short_name(&other).to_owned(),
     };
     let card = if field.is_map() {
         "map "
@@ -661,19 +525,5 @@ mod tests {
             DifferenceKind::Changed
         );
         assert_eq!(classify(2, &i32k, 1, &Kind::Bool), DifferenceKind::Changed);
-    }
-
-    #[test]
-    fn roundtrip_difference_keys_ignore_indices_and_map_keys() {
-        let d = super::Difference {
-            encoding: super::Encoding::Binary,
-            kind: DifferenceKind::Changed,
-            path: "items[2].tags[\"a]b\"].n".to_owned(),
-            old_field: String::new(),
-            new_field: String::new(),
-            wrote: String::new(),
-            read: String::new(),
-        };
-        assert_eq!(d.key(), "binary/Changed/items.tags.n");
     }
 }

@@ -15,7 +15,7 @@
 //! found for `pkg.Msg`.
 
 mod compat;
-mod eq;
+mod difference;
 mod property;
 mod report;
 mod runner;
@@ -29,7 +29,8 @@ use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde::Serialize;
 
 pub use self::{
-    compat::{Difference, DifferenceKind, compare_old_new, compare_old_new_with},
+    compat::{compare_old_new, compare_old_new_with},
+    difference::{Difference, DifferenceKind},
     report::{Format, Report},
     runner::sample,
     strategy::{StrategyConfig, arb_message, arb_unknown_fields},
@@ -38,11 +39,15 @@ use self::{
     runner::{Found, on_big_stack, run},
     select::select_messages,
 };
-use crate::{Result, Schema};
+use crate::{
+    Result, Schema,
+    schema::value::show::{Style, hex, show_message},
+};
 
 /// Which encodings a check exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Encoding {
     /// The protobuf binary wire format.
     Binary,
@@ -131,6 +136,7 @@ pub struct MessageResult {
 /// Whether a message type's properties held.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every case held.
     Passed,
@@ -388,7 +394,7 @@ fn counterexample(
     differences: Vec<Difference>,
 ) -> Counterexample {
     let reading = match DynamicMessage::decode(new.clone(), m.encode_to_vec().as_slice()) {
-        Ok(read) => eq::message_json(&read),
+        Ok(read) => show_message(&read, Style::EXACT),
         Err(err) => format!("binary decoding failed: {err}"),
     };
     let json_reading = differences
@@ -396,15 +402,15 @@ fn counterexample(
         .any(|d| d.encoding == Encoding::Json)
         .then(|| {
             match property::to_json(m).and_then(|text| property::from_json(new.clone(), &text)) {
-                Ok(read) => eq::message_json(&read),
+                Ok(read) => show_message(&read, Style::EXACT),
                 Err(err) => format!("JSON decoding failed: {err}"),
             }
         });
     Counterexample {
         property: "old→new".to_owned(),
         reason,
-        json: eq::message_json(m),
-        hex: eq::hex(&m.encode_to_vec()),
+        json: show_message(m, Style::EXACT),
+        hex: hex(&m.encode_to_vec()),
         reading,
         json_reading,
         differences,
@@ -488,15 +494,15 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
                 bytes.extend_from_slice(&unknown);
             }
             let reading = match DynamicMessage::decode(desc.clone(), bytes.as_slice()) {
-                Ok(read) => eq::message_json(&read),
+                Ok(read) => show_message(&read, Style::EXACT),
                 Err(err) => format!("binary decoding failed: {err}"),
             };
             Outcome::Failed {
                 counterexamples: vec![Counterexample {
                     property,
                     reason,
-                    json: eq::message_json(&m),
-                    hex: eq::hex(&bytes),
+                    json: show_message(&m, Style::EXACT),
+                    hex: hex(&bytes),
                     reading,
                     json_reading: None,
                     differences: Vec::new(),
@@ -513,6 +519,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
 
 /// One round-trip property, for checking messages you generate yourself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Property {
     /// Binary encode → decode gives back the same message (semantically: NaN equals NaN,
     /// `-0.0` equals `0.0`, `Any` payloads compared decoded).

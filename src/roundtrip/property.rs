@@ -1,7 +1,7 @@
 //! The round-trip properties checked for one message, as pure functions.
 //!
 //! Each returns `Err(reason)` with the first observed difference. Their scope is deliberate:
-//! - **binary**: `decode(encode(m)) == m`, semantically (see `eq`).
+//! - **binary**: `decode(encode(m)) == m`, semantically (see `schema::value::eq`).
 //! - **stable**: `encode(decode(encode(m))) == encode(m)` byte for byte, except when a map has two
 //!   or more entries: protobuf leaves map entry order unspecified (prost-reflect iterates a hash
 //!   map), so there the lengths must match and the bytes must decode to the same message.
@@ -14,7 +14,17 @@
 use prost::Message as _;
 use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage as _, SerializeOptions};
 
-use super::{eq, strategy::has_unordered_map};
+use super::strategy::has_unordered_map;
+use crate::schema::value::{
+    eq::{EqOptions, diff, unknown_encodings},
+    show::hex,
+};
+
+/// Unknown fields aside, everything counts: the unknown-fields property compares the known part.
+const KNOWN_ONLY: EqOptions = EqOptions {
+    unknown_fields: false,
+    ..EqOptions::EXACT
+};
 
 /// Binary encode → decode gives back the same message.
 pub(crate) fn binary(m: &DynamicMessage) -> Result<(), String> {
@@ -25,7 +35,7 @@ pub(crate) fn binary(m: &DynamicMessage) -> Result<(), String> {
 fn binary_with(m: &DynamicMessage, bytes: &[u8]) -> Result<DynamicMessage, String> {
     let decoded = DynamicMessage::decode(m.descriptor(), bytes)
         .map_err(|err| format!("binary decoding of the encoding failed: {err}"))?;
-    match eq::diff(m, &decoded, true) {
+    match diff(m, &decoded, EqOptions::EXACT) {
         None => Ok(decoded),
         Some(mismatch) => Err(format!("binary round trip changed the message {mismatch}")),
     }
@@ -49,16 +59,16 @@ fn stable_with(m: &DynamicMessage, first: &[u8], decoded: &DynamicMessage) -> Re
     if has_unordered_map(m) && first.len() == second.len() {
         let again = DynamicMessage::decode(m.descriptor(), second.as_slice())
             .map_err(|err| format!("binary decoding of the re-encoding failed: {err}"))?;
-        if let Some(mismatch) = eq::diff(decoded, &again, true) {
+        if let Some(mismatch) = diff(decoded, &again, EqOptions::EXACT) {
             return Err(format!("re-encoding changed the message {mismatch}"));
         }
         return Ok(());
     }
     Err(format!(
         "re-encoding is not stable: first encoding {} ({} bytes), re-encoding {} ({} bytes)",
-        eq::hex(first),
+        hex(first),
         first.len(),
-        eq::hex(&second),
+        hex(&second),
         second.len()
     ))
 }
@@ -82,7 +92,7 @@ fn unknown_fields_with(m: &DynamicMessage, bytes: &[u8], unknown: &[u8]) -> Resu
     let desc = m.descriptor();
     let decoded = DynamicMessage::decode(desc.clone(), bytes)
         .map_err(|err| format!("decoding with unknown fields failed: {err}"))?;
-    if let Some(mismatch) = eq::diff(m, &decoded, false) {
+    if let Some(mismatch) = diff(m, &decoded, KNOWN_ONLY) {
         return Err(format!(
             "unknown fields disturbed the known ones {mismatch}"
         ));
@@ -101,17 +111,17 @@ fn unknown_fields_with(m: &DynamicMessage, bytes: &[u8], unknown: &[u8]) -> Resu
     }
     wanted.sort_by_key(|(n, _)| *n);
     let wanted: Vec<Vec<u8>> = wanted.into_iter().map(|(_, b)| b).collect();
-    let kept: Vec<Vec<u8>> = super::eq::unknown_encodings(&decoded);
+    let kept: Vec<Vec<u8>> = unknown_encodings(&decoded);
     if kept != wanted {
         return Err(format!(
             "unknown fields were not kept: wrote {}, decoded {}",
-            eq::hex(&wanted.concat()),
-            eq::hex(&kept.concat())
+            hex(&wanted.concat()),
+            hex(&kept.concat())
         ));
     }
     let again = DynamicMessage::decode(desc, decoded.encode_to_vec().as_slice())
         .map_err(|err| format!("decoding the re-encoding failed: {err}"))?;
-    match eq::diff(&decoded, &again, true) {
+    match diff(&decoded, &again, EqOptions::EXACT) {
         None => Ok(()),
         Some(mismatch) => Err(format!("unknown fields changed on re-encoding {mismatch}")),
     }
@@ -143,7 +153,7 @@ pub(crate) fn json(m: &DynamicMessage) -> Result<(), String> {
     let text = to_json(m)?;
     let decoded = from_json(m.descriptor(), &text)
         .map_err(|err| format!("JSON decoding of {text} failed: {err}"))?;
-    if let Some(mismatch) = eq::diff(m, &decoded, true) {
+    if let Some(mismatch) = diff(m, &decoded, EqOptions::EXACT) {
         return Err(format!(
             "JSON round trip via {text} changed the message {mismatch}"
         ));

@@ -17,8 +17,10 @@ pub(crate) enum Mode {
     Compat,
 }
 
-/// Output formats.
+/// The output format of a round-trip [`Report`] (`grpc-double roundtrip --format`); the breaking
+/// checker's formats are `breaking::Format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Format {
     /// A table and counterexamples, for people.
     #[default]

@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Which commit a git input names.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GitRef {
     /// `branch=main`
     Branch(String),
@@ -34,6 +35,7 @@ pub enum GitRef {
 
 /// One side of a breaking check.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Input {
     /// A directory: every `.proto` below it, named relative to it.
     Dir(PathBuf),

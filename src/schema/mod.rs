@@ -10,6 +10,7 @@ mod names;
 mod resolver;
 mod span;
 mod text;
+pub(crate) mod value;
 
 use std::path::{Path, PathBuf};
 

@@ -1,16 +1,15 @@
 //! Enum-level rules: deleted values, reserved ranges and names, renamed numbers, open/closed
 //! semantics and the JSON-format feature.
 
-use std::collections::BTreeSet;
-
 use prost_reflect::{EnumDescriptor, EnumValueDescriptor};
 
-use super::message::{ENUM_MAX, check_ranges};
 use crate::{
     breaking::{
-        features::{Feature, message_chain, resolve},
+        engine::{
+            ENUM_MAX, Feature, check_ranges, check_reserved_names, loc, message_chain, resolve,
+            values_by_number,
+        },
         finding::{Findings, Location},
-        walk::{loc, values_by_number},
     },
     schema::enum_is_closed,
 };
@@ -175,20 +174,15 @@ pub(crate) fn reserved_enum_no_delete(p: &EnumDescriptor, c: &EnumDescriptor, ou
         (enum_loc(p), enum_loc(c)),
         out,
     );
-    let names: BTreeSet<&str> = c.reserved_names().collect();
-    for name in p.reserved_names().collect::<BTreeSet<_>>() {
-        if !names.contains(name) {
-            out.push(
-                Some(enum_loc(c)),
-                Some(enum_loc(p)),
-                format!(
-                    "Previously present reserved name \"{name}\" on enum \"{}\" was deleted.",
-                    c.name()
-                ),
-            )
-            .hint(format!("restore reserved \"{name}\";"));
-        }
-    }
+    check_reserved_names(
+        "enum",
+        c.name(),
+        p.reserved_names(),
+        c.reserved_names(),
+        (enum_loc(p), enum_loc(c)),
+        "",
+        out,
+    );
 }
 
 /// ENUM_VALUE_SAME_NAME

@@ -5,9 +5,11 @@
 use prost_reflect::{Cardinality, Kind};
 
 use crate::breaking::{
-    features::{Feature, message_chain, resolve},
+    engine::{
+        Card, Feature, Field, TYPE_NAME, kind_name, lossy_witness, message_chain, read_as, resolve,
+        type_name, wire_group, wire_json_group,
+    },
     finding::{Findings, Location},
-    walk::{Field, TYPE_NAME},
 };
 
 /// `FieldDescriptorProto` numbers.
@@ -20,30 +22,6 @@ const CTYPE: i32 = 1;
 const JSTYPE: i32 = 6;
 const FEATURES: i32 = 21;
 
-/// The kind as buf spells it (`protoreflect.Kind.String()`).
-pub(crate) fn kind_name(field: &Field) -> &'static str {
-    match field.kind() {
-        Kind::Double => "double",
-        Kind::Float => "float",
-        Kind::Int32 => "int32",
-        Kind::Int64 => "int64",
-        Kind::Uint32 => "uint32",
-        Kind::Uint64 => "uint64",
-        Kind::Sint32 => "sint32",
-        Kind::Sint64 => "sint64",
-        Kind::Fixed32 => "fixed32",
-        Kind::Fixed64 => "fixed64",
-        Kind::Sfixed32 => "sfixed32",
-        Kind::Sfixed64 => "sfixed64",
-        Kind::Bool => "bool",
-        Kind::String => "string",
-        Kind::Bytes => "bytes",
-        Kind::Message(_) if field.is_group() => "group",
-        Kind::Message(_) => "message",
-        Kind::Enum(_) => "enum",
-    }
-}
-
 /// The kind for messages: a delimited message outside proto2 is not called a group.
 fn pretty_kind(field: &Field) -> &'static str {
     match kind_name(field) {
@@ -51,52 +29,6 @@ fn pretty_kind(field: &Field) -> &'static str {
             "message (delimited encoding)"
         }
         other => other,
-    }
-}
-
-/// The full name of the referenced message or enum.
-pub(crate) fn type_name(field: &Field) -> Option<String> {
-    match field.kind() {
-        Kind::Message(m) => Some(m.full_name().to_owned()),
-        Kind::Enum(e) => Some(e.full_name().to_owned()),
-        _ => None,
-    }
-}
-
-/// buf's wire compatibility groups.
-fn wire_group(kind: &str) -> u8 {
-    match kind {
-        "int32" | "int64" | "uint32" | "uint64" | "bool" => 1,
-        "sint32" | "sint64" => 2,
-        "string" => 3,
-        "bytes" => 4,
-        "fixed32" | "sfixed32" => 5,
-        "fixed64" | "sfixed64" => 6,
-        "double" => 7,
-        "float" => 8,
-        "group" => 9,
-        "message" => 10,
-        _ => 11, // enum
-    }
-}
-
-/// buf's wire-and-JSON compatibility groups.
-fn wire_json_group(kind: &str) -> u8 {
-    match kind {
-        "int32" | "uint32" => 1,
-        "int64" | "uint64" => 2,
-        "fixed32" | "sfixed32" => 3,
-        "fixed64" | "sfixed64" => 4,
-        "bool" => 5,
-        "sint32" => 6,
-        "sint64" => 7,
-        "string" => 8,
-        "bytes" => 9,
-        "double" => 10,
-        "float" => 11,
-        "group" => 12,
-        "message" => 13,
-        _ => 14, // enum
     }
 }
 
@@ -213,40 +145,6 @@ pub(crate) fn field_wire_json_compatible_type(p: &Field, c: &Field, out: &mut Fi
     compatible_type_name(p, c, out);
 }
 
-/// The integer values a kind can hold on the wire: (min, max).
-fn int_range(kind: &str) -> Option<(i128, i128)> {
-    Some(match kind {
-        "bool" => (0, 1),
-        "int32" | "sint32" | "sfixed32" => (i32::MIN.into(), i32::MAX.into()),
-        "uint32" | "fixed32" => (0, u32::MAX.into()),
-        "int64" | "sint64" | "sfixed64" => (i64::MIN.into(), i64::MAX.into()),
-        "uint64" | "fixed64" => (0, u64::MAX.into()),
-        _ => return None,
-    })
-}
-
-/// A value of the old type that the new type reads differently, for a wire-compatible but
-/// lossy change (int64 -> int32, uint32 -> int32, int64 -> bool, ...).
-pub(crate) fn lossy_witness(old: &str, new: &str) -> Option<i128> {
-    let (omin, omax) = int_range(old)?;
-    let (nmin, nmax) = int_range(new)?;
-    if wire_group(old) != wire_group(new) || (omin >= nmin && omax <= nmax) {
-        return None;
-    }
-    [
-        4_294_967_301,
-        i128::from(u64::MAX),
-        -1,
-        i128::from(u32::MAX),
-        2,
-    ]
-    .into_iter()
-    .filter(|w| (omin..=omax).contains(w))
-    .find(|w| {
-        crate::breaking::explain::reinterpret(*w, old, new).is_some_and(|r| r != w.to_string())
-    })
-}
-
 /// FIELD_WIRE_LOSSY_TYPE (grpc-double's own, category LOSSY)
 pub(crate) fn field_wire_lossy_type(p: &Field, c: &Field, out: &mut Findings) {
     if p.is_map() || c.is_map() {
@@ -256,11 +154,11 @@ pub(crate) fn field_wire_lossy_type(p: &Field, c: &Field, out: &mut Findings) {
     if pk == ck {
         return;
     }
-    let Some(witness) = lossy_witness(pk, ck) else {
+    let (old, new) = (p.kind(), c.kind());
+    let Some(witness) = lossy_witness(&old, &new) else {
         return;
     };
-    let read = crate::breaking::explain::reinterpret(witness, pk, ck)
-        .unwrap_or_else(|| "something else".to_owned());
+    let read = read_as(witness, &old, &new).unwrap_or_else(|| "something else".to_owned());
     out.push(
         Some(c.type_loc()),
         Some(p.type_loc()),
@@ -273,57 +171,6 @@ pub(crate) fn field_wire_lossy_type(p: &Field, c: &Field, out: &mut Findings) {
         "keep \"{pk}\", or add a new \"{ck}\" field and migrate readers before writers"
     ))
     .about(c.field_ref());
-}
-
-/// buf's five cardinalities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Card {
-    Explicit,
-    Implicit,
-    Required,
-    Repeated,
-    Map,
-}
-
-impl Card {
-    pub(crate) fn of(field: &Field) -> Card {
-        if field.is_map() {
-            Card::Map
-        } else if field.is_list() {
-            Card::Repeated
-        } else if field.cardinality() == Cardinality::Required {
-            Card::Required
-        } else if field.supports_presence() {
-            Card::Explicit
-        } else {
-            Card::Implicit
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Card::Explicit => "optional with explicit presence",
-            Card::Implicit => "optional with implicit presence",
-            Card::Required => "required",
-            Card::Repeated => "repeated",
-            Card::Map => "map",
-        }
-    }
-
-    fn wire_group(self) -> u8 {
-        match self {
-            Card::Explicit | Card::Implicit => 1,
-            Card::Required => 2,
-            Card::Repeated | Card::Map => 3,
-        }
-    }
-
-    fn wire_json_group(self) -> u8 {
-        match self {
-            Card::Map => 4,
-            other => other.wire_group(),
-        }
-    }
 }
 
 fn cardinality_with(p: &Field, c: &Field, out: &mut Findings, group: fn(Card) -> u8) {

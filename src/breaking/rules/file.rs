@@ -7,8 +7,8 @@ use prost_reflect::FileDescriptor;
 use prost_types::FileOptions;
 
 use crate::breaking::{
+    engine::{Declared, Side, deleted_element_loc, loc},
     finding::{Findings, Location},
-    walk::{Side, loc, message_loc, nested_name},
 };
 
 /// `FileDescriptorProto.package`.
@@ -17,79 +17,6 @@ const PACKAGE: i32 = 2;
 const OPTIONS: i32 = 8;
 /// `FileDescriptorProto.syntax`.
 const SYNTAX: i32 = 12;
-
-/// What a file declares, by kind and nested name.
-#[derive(Debug, Default)]
-pub(crate) struct Declared {
-    pub(crate) messages: BTreeMap<String, Location>,
-    pub(crate) enums: BTreeMap<String, Location>,
-    pub(crate) extensions: BTreeMap<String, Location>,
-    pub(crate) services: BTreeMap<String, Location>,
-}
-
-pub(crate) fn declared(file: &FileDescriptor) -> Declared {
-    let package = file.package_name();
-    let mut out = Declared::default();
-    let mut stack: Vec<_> = file.messages().collect();
-    for e in file.enums() {
-        out.enums.insert(
-            nested_name(e.full_name(), package).to_owned(),
-            loc(file, e.path()),
-        );
-    }
-    for x in file.extensions() {
-        out.extensions.insert(
-            nested_name(x.full_name(), package).to_owned(),
-            loc(file, x.path()),
-        );
-    }
-    for s in file.services() {
-        out.services.insert(
-            nested_name(s.full_name(), package).to_owned(),
-            loc(file, s.path()),
-        );
-    }
-    while let Some(m) = stack.pop() {
-        out.messages.insert(
-            nested_name(m.full_name(), package).to_owned(),
-            message_loc(&m),
-        );
-        for e in m.child_enums() {
-            out.enums.insert(
-                nested_name(e.full_name(), package).to_owned(),
-                loc(file, e.path()),
-            );
-        }
-        for x in m.child_extensions() {
-            out.extensions.insert(
-                nested_name(x.full_name(), package).to_owned(),
-                loc(file, x.path()),
-            );
-        }
-        stack.extend(m.child_messages());
-    }
-    out
-}
-
-/// Where to report an element deleted from `file`: its closest surviving parent message, else
-/// the file itself with no precise location (as buf does).
-pub(crate) fn deleted_element_loc(file: &FileDescriptor, nested: &str) -> Location {
-    let parts: Vec<&str> = nested.split('.').collect();
-    for i in (1..parts.len()).rev() {
-        let parent = parts[..i].join(".");
-        let full = if file.package_name().is_empty() {
-            parent
-        } else {
-            format!("{}.{parent}", file.package_name())
-        };
-        if let Some(m) = file.parent_pool().get_message_by_name(&full)
-            && m.parent_file() == *file
-        {
-            return message_loc(&m);
-        }
-    }
-    Location::new(file.name(), [])
-}
 
 fn no_delete_in_file(
     kind: &str,

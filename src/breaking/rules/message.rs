@@ -6,19 +6,15 @@ use std::collections::BTreeSet;
 use prost_reflect::{Cardinality, MessageDescriptor};
 
 use crate::breaking::{
-    features::{Feature, message_chain, resolve},
+    engine::{
+        Feature, Field, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges, check_reserved_names,
+        message_chain, message_loc, resolve,
+    },
     finding::Findings,
-    walk::{Field, message_loc},
 };
 
 /// `DescriptorProto.options`.
 const OPTIONS: i32 = 7;
-
-/// Largest field number, and the larger one of message-set messages.
-const MESSAGE_MAX: i64 = 536_870_911;
-const MESSAGE_SET_MAX: i64 = 2_147_483_646;
-/// Largest enum number.
-pub(crate) const ENUM_MAX: i64 = 2_147_483_647;
 
 fn message_set(m: &MessageDescriptor) -> bool {
     m.descriptor_proto()
@@ -126,89 +122,6 @@ pub(crate) fn field_no_delete_unless_number_reserved(
     field_no_delete_with(p, c, out, true, false);
 }
 
-/// Inclusive ranges, sorted and merged when overlapping or adjacent.
-pub(crate) fn collapse(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(i64, i64)> = Vec::new();
-    for (start, end) in ranges {
-        match out.last_mut() {
-            Some(last) if start <= last.1 + 1 => last.1 = last.1.max(end),
-            _ => out.push((start, end)),
-        }
-    }
-    out
-}
-
-/// The parts of `start..=end` not covered by the collapsed `ranges`.
-pub(crate) fn missing(start: i64, end: i64, ranges: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut next = start;
-    for &(s, e) in ranges {
-        if e < next {
-            continue;
-        }
-        if s > end {
-            break;
-        }
-        if s > next {
-            out.push((next, s - 1));
-        }
-        next = e + 1;
-        if next > end {
-            return out;
-        }
-    }
-    if next <= end {
-        out.push((next, end));
-    }
-    out
-}
-
-pub(crate) fn range_string(start: i64, end: i64, max: i64) -> String {
-    if start == end {
-        format!("[{start}]")
-    } else if end == max {
-        format!("[{start},max]")
-    } else {
-        format!("[{start},{end}]")
-    }
-}
-
-/// Reports ranges of `previous` that `current` no longer covers (buf's wording).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn check_ranges(
-    range_kind: &str,
-    element_kind: &str,
-    element_name: &str,
-    max: i64,
-    previous: Vec<(i64, i64)>,
-    current: Vec<(i64, i64)>,
-    locs: (crate::breaking::Location, crate::breaking::Location),
-    out: &mut Findings,
-) {
-    let current = collapse(current);
-    for (start, end) in previous {
-        let gone = missing(start, end, &current);
-        if gone.is_empty() {
-            continue;
-        }
-        let removed: Vec<String> = gone.iter().map(|&(s, e)| range_string(s, e, max)).collect();
-        out.push(
-            Some(locs.1.clone()),
-            Some(locs.0.clone()),
-            format!(
-                "Previously present {range_kind} range \"{}\" on {element_kind} \"{element_name}\" is missing values: {} were removed.",
-                range_string(start, end, max),
-                removed.join(", ")
-            ),
-        )
-        .hint(format!(
-            "restore the {range_kind} range {}",
-            range_string(start, end, max)
-        ));
-    }
-}
-
 fn exclusive(ranges: impl Iterator<Item = std::ops::Range<u32>>) -> Vec<(i64, i64)> {
     ranges
         .map(|r| (i64::from(r.start), i64::from(r.end) - 1))
@@ -249,22 +162,15 @@ pub(crate) fn reserved_message_no_delete(
         (message_loc(p), message_loc(c)),
         out,
     );
-    let names: BTreeSet<&str> = c.reserved_names().collect();
-    for name in p.reserved_names().collect::<BTreeSet<_>>() {
-        if !names.contains(name) {
-            out.push(
-                Some(message_loc(c)),
-                Some(message_loc(p)),
-                format!(
-                    "Previously present reserved name \"{name}\" on message \"{}\" was deleted.",
-                    c.name()
-                ),
-            )
-            .hint(format!(
-                "restore reserved \"{name}\"; so the name is never reused with another meaning"
-            ));
-        }
-    }
+    check_reserved_names(
+        "message",
+        c.name(),
+        p.reserved_names(),
+        c.reserved_names(),
+        (message_loc(p), message_loc(c)),
+        " so the name is never reused with another meaning",
+        out,
+    );
 }
 
 /// ONEOF_NO_DELETE

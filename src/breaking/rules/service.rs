@@ -3,8 +3,8 @@
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use crate::breaking::{
+    engine::loc,
     finding::{Findings, Location},
-    walk::loc,
 };
 
 fn method_loc(m: &MethodDescriptor, extra: &[i32]) -> Location {

@@ -5,93 +5,17 @@
 //! closest stub and its reasons (httpmock's `mismatches`, wiremock's request matching).
 //! Matchers hold field descriptors, never names, so matching does no lookups by string.
 
-use std::borrow::Cow;
-
 use prost_reflect::{DynamicMessage, FieldDescriptor, Value};
 
+pub use super::compare::FieldCheck;
+pub(crate) use super::compare::Miss;
 use super::{
     call::Call,
     compare::{Test, is_indexable},
     eq::message_eq,
-    show::{show_message, show_value},
+    show::show_message,
 };
 use crate::fake::template::Template;
-
-/// One field (possibly nested) and the test its value must pass.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct FieldCheck {
-    /// Message fields from the top-level message down to the tested field.
-    pub path: Vec<FieldDescriptor>,
-    /// The test; a plain value in YAML is [`Test::Equals`], where a default value matches only
-    /// an unset field.
-    pub test: Test,
-}
-
-impl FieldCheck {
-    /// Checks the field at `path` with `test`.
-    pub fn new(path: Vec<FieldDescriptor>, test: Test) -> Self {
-        Self { path, test }
-    }
-
-    fn name(&self) -> String {
-        self.path
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(".")
-    }
-
-    /// The value at `path` in `message` (borrowed when set), whether it is present, and the
-    /// field.
-    pub(crate) fn actual<'m>(
-        &self,
-        message: &'m DynamicMessage,
-    ) -> Option<(Cow<'m, Value>, bool, &FieldDescriptor)> {
-        let (last, parents) = self.path.split_last()?;
-        let mut current = message;
-        for field in parents {
-            match current.get_field(field) {
-                Cow::Borrowed(Value::Message(m)) if current.has_field(field) => current = m,
-                // An unset parent: every field below it reads as its default and is absent.
-                _ => {
-                    return Some((
-                        Cow::Owned(Value::default_value_for_field(last)),
-                        false,
-                        last,
-                    ));
-                }
-            }
-        }
-        Some((current.get_field(last), current.has_field(last), last))
-    }
-
-    pub(crate) fn holds(&self, message: &DynamicMessage) -> bool {
-        self.actual(message)
-            .is_none_or(|(actual, present, _)| self.test.passes(&actual, present))
-    }
-
-    /// Pushes why the check fails, with how far the value is from passing (0..1).
-    pub(crate) fn explain(&self, message: &DynamicMessage, out: &mut Vec<Miss>) {
-        if let Some((actual, present, field)) = self.actual(message)
-            && !self.test.passes(&actual, present)
-        {
-            out.push(Miss {
-                reason: format!(
-                    "field `{}`: expected {}, got {}",
-                    self.name(),
-                    self.test.describe(Some(field)),
-                    if present || !field.supports_presence() {
-                        show_value(&actual, field)
-                    } else {
-                        "unset".to_owned()
-                    }
-                ),
-                distance: self.test.distance(&actual),
-            });
-        }
-    }
-}
 
 /// A test on one header.
 #[derive(Debug, Clone)]
@@ -144,22 +68,6 @@ impl MetadataCheck {
             },
             distance: self.test.distance(&value),
         });
-    }
-}
-
-/// Why a stub did not match, and how close it came (0: nearly, 1: not at all).
-#[derive(Debug, Clone)]
-pub(crate) struct Miss {
-    pub(crate) reason: String,
-    pub(crate) distance: f64,
-}
-
-impl Miss {
-    fn whole(reason: String) -> Self {
-        Self {
-            reason,
-            distance: 1.0,
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use prost_reflect::DynamicMessage;
 use tonic::{Response, Status, Streaming, metadata::MetadataMap};
 
 use super::{
-    respond::{Handler, Setup},
+    handler::{Handler, Setup},
     route::{Choice, reply_context},
     stream::{
         Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,

@@ -6,6 +6,7 @@
 
 mod codec;
 mod converse;
+mod handler;
 mod listen;
 mod log;
 mod respond;

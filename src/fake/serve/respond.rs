@@ -6,28 +6,24 @@
 //! messages before it. A bidi call's headers wait for the first stub that matches (or for the
 //! script's first step), so a stub can set them.
 
-use std::{
-    pin::Pin,
-    sync::{Arc, OnceLock},
-};
+use std::{pin::Pin, sync::Arc};
 
 use bytes::Bytes;
 use prost_reflect::DynamicMessage;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Extensions, Request, Response, Status, Streaming, metadata::MetadataMap};
+use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
+pub(crate) use super::handler::Handler;
 use super::{
     converse::{Sink, converse},
-    listen::ConnInfo,
+    handler::Setup,
     log::AnsweredBy,
-    route::{Choice, MethodEntry, reply_context},
-    state::Shared,
+    route::{Choice, reply_context},
     stream::{
-        Deadline, Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
-        wait_delay,
+        Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts, wait_delay,
     },
-    trailers::{Slots, attach},
+    trailers::attach,
 };
 use crate::fake::{
     model::{Call, Mode, Reply, Respond, Step, StreamPart, render},
@@ -37,63 +33,7 @@ use crate::fake::{
 pub(crate) type ReplyStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Status>> + Send>>;
 
-/// Answers the calls of one method.
-#[derive(Clone)]
-pub(crate) struct Handler {
-    pub(crate) entry: Arc<MethodEntry>,
-    pub(crate) shared: Arc<Shared>,
-}
-
-/// What one call keeps while it is answered.
-pub(crate) struct Setup {
-    pub(crate) metadata: MetadataMap,
-    pub(crate) extensions: Extensions,
-    pub(crate) cache: OnceLock<minijinja::Value>,
-    pub(crate) out: Out,
-}
-
 impl Handler {
-    fn setup(&self, metadata: MetadataMap, extensions: Extensions) -> Setup {
-        let mut env = self.shared.call_env();
-        let conn = extensions.get::<ConnInfo>().cloned();
-        if let Some(conn) = &conn {
-            env.listener = conn.local.to_string();
-            env.listener_index = conn.listener;
-            env.peer = conn.peer.to_string();
-        }
-        let deadline = extensions.get::<Deadline>().map(|d| d.0);
-        Setup {
-            metadata,
-            extensions,
-            cache: OnceLock::new(),
-            out: Out {
-                env: Arc::new(env),
-                deadline,
-                shared: self.shared.clone(),
-                conn,
-                slots: Arc::new(Slots::default()),
-            },
-        }
-    }
-
-    pub(crate) fn call<'a>(
-        &'a self,
-        setup: &'a Setup,
-        request: Option<&'a Arc<DynamicMessage>>,
-        received: &'a Arc<Received>,
-        len: usize,
-    ) -> Call<'a> {
-        Call::new(
-            &self.entry.name,
-            request,
-            received,
-            len,
-            &setup.metadata,
-            &setup.cache,
-            &setup.out.env,
-        )
-    }
-
     fn choose(
         &self,
         call: &Call<'_>,

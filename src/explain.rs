@@ -1,10 +1,29 @@
-//! `--explain`: for a wire-level finding, a concrete payload written by the previous schema and
-//! what each schema reads from it.
+//! `--explain`: breaking findings proved by the round-trip engine. This is the one module that
+//! uses two capabilities: [`breaking`](crate::breaking) reports what changed and knows nothing of
+//! payloads, [`roundtrip`](crate::roundtrip) searches for data that changes meaning and knows
+//! nothing of rules. Here a wire-level finding gets a concrete payload written by the previous
+//! schema, what each schema reads from it and, when the property finds one, a minimal
+//! counterexample.
 //!
 //! The payload is hand-built: one value of the changed field, chosen to show the difference
 //! (a 64-bit value for narrowing, a negative number for sign changes, invalid UTF-8 for
-//! bytes -> string). The round-trip engine replaces [`explain`]'s internals with property-tested
-//! counterexamples behind the same signature.
+//! bytes -> string). The proof is searched with a fixed seed, so output is reproducible.
+//!
+//! # Examples
+//!
+//! ```
+//! use grpc_double::{Schema, breaking::{self, Config}, explain};
+//!
+//! // Arrange: `n` narrowed from int64 to int32.
+//! let previous = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package p; message M { int64 n = 1; }")])?;
+//! let current = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package p; message M { int32 n = 1; }")])?;
+//! let findings = breaking::check(&previous, &current, &Config::parse("version: v2\nbreaking:\n  use: [WIRE_JSON]\n")?)?;
+//! // Act
+//! let explanation = explain::explain(&findings[0], previous.pool(), current.pool()).expect("a wire finding");
+//! // Assert
+//! assert_eq!(explanation.current, "n (field 1, int32) = 5");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 
@@ -12,41 +31,15 @@ use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value,
 };
+use prost_types::SourceCodeInfo;
 
-use super::{Finding, rules::field::lossy_witness, walk::Field};
-
-/// A concrete counterexample: bytes the previous schema writes and how both schemas read them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Explanation {
-    /// The encoded message, as space-separated hex bytes, e.g. `10 85 80 80 80 10`.
-    pub bytes_hex: String,
-    /// What the previous schema wrote, e.g. `age (field 2, int64) = 4294967301`.
-    pub previous: String,
-    /// What the current schema reads, e.g. `age (field 2, int32) = 5`.
-    pub current: String,
-    /// The same value as proto3 JSON written by the current schema, and what the previous
-    /// schema makes of it, when the change is visible in JSON (renamed fields and JSON names).
-    pub json: Option<(String, String)>,
-    /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
-    /// when the property finds one for this field: proof that data really changes.
-    pub proven: Option<Proven>,
-}
-
-/// A minimal message the previous schema writes that the current schema reads differently,
-/// found by property testing (`roundtrip::find_counterexample_where`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Proven {
-    /// The seed that reproduces it with `grpc-double roundtrip --seed`.
-    pub seed: u64,
-    /// The message as proto3 JSON.
-    pub json: String,
-    /// Its encoding, as hex.
-    pub hex: String,
-    /// What the current schema reads.
-    pub reading: String,
-    /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
-    pub difference: String,
-}
+use crate::breaking::{
+    Annotation, Explanation, Finding, PathDisplay, Proven, annotate_with, lossy_witness,
+};
+use crate::schema::value::{
+    kinds::short_name,
+    show::{Style, hex, show},
+};
 
 /// Seed and cases of the property search behind `--explain`: fixed, so output is reproducible.
 const PROOF_SEED: u64 = 1;
@@ -110,21 +103,14 @@ pub fn explain(
     let old_field = old_message.get_field(field_ref.number)?;
     let new_field = new_message.get_field(field_ref.number);
 
-    let witness = new_field.as_ref().and_then(|nf| {
-        lossy_witness(
-            super::rules::field::kind_name(&Field::Normal(old_field.clone())),
-            super::rules::field::kind_name(&Field::Normal(nf.clone())),
-        )
-    });
+    let witness = new_field
+        .as_ref()
+        .and_then(|nf| lossy_witness(&old_field.kind(), &nf.kind()));
     let value = sample(&old_field, witness)?;
     let mut message = DynamicMessage::new(old_message.clone());
     message.try_set_field(&old_field, value.clone()).ok()?;
     let bytes = message.encode_to_vec();
-    let bytes_hex = bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let bytes_hex = hex(&bytes);
     let previous_text = describe(&old_field, &value);
     let current_text = match DynamicMessage::decode(new_message.clone(), bytes.as_slice()) {
         Err(err) => format!("decode error: {err}"),
@@ -157,6 +143,48 @@ pub fn explain(
     })
 }
 
+/// Resolves spans and display paths, sorts and de-duplicates ([`breaking::annotate`]), and
+/// with `with_explanations` explains each wire finding.
+///
+/// [`breaking::annotate`]: crate::breaking::annotate
+pub fn annotate(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+) -> Vec<Annotation> {
+    annotate_with_sources(
+        findings,
+        previous,
+        current,
+        display,
+        with_explanations,
+        &|_| None,
+    )
+}
+
+/// Like [`annotate`], for a current schema compiled without source info: `sources` gives the
+/// source info of a current file by name (compiled again on demand), asked only for files with
+/// findings.
+pub fn annotate_with_sources(
+    findings: &[Finding],
+    previous: &DescriptorPool,
+    current: &DescriptorPool,
+    display: &PathDisplay,
+    with_explanations: bool,
+    sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
+) -> Vec<Annotation> {
+    let explanation = |f: &Finding| {
+        if with_explanations {
+            explain(f, previous, current)
+        } else {
+            None
+        }
+    };
+    annotate_with(findings, current, display, sources, &explanation)
+}
+
 fn read_back(decoded: &DynamicMessage, desc: &MessageDescriptor, number: u32) -> String {
     if let Some(field) = desc.get_field(number) {
         if decoded.has_field(&field) || field.is_list() || field.is_map() {
@@ -184,11 +212,10 @@ fn read_back(decoded: &DynamicMessage, desc: &MessageDescriptor, number: u32) ->
 }
 
 fn kind_label(field: &FieldDescriptor) -> String {
-    let kind = super::rules::field::kind_name(&Field::Normal(field.clone()));
     let name = match field.kind() {
         Kind::Message(m) => m.full_name().to_owned(),
         Kind::Enum(e) => e.full_name().to_owned(),
-        _ => kind.to_owned(),
+        scalar => short_name(&scalar).to_owned(),
     };
     if field.is_map() {
         "map".to_owned()
@@ -205,49 +232,8 @@ fn describe(field: &FieldDescriptor, value: &Value) -> String {
         field.name(),
         field.number(),
         kind_label(field),
-        show(value, &field.kind())
+        show(value, Some(&field.kind()), Style::EXPLAIN)
     )
-}
-
-fn show(value: &Value, kind: &Kind) -> String {
-    match value {
-        Value::Bool(v) => v.to_string(),
-        Value::I32(v) => v.to_string(),
-        Value::I64(v) => v.to_string(),
-        Value::U32(v) => v.to_string(),
-        Value::U64(v) => v.to_string(),
-        Value::F32(v) => v.to_string(),
-        Value::F64(v) => v.to_string(),
-        Value::String(s) => format!("{s:?}"),
-        Value::Bytes(b) => format!(
-            "0x{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
-        Value::EnumNumber(n) => match kind {
-            Kind::Enum(e) => e.get_value(*n).map_or_else(
-                || format!("{n} (unknown enum number)"),
-                |v| format!("{} ({n})", v.name()),
-            ),
-            _ => n.to_string(),
-        },
-        Value::Message(m) => serde_json::to_string(m).unwrap_or_else(|_| "{..}".to_owned()),
-        Value::List(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|v| show(v, kind))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Map(map) => {
-            let mut entries: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{k:?}: {}", show(v, &Kind::Bytes)))
-                .collect();
-            entries.sort();
-            format!("{{{}}}", entries.join(", "))
-        }
-    }
 }
 
 /// One value of a field's kind that makes differences visible.
@@ -295,71 +281,5 @@ fn sample(field: &FieldDescriptor, witness: Option<i128>) -> Option<Value> {
         Some(Value::List(vec![one.clone(), one]))
     } else {
         Some(one)
-    }
-}
-
-/// The wire bits of an integer written as `old`.
-fn encode_bits(value: i128, old: &str) -> Option<u64> {
-    Some(match old {
-        "int32" | "int64" | "sfixed64" => value as i64 as u64,
-        "uint32" | "uint64" | "fixed64" => value as u64,
-        "bool" => u64::from(value != 0),
-        "sint32" => {
-            let v = value as i32;
-            u64::from(((v << 1) ^ (v >> 31)) as u32)
-        }
-        "sint64" => {
-            let v = value as i64;
-            ((v << 1) ^ (v >> 63)) as u64
-        }
-        "fixed32" => u64::from(value as u32),
-        "sfixed32" => u64::from(value as i32 as u32),
-        _ => return None,
-    })
-}
-
-/// Reads an integer written as `old` back as `new`, following the wire format: varints are
-/// truncated to 32 bits for 32-bit types, zigzag is undone, fixed-width bits are reinterpreted.
-pub(crate) fn reinterpret(value: i128, old: &str, new: &str) -> Option<String> {
-    let bits = encode_bits(value, old)?;
-    Some(match new {
-        "int32" => (bits as u32 as i32).to_string(),
-        "int64" => (bits as i64).to_string(),
-        "uint32" => (bits as u32).to_string(),
-        "uint64" => bits.to_string(),
-        "bool" => (bits != 0).to_string(),
-        "sint32" => {
-            let b = bits as u32;
-            (((b >> 1) as i32) ^ -((b & 1) as i32)).to_string()
-        }
-        "sint64" => (((bits >> 1) as i64) ^ -((bits & 1) as i64)).to_string(),
-        "fixed32" => (bits as u32).to_string(),
-        "sfixed32" => (bits as u32 as i32).to_string(),
-        "fixed64" => bits.to_string(),
-        "sfixed64" => (bits as i64).to_string(),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reinterpret;
-
-    #[test]
-    fn reinterpret_follows_the_wire_format() {
-        assert_eq!(
-            reinterpret(4_294_967_301, "int64", "int32").as_deref(),
-            Some("5")
-        );
-        assert_eq!(
-            reinterpret(i128::from(u32::MAX), "uint32", "int32").as_deref(),
-            Some("-1")
-        );
-        assert_eq!(reinterpret(2, "int64", "bool").as_deref(), Some("true"));
-        assert_eq!(reinterpret(-1, "int32", "int64").as_deref(), Some("-1"));
-        assert_eq!(
-            reinterpret(4_294_967_301, "sint64", "sint32").as_deref(),
-            Some("5")
-        );
     }
 }
