@@ -4,7 +4,7 @@
 //! Every capability names things for people — fixture errors, breaking findings, CLI flags — so
 //! the spelling rules live here, once.
 
-use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
 
 /// Gets `package.Service/Method` for a method, e.g. `userservice.UserService/GetUser`.
 pub fn method_name(method: &MethodDescriptor) -> String {
@@ -37,29 +37,6 @@ pub(crate) fn suggest<'s>(
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-/// Gets the proto type name of a kind, e.g. `int32` or "enum `userservice.Status`".
-pub(crate) fn kind_name(kind: &Kind) -> String {
-    match kind {
-        Kind::Double => "double".into(),
-        Kind::Float => "float".into(),
-        Kind::Int32 => "int32".into(),
-        Kind::Int64 => "int64".into(),
-        Kind::Uint32 => "uint32".into(),
-        Kind::Uint64 => "uint64".into(),
-        Kind::Sint32 => "sint32".into(),
-        Kind::Sint64 => "sint64".into(),
-        Kind::Fixed32 => "fixed32".into(),
-        Kind::Fixed64 => "fixed64".into(),
-        Kind::Sfixed32 => "sfixed32".into(),
-        Kind::Sfixed64 => "sfixed64".into(),
-        Kind::Bool => "bool".into(),
-        Kind::String => "string".into(),
-        Kind::Bytes => "bytes".into(),
-        Kind::Message(m) => format!("message `{}`", m.full_name()),
-        Kind::Enum(e) => format!("enum `{}`", e.full_name()),
-    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::{
         model::{Fill, Hole, PathStep},
         template::{CompileError, Scope, TemplateCompiler, is_template},
     },
-    schema::{find_field, kind_name, suggest},
+    schema::{find_field, suggest, value::kinds::kind_name},
 };
 
 /// Converts fixture nodes into protobuf values, collecting located errors.

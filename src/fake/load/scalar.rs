@@ -2,15 +2,17 @@
 //! enums by name or number; 64-bit integers as numbers or strings; bytes as base64 — the proto3
 //! JSON mapping, spelled in YAML. Also the JSON form of a node, for well-known types.
 
-use prost_reflect::{EnumDescriptor, Kind, MapKey, Value};
+use prost_reflect::{EnumDescriptor, Kind, Value};
+
+pub(crate) use crate::schema::value::kinds::map_key;
 
 use super::{
     diagnostic::{Code, FixtureError},
     yaml::{Node, NodeKind, Scalar},
 };
-use crate::{
-    fake::model::number_text,
-    schema::{decode_base64, kind_name, parse_float, parse_int, suggest},
+use crate::schema::{
+    decode_base64, parse_float, parse_int, suggest,
+    value::kinds::{kind_name, number_text},
 };
 
 /// `google.protobuf.Value` takes `null` as a value (`NullValue`); everywhere else `null` means
@@ -24,18 +26,6 @@ pub(crate) fn short_label(message: &str) -> String {
         .split_once(": ")
         .map_or(message, |(_, rest)| rest)
         .to_owned()
-}
-
-pub(crate) fn map_key(value: Value) -> Option<MapKey> {
-    Some(match value {
-        Value::Bool(b) => MapKey::Bool(b),
-        Value::I32(v) => MapKey::I32(v),
-        Value::I64(v) => MapKey::I64(v),
-        Value::U32(v) => MapKey::U32(v),
-        Value::U64(v) => MapKey::U64(v),
-        Value::String(s) => MapKey::String(s),
-        _ => return None,
-    })
 }
 
 pub(crate) fn expected_text(kind: &Kind) -> &'static str {

@@ -9,10 +9,20 @@ use std::{borrow::Cow, cmp::Ordering};
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 
-use super::{
-    eq::value_eq,
-    show::{show_plain, show_value},
+use crate::schema::value::{
+    eq::{self, EqOptions},
+    show::{Style, show, show_field as show_value},
 };
+
+/// Equality as matchers see it: declared fields only (unknown fields and extensions ignored).
+fn value_eq(a: &Value, b: &Value) -> bool {
+    eq::value_eq(a, b, EqOptions::MATCHING)
+}
+
+/// A value without its field: strings quoted, bytes in base64, enums by number.
+pub(crate) fn show_plain(value: &Value) -> String {
+    show(value, None, Style::MATCHING)
+}
 
 /// One field (possibly nested) and the test its value must pass.
 #[derive(Debug, Clone)]

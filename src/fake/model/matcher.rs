@@ -11,10 +11,20 @@ pub use super::compare::FieldCheck;
 pub(crate) use super::compare::Miss;
 use super::{
     call::Call,
-    compare::{Test, is_indexable},
-    eq::message_eq,
-    show::show_message,
+    compare::{Test, is_indexable, show_plain},
 };
+use crate::schema::value::{
+    eq::{EqOptions, message_eq as eq_with},
+    show::{Style, show_message as show_with},
+};
+
+fn message_eq(a: &DynamicMessage, b: &DynamicMessage) -> bool {
+    eq_with(a, b, EqOptions::MATCHING)
+}
+
+fn show_message(message: &DynamicMessage) -> String {
+    show_with(message, Style::MATCHING)
+}
 use crate::fake::template::Template;
 
 /// A test on one header.
@@ -60,7 +70,7 @@ impl MetadataCheck {
             reason: match actual {
                 Some(actual) => format!(
                     "metadata `{name}`: expected {expected}, got {}",
-                    super::show::show_plain(&actual)
+                    show_plain(&actual)
                 ),
                 None => {
                     format!("metadata `{name}`: expected {expected}, but the header is missing")

@@ -15,11 +15,9 @@
 mod call;
 mod code;
 mod compare;
-mod eq;
 mod matcher;
 pub(crate) mod render;
 mod reply;
-mod show;
 mod stub;
 
 pub(crate) use self::compare::glob_regex;
@@ -27,7 +25,6 @@ pub(crate) use self::{
     call::Call,
     code::{CODES, code_name, parse_code},
     matcher::{Miss, closeness},
-    show::{number_text, show_message, truncate},
 };
 pub use self::{
     compare::{Cmp, Contains, Test},

@@ -21,9 +21,10 @@ use tonic::Status;
 
 use super::state::{Scenario, Shared, state_of};
 use crate::fake::{
-    model::{Call, Computed, Miss, Reply, Respond, Stub, closeness, show_message, truncate},
+    model::{Call, Computed, Miss, Reply, Respond, Stub, closeness},
     template::with_vars,
 };
+use crate::schema::value::show::{Style, show_message};
 
 /// Per-stub counts of matching calls, per key.
 #[derive(Debug, Default)]
@@ -275,7 +276,9 @@ impl MethodEntry {
     ) -> Status {
         let name = &self.name;
         let request = match call.request {
-            Some(message) if call.len <= 1 => truncate(&show_message(message), 200),
+            Some(message) if call.len <= 1 => {
+                truncate(&show_message(message, Style::MATCHING), 200)
+            }
             _ => format!("{} messages", call.len),
         };
         let closest = self
@@ -334,6 +337,18 @@ impl MethodEntry {
     pub(crate) fn respond(&self, choice: &Choice) -> &Respond {
         &self.stubs[choice.stub].then
     }
+}
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), marking the cut with `…`.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// The template context of a chosen reply: the call's, with `attempt` and `state`.

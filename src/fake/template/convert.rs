@@ -5,7 +5,7 @@
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 
 use super::context::MessageObject;
-use crate::schema::{find_field, kind_name, parse_float, parse_int};
+use crate::schema::{find_field, parse_float, parse_int, value::kinds::kind_name};
 
 /// Converts a template result into the value of `field` (one element of it when `element`).
 pub(crate) fn from_jinja(

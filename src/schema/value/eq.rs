@@ -37,10 +37,6 @@ pub(crate) struct EqOptions {
 
 impl EqOptions {
     /// Declared fields only: what the fake's request matchers use.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the fake's matchers switch to it next")
-    )]
     pub(crate) const MATCHING: Self = Self {
         unknown_fields: false,
         extensions: false,
@@ -72,10 +68,6 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// Whether two messages are equal (see the module docs for what counts).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the fake's matchers switch to it next")
-)]
 pub(crate) fn message_eq(a: &DynamicMessage, b: &DynamicMessage, opts: EqOptions) -> bool {
     messages::<Equal>(a, b, opts).is_ok()
 }

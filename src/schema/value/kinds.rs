@@ -4,10 +4,6 @@
 use prost_reflect::{Kind, MapKey, Value};
 
 /// The proto type name of a kind for diagnostics, e.g. `int32` or ``message `acme.User` ``.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the fake's fixture loader switches to it next")
-)]
 pub(crate) fn kind_name(kind: &Kind) -> String {
     match kind {
         Kind::Message(m) => format!("message `{}`", m.full_name()),
@@ -41,10 +37,6 @@ pub(crate) fn short_name(kind: &Kind) -> &'static str {
 }
 
 /// The map key holding a scalar value; `None` for values that cannot be keys.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the fake's fixture loader switches to it next")
-)]
 pub(crate) fn map_key(value: Value) -> Option<MapKey> {
     Some(match value {
         Value::Bool(b) => MapKey::Bool(b),

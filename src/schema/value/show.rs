@@ -162,10 +162,6 @@ pub(crate) fn show(value: &Value, kind: Option<&Kind>, style: Style) -> String {
 }
 
 /// A field's value as the fixture author would write it, for the fake's mismatch messages.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the fake's matchers switch to it next")
-)]
 pub(crate) fn show_field(value: &Value, field: &FieldDescriptor) -> String {
     show(value, Some(&field.kind()), Style::MATCHING)
 }
