@@ -68,7 +68,7 @@ fn sources(files: &[(&str, &str)]) -> Schema {
 }
 
 #[test]
-fn every_rule_fixture_reports_exactly_its_rule() {
+fn every_rule_fixture_triggers_its_rule() {
     insta::glob!("../fixtures", "breaking/*/current", |current| {
         let case = current.parent().expect("case dir");
         let rule = case
@@ -77,11 +77,34 @@ fn every_rule_fixture_reports_exactly_its_rule() {
             .expect("name")
             .to_ascii_uppercase();
         let (previous, current) = (load(&case.join("previous")), load(current));
-        let findings = breaking::check(&previous, &current, &only(&rule)).expect("check");
-        assert!(!findings.is_empty(), "{rule}: no finding");
+        // With every rule on, the fixture's change triggers its rule (among others that the
+        // same change may break).
+        let all = breaking::check(&previous, &current, &every_rule()).expect("check");
         assert!(
-            findings.iter().all(|f| f.rule == rule),
-            "{rule}: {findings:#?}"
+            all.iter().any(|f| f.rule == rule),
+            "{rule}: the fixture does not trigger its rule; it triggers {:?}",
+            all.iter().map(|f| f.rule).collect::<Vec<_>>()
+        );
+        // With the rule excepted, none of its findings remain.
+        let mut except = every_rule();
+        except.except.push(rule.clone());
+        let without = breaking::check(&previous, &current, &except).expect("check");
+        assert!(
+            without.iter().all(|f| f.rule != rule),
+            "{rule}: still reported when excepted"
+        );
+        // Selected alone, it reports the same findings it reports among all rules.
+        let findings = breaking::check(&previous, &current, &only(&rule)).expect("check");
+        assert_eq!(
+            findings
+                .iter()
+                .map(|f| (f.rule, &f.message))
+                .collect::<Vec<_>>(),
+            all.iter()
+                .filter(|f| f.rule == rule)
+                .map(|f| (f.rule, &f.message))
+                .collect::<Vec<_>>(),
+            "{rule}: alone and among all rules"
         );
         assert!(
             findings.iter().all(|f| f.hint.is_some()),
@@ -161,33 +184,19 @@ fn every_rule_has_a_fixture_and_every_fixture_a_rule() {
 
 #[test]
 fn rules_listing_is_stable_and_docs_are_generated_from_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
-        .args(["rules"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0));
-    settings().bind(|| insta::assert_snapshot!("rules_text", String::from_utf8_lossy(&out.stdout)));
-    let markdown = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
-        .args(["rules", "--format", "markdown"])
-        .output()
-        .expect("runs");
+    let out = crate::common::grpc_double(&["rules"]);
+    assert_eq!(out.code, Some(0));
+    settings().bind(|| insta::assert_snapshot!("rules_text", out.stdout));
+    let markdown = crate::common::grpc_double(&["rules", "--format", "markdown"]);
     let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md"))
         .expect("docs/rules.md");
     assert!(
-        docs.contains(String::from_utf8_lossy(&markdown.stdout).as_ref()),
+        docs.contains(markdown.stdout.as_str()),
         "docs/rules.md is stale: regenerate its table with `grpc-double rules --format markdown`"
     );
-    let json = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
-        .args(["rules", "--format", "json"])
-        .output()
-        .expect("runs");
-    let first: serde_json::Value = serde_json::from_str(
-        String::from_utf8_lossy(&json.stdout)
-            .lines()
-            .next()
-            .expect("a line"),
-    )
-    .expect("json");
+    let json = crate::common::grpc_double(&["rules", "--format", "json"]);
+    let first: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().next().expect("a line")).expect("json");
     assert_eq!(first["id"], "ENUM_NO_DELETE");
     assert_eq!(first["categories"], serde_json::json!(["CSR", "FILE"]));
 }
@@ -470,17 +479,8 @@ fn path_filters_limit_the_check() {
 }
 
 fn grpc_double(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = crate::common::grpc_double_in(Some(dir), args);
+    (run.code, run.stdout, run.stderr)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

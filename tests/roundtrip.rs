@@ -2,7 +2,7 @@
 //! kitchen-sink protos, the old-writer/new-reader verdict for each compatibility fixture pair,
 //! and the `grpc-double roundtrip` command's output.
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::collections::BTreeSet;
 
 use grpc_double::{
     Schema,
@@ -536,17 +536,8 @@ fn types_missing_from_the_new_schema_are_skipped_not_failed() {
 // ---- the command -----------------------------------------------------------------------------
 
 fn grpc_double(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_grpc-double"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let run = crate::common::grpc_double(args);
+    (run.code.unwrap_or(-1), run.stdout, run.stderr)
 }
 
 #[test]

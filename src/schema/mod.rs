@@ -24,7 +24,7 @@ pub use self::{
     text::parse_duration,
 };
 pub(crate) use self::{
-    names::{find_field, suggest},
+    names::{did_you_mean, find_field, suggest},
     text::{decode_base64, parse_float, parse_int},
 };
 use crate::error::{Error, ErrorKind, Result};

@@ -39,6 +39,19 @@ pub(crate) fn suggest<'s>(
         .map(|(_, c)| c)
 }
 
+/// A hint for a word that names nothing: "did you mean `x`?" when one candidate is close, else
+/// the list of what there is (`intro` then the candidates, comma-separated).
+pub(crate) fn did_you_mean<'s>(
+    word: &str,
+    candidates: impl Iterator<Item = &'s str> + Clone,
+    intro: &str,
+) -> String {
+    match suggest(word, candidates.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("{intro}{}", candidates.collect::<Vec<_>>().join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ use crate::{
         },
         template::{Scope, Template, TemplateCompiler, is_template},
     },
-    schema::{method_name, parse_duration, suggest},
+    schema::{did_you_mean, method_name, parse_duration},
 };
 
 pub(crate) const THEN_KEYS: [&str; 12] = [
@@ -366,9 +366,10 @@ fn abort_reason(conv: &mut Converter<'_>, node: &Node) -> Option<u32> {
     if let Some((_, code)) = REASONS.iter().find(|(name, _)| *name == upper) {
         return Some(*code);
     }
-    let help = suggest(&upper, REASONS.iter().map(|(n, _)| *n)).map_or_else(
-        || format!("HTTP/2 error codes: {}", REASONS.map(|(n, _)| n).join(", ")),
-        |s| format!("did you mean `{s}`?"),
+    let help = did_you_mean(
+        &upper,
+        REASONS.iter().map(|(n, _)| *n),
+        "HTTP/2 error codes: ",
     );
     conv.error(
         node.span.clone(),
@@ -580,16 +581,7 @@ fn code(
             .emit(conv);
         return None;
     }
-    let names = CODES.iter().map(|(_, n)| *n);
-    let help = suggest(text, names).map_or_else(
-        || {
-            format!(
-                "codes: {}",
-                CODES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
-            )
-        },
-        |s| format!("did you mean `{s}`?"),
-    );
+    let help = did_you_mean(text, CODES.iter().map(|(_, n)| *n), "codes: ");
     conv.error(
         node.span.clone(),
         Code::BadStatus,

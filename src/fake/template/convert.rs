@@ -2,10 +2,13 @@
 //! list for a repeated field, a mapping for a map or a message, the JSON string forms of the
 //! well-known types (`Timestamp`, `Duration`, wrappers).
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use super::context::MessageObject;
-use crate::schema::{find_field, parse_float, parse_int, value::kinds::kind_name};
+use crate::schema::{
+    find_field, parse_float, parse_int,
+    value::kinds::{kind_name, map_key},
+};
 
 /// Converts a template result into the value of `field` (one element of it when `element`).
 pub(crate) fn from_jinja(
@@ -32,15 +35,8 @@ pub(crate) fn from_jinja(
             .map_err(|e| format!("`{}` needs a mapping: {e}", field.name()))?
         {
             let item = value.get_item(&key).map_err(|e| e.to_string())?;
-            let key = match scalar_from_jinja(&key, &key_kind)? {
-                Value::Bool(b) => MapKey::Bool(b),
-                Value::I32(v) => MapKey::I32(v),
-                Value::I64(v) => MapKey::I64(v),
-                Value::U32(v) => MapKey::U32(v),
-                Value::U64(v) => MapKey::U64(v),
-                Value::String(s) => MapKey::String(s),
-                _ => return Err("invalid map key".into()),
-            };
+            let key = map_key(scalar_from_jinja(&key, &key_kind)?)
+                .ok_or_else(|| "invalid map key".to_owned())?;
             map.insert(key, kind_from_jinja(&item, &value_field.kind())?);
         }
         return Ok(Value::Map(map));
