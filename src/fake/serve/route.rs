@@ -299,6 +299,7 @@ impl MethodEntry {
                 stub.when
                     .iter()
                     .for_each(|m| m.mismatches(call, &mut misses));
+                let held: usize = stub.when.iter().map(|m| m.held(call)).sum();
                 if misses.is_empty() {
                     misses.push(Miss {
                         reason: format!(
@@ -308,15 +309,18 @@ impl MethodEntry {
                         distance: 0.0,
                     });
                 }
-                (misses, stub)
+                // Each miss costs 0.5 to 1 (by how near the value came); each check that held
+                // takes off a little.
+                let distance = closeness(&misses) - 0.1 * held as f64;
+                (misses, stub, distance)
             })
             // Closest first; ties keep priority order.
-            .min_by(|(a, _), (b, _)| closeness(a).total_cmp(&closeness(b)));
+            .min_by(|(_, _, a), (_, _, b)| a.total_cmp(b));
         let message = match closest {
             None => format!(
                 "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
             ),
-            Some((misses, stub)) => format!(
+            Some((misses, stub, _)) => format!(
                 "no stub matched {name} (request: {request}); closest is {stub}: {}",
                 misses
                     .iter()
