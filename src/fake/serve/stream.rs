@@ -157,6 +157,7 @@ pub(crate) async fn send_parts(
                 }
             }
             StreamPart::Abort(code) => {
+                settle(tx).await;
                 out.slots.abort(*code);
                 return Err(Stop::Aborted);
             }
@@ -164,6 +165,20 @@ pub(crate) async fn send_parts(
     }
     Ok(())
 }
+
+/// Lets the messages before a reset reach the client: a reset discards what HTTP/2 still
+/// holds for the stream, so wait until the body took every message, then a moment for the
+/// connection to write them.
+async fn settle(tx: &Tx) {
+    while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+/// How long a reset waits for the messages before it to be written.
+const SETTLE: Duration = Duration::from_millis(50);
 
 async fn push(tx: &Tx, bytes: Bytes, sent: &mut usize, limit: usize) -> Result<(), Stop> {
     if *sent >= limit {
