@@ -44,12 +44,12 @@ pub mod schema;
 pub use self::{
     error::{Error, Result},
     fake::{
-        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Cmp, Compression, Computed, Contains, Delay,
-        Detail, Drift, Effects, FakeServer, FieldCheck, Fill, FixtureError, FixtureErrors,
-        FixtureLocation, FixtureSource, Fixtures, Generated, Health, Hole, JsonTemplate, Matcher,
-        Metadata, MetadataCheck, MetadataEntry, Mode, PathStep, Payload, Reply, Respond,
-        SequenceItem, ServerOptions, StatusReply, Step, StopHandle, StreamItem, StreamPart, Stub,
-        Template, Test, fixture_drift, parse_rfc3339,
+        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Cmp, Compression, Computed, Contains, Coverage,
+        Delay, Detail, Drift, Effects, FakeServer, FieldCheck, Fill, FixtureError, FixtureErrors,
+        FixtureLocation, FixtureSource, Fixtures, Generated, Health, Hole, JsonTemplate, Lint,
+        LintLevel, Matcher, Metadata, MetadataCheck, MetadataEntry, Mode, PathStep, Payload, Reply,
+        Respond, START_STATE, SequenceItem, ServerOptions, StatusReply, Step, StopHandle,
+        StreamItem, StreamPart, Stub, Template, Test, fixture_drift, parse_rfc3339,
     },
     schema::{Schema, parse_duration},
 };

@@ -13,6 +13,7 @@
 //! - `drift` — what fixtures mean against two versions of a contract.
 
 mod drift;
+mod lint;
 mod load;
 mod model;
 mod serve;
@@ -20,12 +21,13 @@ mod template;
 
 pub use self::{
     drift::{Drift, fixture_drift},
+    lint::{Coverage, Lint, LintLevel},
     load::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureError, FixtureErrors, FixtureSource},
     model::{
         Cmp, Computed, Contains, Delay, Detail, Effects, FieldCheck, Fill, FixtureLocation,
         Fixtures, Generated, Health, Hole, JsonTemplate, Matcher, Metadata, MetadataCheck,
-        MetadataEntry, Mode, PathStep, Payload, Reply, Respond, SequenceItem, StatusReply, Step,
-        StreamItem, StreamPart, Stub, Test,
+        MetadataEntry, Mode, PathStep, Payload, Reply, Respond, START_STATE, SequenceItem,
+        StatusReply, Step, StreamItem, StreamPart, Stub, Test,
     },
     serve::{Compression, FakeServer, ServerOptions, StopHandle},
     template::{Template, parse_rfc3339},

@@ -1,6 +1,6 @@
 //! Stubs: a method, conditions on the call, and a reply; and a validated set of them.
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use prost_reflect::MethodDescriptor;
 
@@ -106,6 +106,9 @@ impl Stub {
     }
 }
 
+/// The state every scenario starts in.
+pub const START_STATE: &str = "start";
+
 /// How a stub of a bidi method answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -183,24 +186,6 @@ impl Fixtures {
     /// Whether there are no stubs.
     pub fn is_empty(&self) -> bool {
         self.stubs.is_empty()
-    }
-
-    /// Lists stubs that can never answer, each with the catch-all stub (no `when`) tried before it,
-    /// e.g. `("stub `b` (f.yaml:9:3)", "stub `a` (f.yaml:2:3)")`.
-    pub fn shadowed(&self) -> Vec<(String, String)> {
-        let mut catch_all: HashMap<String, &Stub> = HashMap::new();
-        let mut out = Vec::new();
-        for stub in &self.stubs {
-            let method = stub.method_name();
-            match catch_all.get(&method) {
-                Some(first) => out.push((stub.to_string(), first.to_string())),
-                None if stub.when.is_empty() => {
-                    catch_all.insert(method, stub);
-                }
-                None => {}
-            }
-        }
-        out
     }
 
     /// Gets the methods that have at least one stub, sorted, e.g. `userservice.UserService/GetUser`.

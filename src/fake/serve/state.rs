@@ -17,8 +17,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::fake::{model::Health, template::CallEnv};
 
-/// The state every scenario starts in.
-pub(crate) const START: &str = "start";
+use crate::fake::model::START_STATE as START;
 
 /// Limits of one call.
 #[derive(Debug, Clone)]
