@@ -41,6 +41,18 @@ pub(crate) struct ServeArgs {
     /// Close the connection when a keepalive ping is not answered within this time.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     http2_keepalive_timeout: Option<Duration>,
+    /// Seed of the random source that templates (`random()`, `uuid()`, `fake_name()`…) and
+    /// `when.chance` draw from: the same seed gives the same values for the same calls in the
+    /// same order.
+    #[arg(long, value_name = "N", default_value_t = 0, env = "GRPC_DOUBLE_SEED")]
+    seed: u64,
+    /// Freeze the clock that templates read (`now()`), e.g. 2024-05-01T12:00:00Z.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_clock, env = "GRPC_DOUBLE_CLOCK")]
+    clock: Option<std::time::SystemTime>,
+    /// The most messages one reply may send (a generated stream is cut there with
+    /// RESOURCE_EXHAUSTED).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_stream_messages: usize,
     /// On SIGINT/SIGTERM, how long in-flight calls may finish before the server stops.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     shutdown_grace: Duration,
@@ -51,6 +63,11 @@ enum CompressionArg {
     None,
     Gzip,
     Zstd,
+}
+
+fn parse_clock(text: &str) -> Result<std::time::SystemTime, String> {
+    grpc_double::parse_rfc3339(text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 UTC time (e.g. 2024-05-01T12:00:00Z)"))
 }
 
 /// `4MiB`, `512KiB`, `64KB`, or bytes.
@@ -105,6 +122,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     options.keepalive_timeout = args.http2_keepalive_timeout;
     options.shutdown_grace = args.shutdown_grace;
     options.log_calls = true;
+    options.seed = args.seed;
+    options.clock = args.clock;
+    options.max_stream_messages = args.max_stream_messages;
     let server = FakeServer::start(&schema, fixtures, options).await?;
     let files: Vec<&str> = sources.iter().map(|s| s.name()).collect();
     tracing::info!(
