@@ -1,4 +1,5 @@
-//! One log line per call: method, peer, status code, duration and the stub that answered.
+//! One log line per call: method, peer, listener, status code, duration and the stub that
+//! answered.
 //!
 //! The status of a gRPC call is known only when its last frame leaves (trailers), or at once for
 //! trailers-only errors, so the layer wraps the response body and logs when the trailers pass or
@@ -68,13 +69,16 @@ where
         let answered = AnsweredBy::default();
         req.extensions_mut().insert(answered.clone());
         let method: Arc<str> = req.uri().path().into();
-        let peer = req.extensions().get::<ConnInfo>().map(|info| info.peer);
+        let conn = req.extensions().get::<ConnInfo>();
+        let peer = conn.map(|info| info.peer);
+        let listener = conn.map(|info| info.local);
         let future = self.inner.call(req);
         async move {
             let response = future.await?;
             let mut record = Record {
                 method,
                 peer,
+                listener,
                 start,
                 answered,
                 done: false,
@@ -96,6 +100,7 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
 struct Record {
     method: Arc<str>,
     peer: Option<SocketAddr>,
+    listener: Option<SocketAddr>,
     start: Instant,
     answered: AnsweredBy,
     done: bool,
@@ -108,12 +113,15 @@ impl Record {
         }
         let status = code_name(tonic::Code::from(code));
         let peer = self.peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let listener = self
+            .listener
+            .map_or_else(|| "-".to_owned(), |p| p.to_string());
         let millis = self.start.elapsed().as_secs_f64() * 1e3;
         let stub = self.answered.0.get().map_or("-", |s| &**s);
         if code == 0 {
-            tracing::info!(target: "grpc_double::call", method = %self.method, peer = %peer, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+            tracing::info!(target: "grpc_double::call", method = %self.method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
         } else {
-            tracing::warn!(target: "grpc_double::call", method = %self.method, peer = %peer, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+            tracing::warn!(target: "grpc_double::call", method = %self.method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
         }
     }
 }
