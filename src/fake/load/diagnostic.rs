@@ -98,6 +98,7 @@ codes! {
     BadFault => "bad_fault": "an unknown HTTP/2 error code for `abort`",
     BadHealth => "bad_health": "a health status other than SERVING, NOT_SERVING or UNKNOWN",
     BadDuration => "bad_duration": "a delay that is not a duration",
+    BadExpect => "bad_expect": "an `expect` that is not a count (`1`, `never`, `{ at_least: 1 }`, `{ at_most: 3 }`)",
 }
 
 /// One problem in a fixture file, with its location, a label and a hint.
@@ -165,6 +166,11 @@ impl FixtureError {
 
     pub(crate) fn set_message(&mut self, message: String) {
         self.0.message = message;
+    }
+
+    /// Gets the hint that says how to fix it, if there is one.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.help.as_deref()
     }
 
     /// Gets the stable error code, e.g. `grpc_double::fixture::unknown_field`.

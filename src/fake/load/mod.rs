@@ -22,7 +22,9 @@
 mod conversation;
 mod convert;
 mod diagnostic;
+mod expect;
 mod metadata;
+mod request;
 mod scalar;
 mod shape;
 mod source;
@@ -36,7 +38,10 @@ mod yaml;
 
 use std::collections::HashMap;
 
-pub(crate) use self::trace::{Meaning, Trace};
+pub(crate) use self::{
+    request::verify_request,
+    trace::{Meaning, Trace},
+};
 use self::{
     convert::Converter,
     diagnostic::Code,
