@@ -137,6 +137,11 @@ impl SchemaArgs {
         Ok(sources)
     }
 
+    /// Gets the fixture paths given (none: the bundled fixtures, or no fixtures).
+    pub(crate) fn fixture_paths(&self) -> &[PathBuf] {
+        &self.fixtures
+    }
+
     /// Loads the schema and validates the fixtures against it.
     pub(crate) fn load(&self) -> Result<(Schema, Fixtures, Vec<FixtureSource>), CliError> {
         let schema = self.schema()?;
