@@ -10,7 +10,7 @@ use std::panic::Location;
 
 use serde_json::{Map, Value, json};
 
-use super::server::{MountTarget, MountedStub};
+use super::mount::{MountTarget, MountedStub};
 use crate::{
     Schema,
     error::{Error, Result},
@@ -188,8 +188,7 @@ impl Then {
 
     /// `delay`: wait before answering, e.g. `"150ms"`.
     pub fn delay(mut self, delay: impl Into<String>) -> Self {
-        self.0
-            .insert("delay".into(), Value::String(delay.into()));
+        self.0.insert("delay".into(), Value::String(delay.into()));
         self
     }
 
@@ -208,10 +207,8 @@ impl Then {
 
     /// `health`: set a service's health when answering.
     pub fn health(mut self, service: impl Into<String>, health: Health) -> Self {
-        entry(&mut self.0, "health").insert(
-            service.into(),
-            Value::String(health_name(health).to_owned()),
-        );
+        entry(&mut self.0, "health")
+            .insert(service.into(), Value::String(health.name().to_owned()));
         self
     }
 
@@ -251,14 +248,6 @@ fn entry<'m>(map: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, 
     match value {
         Value::Object(map) => map,
         _ => unreachable!("just made an object"),
-    }
-}
-
-pub(crate) fn health_name(health: Health) -> &'static str {
-    match health {
-        Health::Serving => "SERVING",
-        Health::NotServing => "NOT_SERVING",
-        Health::Unknown => "UNKNOWN",
     }
 }
 
@@ -386,7 +375,8 @@ impl StubBuilder {
     /// `expect`: how many calls the stub expects — `1`, `1..`, `..=3`, `2..=4`,
     /// [`Expect::never()`]. A dropped [`FakeServer`](crate::FakeServer) panics when it is not met.
     pub fn expect(mut self, expect: impl Into<Expect>) -> Self {
-        self.keys.insert("expect".into(), expect_json(expect.into()));
+        self.keys
+            .insert("expect".into(), expect_json(expect.into()));
         self
     }
 
@@ -426,6 +416,26 @@ impl StubBuilder {
         )
     }
 
+    /// The loader's problems with this builder's document, located at the builder's call site
+    /// (the document's own lines mean nothing to the test that wrote the builder).
+    pub(crate) fn problems(&self, errors: &crate::fake::load::FixtureErrors) -> String {
+        let at = format!(
+            "{}:{}:{}",
+            self.built_at.file(),
+            self.built_at.line(),
+            self.built_at.column()
+        );
+        errors
+            .errors()
+            .iter()
+            .map(|e| match e.hint() {
+                Some(hint) => format!("{at}: {} (hint: {hint})", e.message()),
+                None => format!("{at}: {}", e.message()),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Checks the stub against a schema, as a fixture file is checked.
     ///
     /// # Errors
@@ -462,9 +472,9 @@ impl StubBuilder {
     ///
     /// The stub does not load against the server's protos, or its `id` is taken.
     pub fn try_mount(self, target: &impl MountTarget) -> Result<MountedStub> {
-        let (server, session) = target.target();
-        let stub = self.build(server.schema())?;
-        server.add_built(stub, self.to_json(), session)
+        let (schema, control, session) = super::mount::sealed::Sealed::mount_point(target);
+        let stub = self.build(schema)?;
+        MountedStub::add(control, stub, self.to_json(), session)
     }
 }
 
@@ -532,7 +542,10 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("user_idd"), "{text}");
-        assert!(text.contains("stub built at src/fake/harness/builder.rs:"), "{text}");
+        assert!(
+            text.contains("stub built at src/fake/harness/builder.rs:"),
+            "{text}"
+        );
         let ok = Stub::given(method("userservice.UserService/GetUser"))
             .respond_with(status(tonic::Code::NotFound, "no"))
             .expect(Expect::never())

@@ -14,17 +14,19 @@
 
 mod admin;
 mod builder;
+mod mount;
 mod reload;
 mod report;
 mod server;
 
+pub use self::builder::StubBuilder;
 pub use self::{
     builder::{
         Condition, Then, any_of, chance, expr, message, message_eq, messages, metadata, method,
         not, reply, state, status, stream,
     },
+    mount::{MountTarget, MountedStub},
     reload::ReloadStatus,
     report::Report,
-    server::{FakeServer, FakeServerBuilder, MountTarget, MountedStub, Session},
+    server::{FakeServer, FakeServerBuilder, Session},
 };
-pub use self::builder::StubBuilder;

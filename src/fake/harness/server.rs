@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use super::{
     admin::{self, Admin},
     builder::StubBuilder,
+    mount::{self, MountTarget},
     reload::{ReloadStatus, Reloader},
     report::Report,
 };
@@ -23,7 +24,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     fake::{
         load::{FixtureSource, verify_request},
-        model::{Expect, Fixtures, Health, Stub},
+        model::{Expect, Fixtures, Health},
         serve::{
             Control, Query, ReceivedCall, ScenarioState, Server, ServerOptions, SessionInfo,
             StopHandle, StubInfo, Verification,
@@ -277,8 +278,8 @@ fn run(
         };
         let control = server.control().clone();
         let stop = server.stop_handle();
-        let reloader = reloadable
-            .map(|paths| Arc::new(Reloader::new(schema.clone(), paths, control.clone())));
+        let reloader =
+            reloadable.map(|paths| Arc::new(Reloader::new(schema.clone(), paths, control.clone())));
         if let (Some(reloader), Some(every)) = (&reloader, watch) {
             tokio::spawn(reloader.clone().watch(every, stop.subscribe()));
         }
@@ -321,61 +322,20 @@ fn run(
     });
 }
 
-/// Where a stub is mounted: a server (shared stubs) or one of its sessions.
-pub trait MountTarget: sealed::Sealed {
-    #[doc(hidden)]
-    fn target(&self) -> (&FakeServer, Option<&str>);
-}
+impl MountTarget for FakeServer {}
+impl MountTarget for Session<'_> {}
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::FakeServer {}
-    impl Sealed for super::Session<'_> {}
-}
-
-impl MountTarget for FakeServer {
-    fn target(&self) -> (&FakeServer, Option<&str>) {
-        (self, None)
+#[allow(private_interfaces)] // sealed: see mount.rs
+impl mount::sealed::Sealed for FakeServer {
+    fn mount_point(&self) -> (&Schema, &Arc<Control>, Option<&str>) {
+        (&self.schema, &self.control, None)
     }
 }
 
-impl MountTarget for Session<'_> {
-    fn target(&self) -> (&FakeServer, Option<&str>) {
-        (self.server, Some(&self.name))
-    }
-}
-
-/// A stub added to a running server.
-#[derive(Debug, Clone)]
-pub struct MountedStub {
-    uid: u64,
-    session: Option<String>,
-    control: Arc<Control>,
-}
-
-impl MountedStub {
-    /// Gets the server's number for the stub.
-    pub fn uid(&self) -> u64 {
-        self.uid
-    }
-
-    /// Gets how many calls it answered.
-    pub fn calls(&self) -> u64 {
-        self.info().map_or(0, |s| s.calls)
-    }
-
-    /// Gets the stub as the admin API lists it (`None` once removed).
-    pub fn info(&self) -> Option<StubInfo> {
-        self.control
-            .find(&self.uid.to_string(), self.session.as_deref())
-            .map(|(info, _)| info)
-    }
-
-    /// Removes it from the server.
-    pub fn remove(self) {
-        let _ = self
-            .control
-            .remove(&self.uid.to_string(), self.session.as_deref());
+#[allow(private_interfaces)] // sealed: see mount.rs
+impl mount::sealed::Sealed for Session<'_> {
+    fn mount_point(&self) -> (&Schema, &Arc<Control>, Option<&str>) {
+        (&self.server.schema, &self.server.control, Some(&self.name))
     }
 }
 
@@ -444,7 +404,11 @@ impl FakeServer {
     /// # Errors
     ///
     /// A listen address is invalid or cannot be bound.
-    pub async fn start(schema: &Schema, fixtures: Fixtures, options: ServerOptions) -> Result<Self> {
+    pub async fn start(
+        schema: &Schema,
+        fixtures: Fixtures,
+        options: ServerOptions,
+    ) -> Result<Self> {
         Self::builder()
             .schema(schema.clone())
             .no_fixtures()
@@ -492,26 +456,6 @@ impl FakeServer {
     /// Whether dropping the server checks the stubs' expectations (default: yes).
     pub fn verify_on_drop(&self, on: bool) {
         self.verify_on_drop.store(on, Ordering::Relaxed);
-    }
-
-    pub(crate) fn add_built(
-        &self,
-        stub: Stub,
-        definition: serde_json::Value,
-        session: Option<&str>,
-    ) -> Result<MountedStub> {
-        let added = self
-            .control
-            .add(vec![(stub, Some(definition))], session)
-            .map_err(|message| ErrorKind::Harness {
-                message,
-                help: None,
-            })?;
-        Ok(MountedStub {
-            uid: added.first().map_or(0, |s| s.uid),
-            session: session.map(str::to_owned),
-            control: self.control.clone(),
-        })
     }
 
     /// Loads fixtures (a file, or every one under a directory) and adds their stubs, as if
@@ -573,8 +517,8 @@ impl FakeServer {
     /// let server = FakeServer::builder().start().await?;
     /// // … the code under test calls the server …
     /// let check = server.verify(
-    ///     &Stub::given(method("userservice.UserService/CreateUsers"))
-    ///         .and(message(json!({ "name": "ada" }))),
+    ///     &Stub::given(method("userservice.UserService/GetUser"))
+    ///         .and(message(json!({ "user_id": "ada" }))),
     ///     0,
     /// );
     /// check.assert();
@@ -585,7 +529,12 @@ impl FakeServer {
         self.verify_in(calls, expect.into(), None)
     }
 
-    fn verify_in(&self, calls: &StubBuilder, expect: Expect, session: Option<&str>) -> Verification {
+    fn verify_in(
+        &self,
+        calls: &StubBuilder,
+        expect: Expect,
+        session: Option<&str>,
+    ) -> Verification {
         let doc = calls.verification(expect);
         let source = calls.source(&doc);
         match verify_request(&self.schema, &source) {
@@ -597,7 +546,7 @@ impl FakeServer {
             ),
             Err(errors) => Verification::invalid(
                 doc["method"].as_str().unwrap_or_default(),
-                &errors.to_string(),
+                &calls.problems(&errors),
             ),
         }
     }
@@ -667,11 +616,7 @@ impl FakeServer {
     ///
     /// The server failed while running.
     pub async fn wait(&self) -> Result<()> {
-        let done = self
-            .done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
         match done {
             Some(done) => done.await.unwrap_or(Ok(())),
             None => Ok(()),

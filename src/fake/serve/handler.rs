@@ -86,7 +86,9 @@ impl Handler {
 
     /// The routes to try, the session's first.
     fn routes(&self) -> impl Iterator<Item = &Arc<MethodEntry>> {
-        self.session_entry.iter().chain(std::iter::once(&self.entry))
+        self.session_entry
+            .iter()
+            .chain(std::iter::once(&self.entry))
     }
 
     /// Whether a stub answers bidi calls after they half-close.
@@ -107,7 +109,7 @@ impl Handler {
         accept: impl Fn(&Stub) -> bool,
     ) -> Result<Choice, tonic::Status> {
         let lookup = Lookup {
-            snapshot: &self.snapshot,
+            scenarios: &self.snapshot.scenarios,
             session: self.session.as_deref(),
         };
         let chosen = match &self.session_entry {

@@ -19,10 +19,7 @@ use std::{
 use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, Value};
 use tonic::Status;
 
-use super::{
-    state::{Scenario, in_session, scoped_key, state_of},
-    store::Snapshot,
-};
+use super::state::{Scenario, in_session, scoped_key, state_of};
 use crate::fake::{
     model::{Call, Computed, Miss, Reply, Respond, Stub, closeness},
     template::with_vars,
@@ -260,10 +257,18 @@ impl MethodEntry {
         scoped_key(session, key.as_deref())
     }
 
-    fn try_stub(self: &Arc<Self>, i: usize, stub: &Stub, call: &Call<'_>, lookup: &Lookup<'_>) -> Option<Choice> {
+    fn try_stub(
+        self: &Arc<Self>,
+        i: usize,
+        stub: &Stub,
+        call: &Call<'_>,
+        lookup: &Lookup<'_>,
+    ) -> Option<Choice> {
         let key = Self::key(stub, call, lookup.session);
-        let scenario: Option<&Scenario> =
-            stub.scenario.as_ref().and_then(|s| lookup.snapshot.scenario(s));
+        let scenario: Option<&Scenario> = stub
+            .scenario
+            .as_ref()
+            .and_then(|s| lookup.scenarios.get(s).map(|s| &**s));
         let Some(scenario) = scenario else {
             call.set_scenario_state(Arc::from(""));
             if !stub.when.iter().all(|m| m.matches(call)) {
@@ -323,7 +328,7 @@ impl MethodEntry {
                 let state = stub
                     .scenario
                     .as_ref()
-                    .and_then(|s| lookup.snapshot.scenario(s))
+                    .and_then(|s| lookup.scenarios.get(s).map(|s| &**s))
                     .map_or_else(
                         || Arc::from(""),
                         |s| {
@@ -356,8 +361,6 @@ impl MethodEntry {
             // Closest first; ties keep priority order.
             .min_by(|(_, _, a), (_, _, b)| a.total_cmp(b))
     }
-
-
 }
 
 impl Choice {
@@ -389,9 +392,9 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-/// Where a call looks stubs up: the snapshot (for scenarios) and its session.
+/// Where a call looks stubs up: the published scenarios and its session.
 pub(crate) struct Lookup<'a> {
-    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) scenarios: &'a HashMap<String, Arc<Scenario>>,
     pub(crate) session: Option<&'a str>,
 }
 
@@ -403,7 +406,10 @@ pub(crate) fn choose(
     lookup: &Lookup<'_>,
     accept: impl Fn(&Stub) -> bool,
 ) -> Result<Choice, Status> {
-    if let Some(choice) = routes.iter().find_map(|entry| entry.find(call, lookup, &accept)) {
+    if let Some(choice) = routes
+        .iter()
+        .find_map(|entry| entry.find(call, lookup, &accept))
+    {
         return Ok(choice);
     }
     let Some(first) = routes.last() else {
