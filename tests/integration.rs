@@ -16,6 +16,8 @@ mod interop;
 mod serve_fixtures;
 // A property of the fixture loader: any message written as a reply decodes as written.
 mod fixture_property;
+// The Rust test harness: builder stubs, verify, sessions, verify-on-drop, hot reload, reports.
+mod harness;
 // The admin HTTP API over real HTTP/1.1: every endpoint, the token, limits, sessions.
 mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
