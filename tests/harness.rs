@@ -365,3 +365,52 @@ async fn hot_reload_under_traffic_fails_no_call_and_mixes_no_generations() {
     assert!(seen.contains(&8), "the last generation answered: {seen:?}");
     server.verify_on_drop(false);
 }
+
+// The examples of docs/harness.md, verbatim (tests/docs.rs checks that they are here).
+mod doc_examples {
+    use grpc_double::{Expect, FakeServer, Stub, message, method, reply, status};
+    use serde_json::json;
+
+    use crate::common::{UserServiceClient, userservice::UserRequest};
+
+    #[tokio::test]
+    async fn reads_a_user() {
+        let server = FakeServer::builder().no_fixtures().start().await.unwrap();
+        Stub::given(method("userservice.UserService/GetUser"))
+            .and(message(json!({ "user_id": "ada" })))
+            .respond_with(reply(json!({ "user_id": "ada", "name": "Ada Lovelace" })))
+            .expect(1)
+            .mount(&server);
+
+        let mut client = UserServiceClient::connect(server.uri()).await.unwrap();
+        let request = UserRequest {
+            user_id: "ada".into(),
+        };
+        let user = client.get_user(request).await.unwrap().into_inner();
+
+        assert_eq!(user.name, "Ada Lovelace");
+        // When `server` is dropped, every `expect` is checked: an unmet one fails the test
+        // with a report of what was received.
+    }
+
+    #[tokio::test]
+    async fn retries_after_unavailable() {
+        let server = FakeServer::builder().no_fixtures().start().await.unwrap();
+        Stub::given(method("userservice.UserService/GetUser"))
+            .respond_with_sequence([
+                status(tonic::Code::Unavailable, "warming up"),
+                reply(json!({ "name": "Ada" })),
+            ])
+            .mount(&server);
+
+        let mut client = UserServiceClient::connect(server.uri()).await.unwrap();
+        let first = client.get_user(UserRequest::default()).await.unwrap_err();
+        assert_eq!(first.code(), tonic::Code::Unavailable);
+        let second = client.get_user(UserRequest::default()).await.unwrap();
+        assert_eq!(second.into_inner().name, "Ada");
+
+        let calls = Stub::given(method("userservice.UserService/GetUser"));
+        server.verify(&calls, Expect::exactly(2)).assert();
+        assert_eq!(server.received_calls()[0].status, "UNAVAILABLE");
+    }
+}

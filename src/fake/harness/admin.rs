@@ -394,7 +394,10 @@ async fn route(call: &Call<'_>) -> Handled {
         ("GET", ["api", "unmatched"]) => {
             let mut query = journal_query(call)?;
             query.unmatched = true;
-            Ok(ok(&json!({ "calls": control.calls(&query) })))
+            Ok(ok(&json!({
+                "calls": control.calls(&query),
+                "dropped": control.journal.dropped(),
+            })))
         }
         ("POST", ["api", "verify"]) => verify(call),
         ("GET", ["api", "scenarios"]) => {
