@@ -34,6 +34,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_code)]
 
+mod bounded;
 pub mod breaking;
 mod error;
 pub mod explain;
