@@ -14,11 +14,11 @@ use std::{
 
 use std::collections::HashMap;
 
-use protox::file::{
-    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
-};
+use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
-use super::{EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, find_protos};
+use super::{
+    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, RootedInclude, Schema, find_protos, walk::Links,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which commit a git input names.
@@ -160,11 +160,12 @@ impl Input {
         let Input::Dir(dir) = self else {
             return None;
         };
+        let links = dir_links(dir, includes);
         let mut chain = ChainFileResolver::new();
         chain.add(GoogleFileResolver::new());
-        chain.add(IncludeFileResolver::new(dir.clone()));
+        chain.add(RootedInclude::new(dir.clone(), links.clone()));
         for include in includes {
-            chain.add(IncludeFileResolver::new(include.clone()));
+            chain.add(RootedInclude::new(include.clone(), links.clone()));
         }
         chain.add(EmbeddedResolver::default());
         let mut compiler = protox::Compiler::with_file_resolver(chain);
@@ -243,6 +244,13 @@ impl Input {
     }
 }
 
+/// The links a directory input may follow: those inside it and its include paths.
+fn dir_links(dir: &Path, includes: &[PathBuf]) -> Links {
+    let mut links = Links::inside(includes);
+    links.add_root(dir);
+    links
+}
+
 /// Serves files parsed ahead of time, on worker threads; each is handed over once (protox
 /// opens a file once), so no second copy is kept.
 struct Parsed(std::sync::Mutex<HashMap<String, File>>);
@@ -274,7 +282,8 @@ fn load_dir_parsed(
     source_info: bool,
     strip: bool,
 ) -> Result<Schema> {
-    let paths = find_protos(dir)?;
+    let links = dir_links(dir, includes);
+    let paths = find_protos(dir, &links)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
             path: dir.to_path_buf(),
@@ -340,7 +349,7 @@ fn load_dir_parsed(
     chain.add(GoogleFileResolver::new());
     chain.add(Parsed(std::sync::Mutex::new(files)));
     for include in includes {
-        chain.add(IncludeFileResolver::new(include.clone()));
+        chain.add(RootedInclude::new(include.clone(), links.clone()));
     }
     chain.add(EmbeddedResolver::default());
     let mut compiler = protox::Compiler::with_file_resolver(chain);
@@ -443,10 +452,12 @@ fn git_files(
             continue;
         };
         let mut parts = meta.split_whitespace();
-        let (Some(_mode), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(mode), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        if kind == "blob" && path.ends_with(".proto") {
+        // A committed symbolic link (mode 120000) is a blob holding its target's path: it
+        // names a file outside the commit, which is not read.
+        if kind == "blob" && mode != "120000" && path.ends_with(".proto") {
             entries.push((path.to_owned(), id.to_owned()));
         }
     }

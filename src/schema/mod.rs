@@ -11,6 +11,7 @@ mod resolver;
 mod span;
 mod text;
 pub(crate) mod value;
+pub(crate) mod walk;
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,8 @@ pub(crate) use self::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
-pub(crate) use self::resolver::{EmbeddedResolver, schema_resolver};
+pub(crate) use self::resolver::{EmbeddedResolver, RootedInclude, schema_resolver};
+use self::walk::Links;
 
 /// Files compiled into every schema so that fixtures can attach typed error details.
 const GOOGLE_RPC_FILES: [&str; 2] = ["google/rpc/status.proto", "google/rpc/error_details.proto"];
@@ -198,6 +200,7 @@ pub struct Loader {
     protos: Vec<PathBuf>,
     sources: Vec<(String, String)>,
     descriptor_sets: Vec<DescriptorSetInput>,
+    follow_symlinks: bool,
 }
 
 #[derive(Debug)]
@@ -221,6 +224,19 @@ impl Loader {
     /// Adds a `.proto` file, or every `.proto` file below a directory.
     pub fn proto(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.protos.push(path.into());
+        self
+    }
+
+    /// Follows every symbolic link in directories and include paths, even to files outside them.
+    ///
+    /// By default a link is followed only when it resolves inside the directories and include
+    /// paths given (or to a file added by [`Loader::proto`]); one that leaves them is an error,
+    /// so that a proto tree from an untrusted source cannot make the loader read, and quote in
+    /// an error, a file such as `/proc/self/environ`. Links to directories are descended into
+    /// only when following (each directory once). Imports never name a file by an absolute
+    /// path or through `..`.
+    pub fn follow_symlinks(&mut self, follow: bool) -> &mut Self {
+        self.follow_symlinks = follow;
         self
     }
 
@@ -253,10 +269,16 @@ impl Loader {
         let mut includes = self.includes.clone();
         let mut names = Vec::new();
         let mut files = Vec::new();
+        let mut links = if self.follow_symlinks {
+            Links::follow_all()
+        } else {
+            Links::inside(&self.includes)
+        };
         for path in &self.protos {
             let meta = std::fs::metadata(path).map_err(|err| Error::io(path, err))?;
             if meta.is_dir() {
-                let found = find_protos(path)?;
+                links.add_root(path);
+                let found = find_protos(path, &links)?;
                 if found.is_empty() {
                     return Err(ErrorKind::NoProtoFiles { path: path.clone() }.into());
                 }
@@ -267,8 +289,11 @@ impl Loader {
             } else {
                 if self.includes.is_empty() {
                     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                    includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+                    let parent = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                    links.add_root(&parent);
+                    includes.push(parent);
                 }
+                links.add_file(path);
                 files.push(path.clone());
             }
         }
@@ -280,7 +305,7 @@ impl Loader {
             names.push(name.clone());
         }
         let mut compiler =
-            protox::Compiler::with_file_resolver(schema_resolver(&includes, embedded));
+            protox::Compiler::with_file_resolver(schema_resolver(&includes, embedded, &links));
         compiler.include_imports(true).include_source_info(true);
         // The Google error model is always available, for typed status details in fixtures.
         for name in GOOGLE_RPC_FILES {
@@ -292,7 +317,7 @@ impl Loader {
         for file in &files {
             match compiler.open_file(file) {
                 Ok(_) => {}
-                Err(err) if err.file().is_none() => {
+                Err(err) if err.file().is_none() && err.is_file_not_found() => {
                     return Err(ErrorKind::OutsideIncludePaths {
                         file: file.clone(),
                         includes: display_paths(&includes),
@@ -344,25 +369,10 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// Lists the `.proto` files below `dir`, sorted, so that compile order is deterministic.
-pub(crate) fn find_protos(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|err| Error::io(&dir, err))?;
-        for entry in entries {
-            let entry = entry.map_err(|err| Error::io(&dir, err))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|err| Error::io(&path, err))?;
-            if kind.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "proto") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+/// Lists the `.proto` files below `dir`, sorted, so that compile order is deterministic; links
+/// are followed as `links` allows.
+pub(crate) fn find_protos(dir: &Path, links: &Links) -> Result<Vec<PathBuf>> {
+    walk::files(dir, &["proto"], links)
 }
 
 /// Whether an enum is closed: unknown numbers are not kept in the field (proto2, or editions with
