@@ -386,6 +386,26 @@ mod links {
     }
 
     #[test]
+    fn issue_10_a_fifo_in_a_proto_directory_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let protos = dir.path().join("protos");
+        std::fs::create_dir(&protos).unwrap();
+        std::fs::write(
+            protos.join("ok.proto"),
+            "syntax = \"proto3\"; package ok; message Ok {}",
+        )
+        .unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(protos.join("pipe.proto"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening the FIFO for reading would block until a writer came.
+        let output = run(&["check", "--proto", protos.to_str().unwrap()]);
+        assert_eq!(output.code, Some(0), "{}", output.stderr);
+    }
+
+    #[test]
     fn issue_10_a_fixture_link_out_of_the_directory_is_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         let fixtures = dir.path().join("fixtures");

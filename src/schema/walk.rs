@@ -117,25 +117,27 @@ pub(crate) fn files(root: &Path, extensions: &[&str], links: &Links) -> Result<V
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, kind) in entries.into_iter().rev() {
-            if kind.is_dir() {
-                if first_visit(&path) {
+            // A link is judged by where it points; a broken one is reported when it is read.
+            // Only regular files are read: a FIFO named `x.proto` would block the reader.
+            let target = if kind.is_symlink() {
+                std::fs::metadata(&path).ok()
+            } else {
+                None
+            };
+            let link_to_dir = target.as_ref().is_some_and(|meta| meta.is_dir());
+            let file = if kind.is_symlink() {
+                target.as_ref().is_none_or(|meta| meta.is_file())
+            } else {
+                kind.is_file()
+            };
+            if kind.is_dir() || link_to_dir {
+                if (!link_to_dir || links.follows_all()) && first_visit(&path) {
                     stack.push(path);
                 }
-            } else if kind.is_symlink() {
-                // Where it points decides; a broken link is reported when it is read.
-                match std::fs::metadata(&path) {
-                    Ok(meta) if meta.is_dir() => {
-                        if links.follows_all() && first_visit(&path) {
-                            stack.push(path);
-                        }
-                    }
-                    _ if wanted(&path) => {
-                        links.check(&path)?;
-                        out.push(path);
-                    }
-                    _ => {}
+            } else if file && wanted(&path) {
+                if kind.is_symlink() {
+                    links.check(&path)?;
                 }
-            } else if wanted(&path) {
                 out.push(path);
             }
         }
