@@ -42,6 +42,12 @@ mod fake;
 pub mod roundtrip;
 pub mod schema;
 
+/// Entry points for the fuzz targets in `fuzz/`: not an API, no stability promised.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use crate::fake::fuzz::*;
+}
+
 pub use self::{
     error::{Error, Result},
     fake::{
