@@ -54,6 +54,16 @@ pub(crate) enum ErrorKind {
         path: String,
         source: prost::DecodeError,
     },
+    #[error("invalid descriptor set {path}: {file} has syntax \"{syntax}\"")]
+    #[diagnostic(
+        code(grpc_double::schema::syntax),
+        help("grpc-double reads proto2 and proto3 files (an empty syntax is proto2)")
+    )]
+    UnsupportedSyntax {
+        path: String,
+        file: String,
+        syntax: String,
+    },
     #[error("no .proto files found in {}", path.display())]
     #[diagnostic(
         code(grpc_double::schema::empty),

@@ -350,6 +350,7 @@ impl Loader {
                         source,
                     }
                 })?;
+            check_syntax(&name, &mut set)?;
             // Files already in the pool (a shared import, or a well-known type) are kept once.
             set.file
                 .retain(|f| pool.get_file_by_name(f.name()).is_none());
@@ -359,6 +360,27 @@ impl Loader {
         }
         Ok(Schema { pool, roots })
     }
+}
+
+/// Rejects files whose `syntax` prost-reflect cannot read, before it sees them: prost-reflect
+/// 0.16 panics (an index out of bounds) while reporting an unknown syntax. An empty syntax is
+/// proto2, as protoc reads it.
+fn check_syntax(set_name: &str, set: &mut prost_types::FileDescriptorSet) -> Result<()> {
+    for file in &mut set.file {
+        match file.syntax.as_deref() {
+            None | Some("proto2" | "proto3") => {}
+            Some("") => file.syntax = None,
+            Some(syntax) => {
+                return Err(ErrorKind::UnsupportedSyntax {
+                    path: set_name.to_owned(),
+                    file: file.name().to_owned(),
+                    syntax: syntax.to_owned(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
