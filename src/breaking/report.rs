@@ -84,7 +84,11 @@ fn source_info(
     sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
 ) -> Option<SourceCodeInfo> {
     let descriptor = pool.get_file_by_name(file)?;
-    if let Some(info) = &descriptor.file_descriptor_proto().source_code_info {
+    // A file compiled without source info may still carry a location or two (an editions
+    // file's marker); the whole-file location (empty path) says the spans are there.
+    if let Some(info) = &descriptor.file_descriptor_proto().source_code_info
+        && info.location.iter().any(|l| l.path.is_empty())
+    {
         return Some(info.clone());
     }
     sources(file)

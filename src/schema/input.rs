@@ -14,11 +14,12 @@ use std::{
 
 use std::collections::HashMap;
 
-use protox::file::{
-    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
-};
+use protox::file::{File, FileResolver};
 
-use super::{EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, find_protos};
+use super::{
+    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaResolver, editions, find_protos,
+    resolver::GOOGLE_RPC,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which commit a git input names.
@@ -160,14 +161,10 @@ impl Input {
         let Input::Dir(dir) = self else {
             return None;
         };
-        let mut chain = ChainFileResolver::new();
-        chain.add(GoogleFileResolver::new());
-        chain.add(IncludeFileResolver::new(dir.clone()));
-        for include in includes {
-            chain.add(IncludeFileResolver::new(include.clone()));
-        }
-        chain.add(EmbeddedResolver::default());
-        let mut compiler = protox::Compiler::with_file_resolver(chain);
+        let mut roots = vec![dir.clone()];
+        roots.extend(includes.iter().cloned());
+        let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_source_info(true);
         compiler.open_file(name).ok()?;
         compiler
@@ -294,7 +291,7 @@ fn load_dir_parsed(
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = paths.len().div_ceil(threads);
-    let parsed: Vec<Result<(String, File)>> = std::thread::scope(|scope| {
+    let parsed: Vec<Result<(String, Option<File>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = paths
             .chunks(chunk)
             .zip(names.chunks(chunk))
@@ -306,14 +303,24 @@ fn load_dir_parsed(
                         .map(|(path, name)| {
                             let text = std::fs::read_to_string(path)
                                 .map_err(|err| Error::io(path, err))?;
-                            let file = File::from_source(name, &text).map_err(Error::from)?;
+                            let file = match File::from_source(name, &text) {
+                                Ok(file) => file,
+                                // Compiled by protoc below, with the others.
+                                Err(err) if err.is_parse() && editions::is_editions(&text) => {
+                                    return Ok((name.clone(), None));
+                                }
+                                Err(err) => return Err(err.into()),
+                            };
                             if strip {
                                 // Keep only the descriptor: no text, no source info.
                                 let mut proto = file.file_descriptor_proto().clone();
                                 proto.source_code_info = None;
-                                return Ok((name.clone(), File::from_file_descriptor_proto(proto)));
+                                return Ok((
+                                    name.clone(),
+                                    Some(File::from_file_descriptor_proto(proto)),
+                                ));
                             }
-                            Ok((name.clone(), file))
+                            Ok((name.clone(), Some(file)))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -332,18 +339,31 @@ fn load_dir_parsed(
             .collect()
     });
     let mut files = HashMap::with_capacity(parsed.len());
+    let mut editions = Vec::new();
     for result in parsed {
-        let (name, file) = result?;
-        files.insert(name, file);
+        match result? {
+            (name, Some(file)) => {
+                files.insert(name, file);
+            }
+            (name, None) => editions.push(name),
+        }
     }
-    let mut chain = ChainFileResolver::new();
-    chain.add(GoogleFileResolver::new());
-    chain.add(Parsed(std::sync::Mutex::new(files)));
-    for include in includes {
-        chain.add(IncludeFileResolver::new(include.clone()));
+    if !editions.is_empty() {
+        // protox cannot parse these: protoc compiles them, in one run.
+        let mut roots = vec![dir.to_path_buf()];
+        roots.extend(includes.iter().cloned());
+        let compiled =
+            editions::compile(&editions, &roots, &Default::default(), &GOOGLE_RPC, !strip)?;
+        for (name, file) in editions.into_iter().zip(compiled) {
+            files.insert(name, file);
+        }
     }
-    chain.add(EmbeddedResolver::default());
-    let mut compiler = protox::Compiler::with_file_resolver(chain);
+    let resolver = SchemaResolver::with_first(
+        Some(Parsed(std::sync::Mutex::new(files))),
+        includes,
+        EmbeddedResolver::default(),
+    );
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
         .include_imports(true)
         .include_source_info(source_info);

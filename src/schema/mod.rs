@@ -5,6 +5,7 @@
 //! to their imports). Well-known types (`google/protobuf/*.proto`) and the Google error model
 //! (`google/rpc/{status,code,error_details}.proto`) resolve without the user shipping them.
 
+mod editions;
 mod input;
 mod names;
 mod resolver;
@@ -18,18 +19,20 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 pub use self::{
+    editions::edition,
     input::{GitRef, Input},
     names::{find_method, method_name},
     span::{Span, locate, span_in},
     text::parse_duration,
 };
 pub(crate) use self::{
+    editions::syntax,
     names::{did_you_mean, find_field, suggest},
     text::{decode_base64, parse_float, parse_int},
 };
 use crate::error::{Error, ErrorKind, Result};
 
-pub(crate) use self::resolver::{EmbeddedResolver, schema_resolver};
+pub(crate) use self::resolver::{EmbeddedResolver, SchemaResolver};
 
 /// Files compiled into every schema so that fixtures can attach typed error details.
 const GOOGLE_RPC_FILES: [&str; 2] = ["google/rpc/status.proto", "google/rpc/error_details.proto"];
@@ -280,7 +283,7 @@ impl Loader {
             names.push(name.clone());
         }
         let mut compiler =
-            protox::Compiler::with_file_resolver(schema_resolver(&includes, embedded));
+            protox::Compiler::with_file_resolver(SchemaResolver::new(&includes, embedded));
         compiler.include_imports(true).include_source_info(true);
         // The Google error model is always available, for typed status details in fixtures.
         for name in GOOGLE_RPC_FILES {
@@ -366,22 +369,27 @@ pub(crate) fn find_protos(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Whether an enum is closed: unknown numbers are not kept in the field (proto2, or editions with
-/// `enum_type = CLOSED`).
+/// `enum_type = CLOSED` on the enum, an enclosing message or the file).
 pub(crate) fn enum_is_closed(e: &prost_reflect::EnumDescriptor) -> bool {
     let file = e.parent_file();
-    match file.file_descriptor_proto().syntax() {
+    match syntax(&file) {
         "proto3" => false,
         "editions" => {
             let closed = |options: &prost_reflect::DynamicMessage| {
                 options.get_field_by_name("features").and_then(|f| {
                     f.as_message()
+                        .filter(|m| m.has_field_by_name("enum_type"))
                         .and_then(|m| m.get_field_by_name("enum_type"))
                         .map(|v| v.as_enum_number() == Some(2))
                 })
             };
-            closed(&e.options())
-                .or_else(|| closed(&file.options()))
-                .unwrap_or(false)
+            let mut parent = e.parent_message();
+            let mut found = closed(&e.options());
+            while let (None, Some(message)) = (found, parent) {
+                found = closed(&message.options());
+                parent = message.parent_message();
+            }
+            found.or_else(|| closed(&file.options())).unwrap_or(false)
         }
         _ => true,
     }

@@ -51,7 +51,7 @@ pub(crate) fn resolve(
     file: &FileDescriptor,
     chain: impl FnOnce() -> Vec<DynamicMessage>,
 ) -> i32 {
-    let syntax = file.file_descriptor_proto().syntax();
+    let syntax = crate::schema::syntax(file);
     if syntax != "editions" {
         // Only editions files can set features: skip decoding options (costly on big trees).
         return feature.default(syntax);
@@ -63,7 +63,7 @@ pub(crate) fn resolve(
             return value;
         }
     }
-    feature.default(file.file_descriptor_proto().syntax())
+    feature.default(syntax)
 }
 
 fn explicit(options: &DynamicMessage, feature: Feature) -> Option<i32> {

@@ -25,7 +25,7 @@ const FEATURES: i32 = 21;
 /// The kind for messages: a delimited message outside proto2 is not called a group.
 fn pretty_kind(field: &Field) -> &'static str {
     match kind_name(field) {
-        "group" if field.file().file_descriptor_proto().syntax() == "editions" => {
+        "group" if crate::schema::syntax(&field.file()) == "editions" => {
             "message (delimited encoding)"
         }
         other => other,

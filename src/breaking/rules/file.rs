@@ -210,10 +210,7 @@ pub(crate) fn file_same_package(p: &FileDescriptor, c: &FileDescriptor, out: &mu
 }
 
 fn syntax(file: &FileDescriptor) -> String {
-    match file.file_descriptor_proto().syntax() {
-        "" => "proto2".to_owned(),
-        other => other.to_owned(),
-    }
+    crate::schema::syntax(file).to_owned()
 }
 
 /// FILE_SAME_SYNTAX
