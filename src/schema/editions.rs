@@ -202,7 +202,15 @@ pub(crate) fn compile(
             let file = by_name
                 .remove(name)
                 .ok_or_else(|| protoc_error(format!("protoc did not describe {name}")))?;
-            let encoded = lower(file, source_info);
+            let encoded = if string(&file, "syntax") == "editions" {
+                lower(file, source_info)
+            } else {
+                let mut file = file;
+                if !source_info {
+                    file.clear_field_by_name("source_code_info");
+                }
+                file.encode_to_vec()
+            };
             File::decode_file_descriptor_proto(encoded.as_slice())
                 .map_err(|err| protoc_error(format!("{name}: {err}")))
         })
@@ -231,6 +239,20 @@ pub(crate) fn compile_included(
             true,
         )
         .map(|mut files| files.remove(0)),
+    )
+}
+
+/// Opens a file that protoc ships and protox does not, e.g. the language feature sets that
+/// editions files import (`google/protobuf/cpp_features.proto`).
+pub(crate) fn open_bundled(name: &str) -> Option<Result<File, protox::Error>> {
+    let wkt = protoc_bin_vendored::include_path().ok()?;
+    if !wkt.join(name).is_file() {
+        return None;
+    }
+    // Even the proto2 ones: they set options (`feature_support`) newer than protox knows.
+    Some(
+        compile(&[name.to_owned()], &[wkt], &BTreeMap::new(), &[], true)
+            .map(|mut files| files.remove(0)),
     )
 }
 

@@ -116,6 +116,9 @@ impl FileResolver for SchemaResolver {
         };
         match opened {
             Err(err) if err.is_parse() => self.editions(name).unwrap_or(Err(err)),
+            Err(err) if err.is_file_not_found() && name.starts_with("google/protobuf/") => {
+                editions::open_bundled(name).unwrap_or(Err(err))
+            }
             other => other,
         }
     }

@@ -78,6 +78,43 @@ fn explicit(options: &DynamicMessage, feature: Feature) -> Option<i32> {
     features.get_field_by_name(feature.name())?.as_enum_number()
 }
 
+/// Resolves a language feature of an editions file, e.g. `(pb.cpp).string_type`: `extension`
+/// names the `FeatureSet` extension (`pb.cpp`), `field` its field. `None` when nothing sets it
+/// (or the file is not editions, or the extension is not in the pool): the caller knows the
+/// language's default.
+pub(crate) fn resolve_extension(
+    file: &FileDescriptor,
+    extension: &str,
+    field: &str,
+    chain: impl FnOnce() -> Vec<DynamicMessage>,
+) -> Option<i32> {
+    if crate::schema::syntax(file) != "editions" {
+        return None;
+    }
+    let extension = file.parent_pool().get_extension_by_name(extension)?;
+    let file_options = file.options();
+    let chain = chain();
+    chain
+        .iter()
+        .chain(std::iter::once(&file_options))
+        .find_map(|options| {
+            if !options.has_field_by_name("features") {
+                return None;
+            }
+            let features = options.get_field_by_name("features")?;
+            let features = features.as_message()?;
+            if !features.has_extension(&extension) {
+                return None;
+            }
+            let language = features.get_extension(&extension);
+            let language = language.as_message()?;
+            if !language.has_field_by_name(field) {
+                return None;
+            }
+            language.get_field_by_name(field)?.as_enum_number()
+        })
+}
+
 /// Gets the options of a message and of every message around it, innermost first.
 pub(crate) fn message_chain(message: &prost_reflect::MessageDescriptor) -> Vec<DynamicMessage> {
     let mut chain = vec![message.options()];
