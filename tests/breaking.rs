@@ -479,6 +479,49 @@ fn config_except_ignore_ignore_only_and_unstable_packages_suppress_findings() {
 }
 
 #[test]
+fn issue_11_unknown_buf_yaml_keys_are_located_errors_with_a_did_you_mean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("buf.yaml");
+    for (text, location, key, hint) in [
+        (
+            "version: v2\nbreaking:\n  usee: [WIRE]\n",
+            ":3:3:",
+            "usee",
+            "did you mean `use`?",
+        ),
+        (
+            "version: v2\nbrekaing:\n  use: [WIRE]\n",
+            ":2:1:",
+            "brekaing",
+            "did you mean `breaking`?",
+        ),
+        (
+            "version: v2\nmodules:\n  - path: proto\n    pth: x\n",
+            ":4:5:",
+            "pth",
+            "did you mean `path`?",
+        ),
+    ] {
+        std::fs::write(&file, text).expect("write");
+        let err = Config::read(&file).expect_err(text);
+        let diagnostic: &dyn miette::Diagnostic = &err;
+        assert_eq!(
+            err.to_string(),
+            format!("{}{location} unknown key \"{key}\"", file.display())
+        );
+        assert_eq!(
+            diagnostic.help().map(|h| h.to_string()).as_deref(),
+            Some(hint)
+        );
+    }
+    // Inline JSON is located too; the sections buf has and we do not read are accepted.
+    let err = Config::parse(r#"{"version":"v1","breaking":{"usee":["WIRE"]}}"#).expect_err("usee");
+    assert_eq!(err.to_string(), "<config>:1:34: unknown key \"usee\"");
+    let config = Config::parse("version: v2\nlint:\n  use: [STANDARD]\nbreaking:\n  use: [WIRE]\n");
+    assert_eq!(config.expect("lint is accepted").use_, ["WIRE"]);
+}
+
+#[test]
 fn unknown_rule_ids_are_errors_with_a_did_you_mean() {
     let err = Config::parse(r#"{"version":"v1","breaking":{"use":["FIELD_NO_DELET"]}}"#)
         .expect_err("unknown rule");

@@ -306,3 +306,36 @@ fn breaking_keeps_its_verdict_when_its_reader_goes_away() {
     assert_eq!(output.code, Some(100), "{}", output.stderr);
     assert_eq!(output.stderr, "");
 }
+
+#[test]
+fn issue_11_a_parse_error_at_the_end_of_a_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = dir.path().join("cut.proto");
+    std::fs::write(
+        &proto,
+        "syntax = \"proto3\";\npackage a;\nmessage M { int32 x = 1",
+    )
+    .unwrap();
+    let path = proto.to_str().unwrap();
+    // The same error through every loading path: a file, a directory input, and check.
+    for args in [
+        vec!["roundtrip", path],
+        vec![
+            "breaking",
+            dir.path().to_str().unwrap(),
+            "--against",
+            dir.path().to_str().unwrap(),
+        ],
+        vec!["check", "--proto", path],
+    ] {
+        let output = run(&args);
+        assert_eq!(output.code, Some(1), "{args:?}: {}", output.stderr);
+        assert!(
+            output
+                .stderr
+                .contains("cut.proto:3:24: expected ';' or '[', but reached end of file"),
+            "{args:?}: {}",
+            output.stderr
+        );
+    }
+}

@@ -18,7 +18,7 @@ use protox::file::{File, FileResolver};
 
 use super::{
     EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaResolver, editions, find_protos,
-    resolver::GOOGLE_RPC,
+    resolver::{GOOGLE_RPC, locate_eof},
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -309,7 +309,7 @@ fn load_dir_parsed(
                                 Err(err) if err.is_parse() && editions::is_editions(&text) => {
                                     return Ok((name.clone(), None));
                                 }
-                                Err(err) => return Err(err.into()),
+                                Err(err) => return Err(locate_eof(err, name, &text).into()),
                             };
                             if strip {
                                 // Keep only the descriptor: no text, no source info.

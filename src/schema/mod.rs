@@ -295,7 +295,7 @@ impl Loader {
         for file in &files {
             match compiler.open_file(file) {
                 Ok(_) => {}
-                Err(err) if err.file().is_none() => {
+                Err(err) if err.file().is_none() && err.is_file_not_found() => {
                     return Err(ErrorKind::OutsideIncludePaths {
                         file: file.clone(),
                         includes: display_paths(&includes),

@@ -49,6 +49,37 @@ impl FileResolver for EmbeddedResolver {
     }
 }
 
+/// protox's parse error at the end of a file, `file:line:col: message`: protox gives it no span.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+struct EofError {
+    file: String,
+    line: usize,
+    col: usize,
+    message: String,
+}
+
+/// Locates a parse error that protox reports at the end of the file (it has no span there) at
+/// the file's last position; other errors are returned as they are.
+pub(crate) fn locate_eof(err: protox::Error, name: &str, text: &str) -> protox::Error {
+    let message = err.to_string();
+    if !err.is_parse() || !message.ends_with("reached end of file") {
+        return err;
+    }
+    let line = text.matches('\n').count() + 1;
+    let col = text
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    protox::Error::new(EofError {
+        file: name.to_owned(),
+        line,
+        col,
+        message,
+    })
+}
+
 /// The resolver every compile in the crate uses: built-in well-known types, then (optionally)
 /// files parsed ahead of time, then the include paths, then the embedded and in-memory files.
 /// A file that protox cannot parse because it uses editions is compiled by protoc instead
@@ -115,7 +146,16 @@ impl FileResolver for SchemaResolver {
             other => other,
         };
         match opened {
-            Err(err) if err.is_parse() => self.editions(name).unwrap_or(Err(err)),
+            Err(err) if err.is_parse() => self.editions(name).unwrap_or_else(|| {
+                let text = self.embedded.files.get(name).cloned().or_else(|| {
+                    let mut paths = self.includes.iter().map(|i| i.join(name));
+                    paths.find_map(|path| std::fs::read_to_string(path).ok())
+                });
+                Err(match text {
+                    Some(text) => locate_eof(err, name, &text),
+                    None => err,
+                })
+            }),
             Err(err) if err.is_file_not_found() && name.starts_with("google/protobuf/") => {
                 editions::open_bundled(name).unwrap_or(Err(err))
             }
