@@ -23,7 +23,8 @@ pub(crate) struct BreakingArgs {
     /// The previous input to compare against, in the same forms as INPUT.
     #[arg(long, value_name = "INPUT")]
     against: String,
-    /// An include path for imports. Repeatable.
+    /// An include path for imports (like protoc's -I), searched before each input's own
+    /// directory. A file is named relative to the first that holds it. Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
     /// Only check files at or below this path (relative to the input, or including the
@@ -125,8 +126,8 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
     })??;
     lap("previous loaded");
     let display = PathDisplay {
-        current: current_input.display_prefix(),
-        previous: against_input.display_prefix(),
+        current: current_input.display_prefix_in(&args.includes),
+        previous: against_input.display_prefix_in(&args.includes),
     };
     let filter = PathFilter {
         paths: args

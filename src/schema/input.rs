@@ -134,6 +134,22 @@ impl Input {
     /// Gets the prefix printed before file names of this input, e.g. `new` for the directory
     /// `new/` (buf prints `new/acme/v1/user.proto` for a directory without `buf.yaml`).
     pub fn display_prefix(&self) -> String {
+        self.display_prefix_in(&[])
+    }
+
+    /// Like [`Input::display_prefix`], for an input loaded with the include paths `includes`:
+    /// a directory inside one of them has its files named relative to it, so that include
+    /// path is the prefix (`-I .` prints `google/api/http.proto` for the input `google`).
+    pub fn display_prefix_in(&self, includes: &[PathBuf]) -> String {
+        if let Input::Dir(dir) = self {
+            let dir = super::clean_path(dir);
+            if let Some(root) = includes
+                .iter()
+                .find(|include| dir.starts_with(super::clean_path(include)))
+            {
+                return Input::Dir(root.clone()).display_prefix_in(&[]);
+            }
+        }
         let clean = |p: &Path| {
             let text = p.to_string_lossy().replace('\\', "/");
             let text = text.trim_start_matches("./").trim_end_matches('/');
@@ -161,8 +177,8 @@ impl Input {
         let Input::Dir(dir) = self else {
             return None;
         };
-        let mut roots = vec![dir.clone()];
-        roots.extend(includes.iter().cloned());
+        let mut roots = includes.to_vec();
+        roots.push(dir.clone());
         let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_source_info(true);
@@ -213,11 +229,7 @@ impl Input {
                 loader.proto(dir);
             }
             Input::File(file) => {
-                let parent = file
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                loader.include(parent);
+                // The loader adds the file's directory after the -I paths.
                 includes.iter().for_each(|i| {
                     loader.include(i);
                 });
@@ -271,6 +283,7 @@ fn load_dir_parsed(
     source_info: bool,
     strip: bool,
 ) -> Result<Schema> {
+    super::check_includes(includes)?;
     let paths = find_protos(dir)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
@@ -278,13 +291,18 @@ fn load_dir_parsed(
         }
         .into());
     }
+    // protoc's include path: the -I directories, then the input directory; each file is named
+    // relative to the first that holds it (`google/api/http.proto` for the input `google`
+    // under `-I .`, so its imports find the same file under the same name).
+    let mut roots = includes.to_vec();
+    roots.push(dir.to_path_buf());
     let names: Vec<String> = paths
         .iter()
         .map(|p| {
-            p.strip_prefix(dir)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .replace('\\', "/")
+            super::name_under(p, &roots).unwrap_or_else(|| {
+                let relative = p.strip_prefix(dir).unwrap_or(p);
+                relative.to_string_lossy().replace('\\', "/")
+            })
         })
         .collect();
     let threads = std::thread::available_parallelism()
@@ -350,8 +368,6 @@ fn load_dir_parsed(
     }
     if !editions.is_empty() {
         // protox cannot parse these: protoc compiles them, in one run.
-        let mut roots = vec![dir.to_path_buf()];
-        roots.extend(includes.iter().cloned());
         let compiled =
             editions::compile(&editions, &roots, &Default::default(), &GOOGLE_RPC, !strip)?;
         for (name, file) in editions.into_iter().zip(compiled) {

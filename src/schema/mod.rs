@@ -253,6 +253,9 @@ impl Loader {
     ///
     /// I/O errors, proto compile errors with `file:line:col`, invalid descriptor sets.
     pub fn load(&self) -> Result<Schema> {
+        // protoc's include path: the -I directories, then each input's own directory (a
+        // directory, or a file's parent); a file is named relative to the first that holds it.
+        check_includes(&self.includes)?;
         let mut includes = self.includes.clone();
         let mut names = Vec::new();
         let mut files = Vec::new();
@@ -263,19 +266,16 @@ impl Loader {
                 if found.is_empty() {
                     return Err(ErrorKind::NoProtoFiles { path: path.clone() }.into());
                 }
-                if self.includes.is_empty() {
-                    includes.push(path.clone());
-                }
+                includes.push(path.clone());
                 files.extend(found);
             } else {
-                if self.includes.is_empty() {
-                    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                    includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
-                }
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
                 files.push(path.clone());
             }
         }
-        includes.dedup();
+        let mut seen = std::collections::HashSet::new();
+        includes.retain(|include| seen.insert(clean_path(include)));
 
         let mut embedded = EmbeddedResolver::default();
         for (name, text) in &self.sources {
@@ -337,6 +337,41 @@ impl Loader {
         }
         Ok(Schema { pool, roots })
     }
+}
+
+/// Checks that every `-I` directory exists.
+pub(crate) fn check_includes(includes: &[PathBuf]) -> Result<()> {
+    for dir in includes {
+        let problem = match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => continue,
+            Ok(_) => "is not a directory",
+            Err(_) => "does not exist",
+        };
+        return Err(ErrorKind::MissingInclude {
+            dir: dir.clone(),
+            problem,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A path without `.` components, so that `./proto/` and `proto` compare equal.
+pub(crate) fn clean_path(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// The name of `path` relative to the first of `roots` that holds it (compared lexically, as
+/// protox and protoc do), e.g. `google/api/http.proto` under `.`.
+pub(crate) fn name_under(path: &Path, roots: &[PathBuf]) -> Option<String> {
+    let path = clean_path(path);
+    roots.iter().find_map(|root| {
+        let rest = path.strip_prefix(clean_path(root)).ok()?;
+        let name = rest.to_string_lossy().replace('\\', "/");
+        (!name.is_empty()).then_some(name)
+    })
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
