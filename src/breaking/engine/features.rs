@@ -12,6 +12,7 @@ use prost_reflect::{DynamicMessage, FileDescriptor};
 pub(crate) enum Feature {
     Utf8Validation,
     JsonFormat,
+    FieldPresence,
 }
 
 impl Feature {
@@ -19,6 +20,7 @@ impl Feature {
         match self {
             Feature::Utf8Validation => "utf8_validation",
             Feature::JsonFormat => "json_format",
+            Feature::FieldPresence => "field_presence",
         }
     }
 
@@ -29,6 +31,8 @@ impl Feature {
             (Feature::Utf8Validation, _) => 3,                     // NONE
             (Feature::JsonFormat, "proto3" | "editions") => 1,     // ALLOW
             (Feature::JsonFormat, _) => 2,                         // LEGACY_BEST_EFFORT
+            (Feature::FieldPresence, "proto3") => 2,               // IMPLICIT
+            (Feature::FieldPresence, _) => 1,                      // EXPLICIT
         }
     }
 
