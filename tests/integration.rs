@@ -6,6 +6,12 @@ mod common;
 mod serve;
 // Serve behaviour as case folders (fixtures/serve/<case>/{stubs,calls}.yaml), snapshot-tested.
 mod serve_cases;
+// Documentation examples: each is a tested fixture, or loads.
+mod docs;
+// Transport faults seen with a raw HTTP/2 client: GOAWAY, outages, trailers-only, resets.
+mod faults;
+// The standard gRPC interop cases against fixtures/interop, with a typed client.
+mod interop;
 // Fixture validation: every kind of bad fixture, located and snapshot-tested.
 mod serve_fixtures;
 // A property of the fixture loader: any message written as a reply decodes as written.

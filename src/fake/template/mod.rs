@@ -34,3 +34,4 @@ pub(crate) use self::{
     render::is_template,
 };
 pub use self::{helpers::parse_rfc3339, render::Template};
+pub(crate) use self::helpers::rfc3339;
