@@ -63,10 +63,20 @@ pub(crate) struct ServeArgs {
     admin: Option<String>,
     /// Require `Authorization: Bearer TOKEN` on the admin API; without a token it listens on
     /// loopback only.
-    #[arg(long, value_name = "TOKEN", env = "GRPC_DOUBLE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GRPC_DOUBLE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     admin_token: Option<String>,
     /// The most calls the journal keeps (the oldest are dropped and counted); 0 turns it off.
-    #[arg(long, value_name = "N", default_value_t = 10_000, env = "GRPC_DOUBLE_JOURNAL_SIZE")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        env = "GRPC_DOUBLE_JOURNAL_SIZE"
+    )]
     journal_size: usize,
     /// Forget a session (its stubs, states and calls) after it is unused this long; 0 keeps
     /// sessions forever.

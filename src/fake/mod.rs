@@ -25,6 +25,11 @@ mod template;
 
 pub use self::{
     drift::{Drift, fixture_drift},
+    harness::{
+        Condition, FakeServer, FakeServerBuilder, MountTarget, MountedStub, ReloadStatus, Report,
+        Session, StubBuilder, Then, any_of, chance, expr, message, message_eq, messages, metadata,
+        method, not, reply, state, status, stream,
+    },
     lint::{Coverage, Lint, LintLevel},
     load::{BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureError, FixtureErrors, FixtureSource},
     model::{
@@ -32,11 +37,6 @@ pub use self::{
         Fixtures, Generated, Health, Hole, JsonTemplate, Matcher, Metadata, MetadataCheck,
         MetadataEntry, Mode, PathStep, Payload, Reply, Respond, START_STATE, SequenceItem,
         StatusReply, Step, StreamItem, StreamPart, Stub, Test,
-    },
-    harness::{
-        Condition, FakeServer, FakeServerBuilder, MountTarget, MountedStub, ReloadStatus, Report,
-        Session, StubBuilder, Then, any_of, chance, expr, message, message_eq, messages,
-        metadata, method, not, reply, state, status, stream,
     },
     serve::{
         Compression, NearMiss, ReceivedCall, SESSION_HEADER, ScenarioState, ServerOptions,

@@ -241,7 +241,9 @@ async fn handle(admin: &Admin, req: Request<hyper::body::Incoming>) -> Reply {
         let mut reply = error(
             StatusCode::UNAUTHORIZED,
             "this admin API needs its token",
-            Some("send `Authorization: Bearer <token>` (the --admin-token the server was started with)"),
+            Some(
+                "send `Authorization: Bearer <token>` (the --admin-token the server was started with)",
+            ),
         );
         reply.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -260,7 +262,11 @@ async fn handle(admin: &Admin, req: Request<hyper::body::Incoming>) -> Reply {
             );
         }
         Err(err) => {
-            return error(StatusCode::BAD_REQUEST, format!("cannot read the body: {err}"), None);
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {err}"),
+                None,
+            );
         }
     };
     let query = query(&parts.uri);
@@ -318,11 +324,7 @@ const ROUTES: &[(&str, &[&str])] = &[
 
 fn pattern_matches(pattern: &str, path: &[String]) -> bool {
     let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    parts.len() == path.len()
-        && parts
-            .iter()
-            .zip(path)
-            .all(|(p, s)| *p == "{}" || p == s)
+    parts.len() == path.len() && parts.iter().zip(path).all(|(p, s)| *p == "{}" || p == s)
 }
 
 async fn route(call: &Call<'_>) -> Handled {
@@ -355,7 +357,9 @@ async fn route(call: &Call<'_>) -> Handled {
         }))),
         ("GET", ["api", "stubs"]) => Ok(ok(&json!({ "stubs": control.stubs(session) }))),
         ("POST", ["api", "stubs"]) => add_stubs(call),
-        ("DELETE", ["api", "stubs"]) => Ok(ok(&json!({ "removed": control.remove_added(session) }))),
+        ("DELETE", ["api", "stubs"]) => {
+            Ok(ok(&json!({ "removed": control.remove_added(session) })))
+        }
         ("GET", ["api", "stubs", "used"]) => Ok(ok(&json!({
             "stubs": control.stubs(session).into_iter().filter(|s| s.calls > 0).collect::<Vec<_>>()
         }))),
@@ -463,7 +467,9 @@ fn no_stub(reference: &str) -> Reply {
     error(
         StatusCode::NOT_FOUND,
         format!("no stub `{reference}`"),
-        Some("name a stub by its uid or its id; GET /api/stubs lists them (a session's stubs need its session)"),
+        Some(
+            "name a stub by its uid or its id; GET /api/stubs lists them (a session's stubs need its session)",
+        ),
     )
 }
 
@@ -507,7 +513,9 @@ fn add_stubs(call: &Call<'_>) -> Handled {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "the body has no stubs",
-            Some("send a stub (`{\"method\": \"pkg.Service/Method\", \"then\": {…}}`), a list of them, or `{\"stubs\": […]}`"),
+            Some(
+                "send a stub (`{\"method\": \"pkg.Service/Method\", \"then\": {…}}`), a list of them, or `{\"stubs\": […]}`",
+            ),
         ));
     }
     match call.admin.control.add(stubs, call.session()) {
@@ -557,7 +565,12 @@ fn journal_query(call: &Call<'_>) -> std::result::Result<Query, Reply> {
             s.parse::<i32>()
                 .ok()
                 .or_else(|| parse_code(s).map(|c| c as i32))
-                .ok_or_else(|| bad(&format!("unknown status `{s}`"), "a name (NOT_FOUND) or a number (5)"))?,
+                .ok_or_else(|| {
+                    bad(
+                        &format!("unknown status `{s}`"),
+                        "a name (NOT_FOUND) or a number (5)",
+                    )
+                })?,
         ),
     };
     let limit = match q.get("limit") {
@@ -608,8 +621,14 @@ fn set_scenario(call: &Call<'_>, name: &str) -> Handled {
         ));
     };
     let key = body.get("key").and_then(Value::as_str);
-    if call.admin.control.set_scenario(name, key, call.session(), state) {
-        Ok(ok(&json!({ "scenario": name, "state": state, "key": key, "session": call.session() })))
+    if call
+        .admin
+        .control
+        .set_scenario(name, key, call.session(), state)
+    {
+        Ok(ok(
+            &json!({ "scenario": name, "state": state, "key": key, "session": call.session() }),
+        ))
     } else {
         Err(error(
             StatusCode::NOT_FOUND,
@@ -626,7 +645,11 @@ async fn set_health(call: &Call<'_>, service: Option<&str>) -> Handled {
     let body = call.value()?;
     let service = service
         .map(str::to_owned)
-        .or_else(|| body.get("service").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            body.get("service")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     let health = match body.get("status").and_then(Value::as_str) {
         Some("SERVING") => Health::Serving,
@@ -652,7 +675,9 @@ async fn set_health(call: &Call<'_>, service: Option<&str>) -> Handled {
         ));
     }
     call.admin.control.set_health(&service, health).await;
-    Ok(ok(&json!({ "service": service, "status": health_name(health) })))
+    Ok(ok(
+        &json!({ "service": service, "status": health_name(health) }),
+    ))
 }
 
 #[cfg(test)]
@@ -691,9 +716,23 @@ mod tests {
                     "{method} {key} is not in openapi.json"
                 );
             }
-            let described_methods = described.1.as_object().unwrap().keys().filter(|k| *k != "parameters").count();
-            assert_eq!(described_methods, methods.len(), "{key}: openapi.json describes other methods");
+            let described_methods = described
+                .1
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .count();
+            assert_eq!(
+                described_methods,
+                methods.len(),
+                "{key}: openapi.json describes other methods"
+            );
         }
-        assert_eq!(paths.len(), ROUTES.len(), "openapi.json describes paths the API does not serve");
+        assert_eq!(
+            paths.len(),
+            ROUTES.len(),
+            "openapi.json describes paths the API does not serve"
+        );
     }
 }

@@ -188,8 +188,7 @@ impl Then {
 
     /// `delay`: wait before answering, e.g. `"150ms"`.
     pub fn delay(mut self, delay: impl Into<String>) -> Self {
-        self.0
-            .insert("delay".into(), Value::String(delay.into()));
+        self.0.insert("delay".into(), Value::String(delay.into()));
         self
     }
 
@@ -386,7 +385,8 @@ impl StubBuilder {
     /// `expect`: how many calls the stub expects — `1`, `1..`, `..=3`, `2..=4`,
     /// [`Expect::never()`]. A dropped [`FakeServer`](crate::FakeServer) panics when it is not met.
     pub fn expect(mut self, expect: impl Into<Expect>) -> Self {
-        self.keys.insert("expect".into(), expect_json(expect.into()));
+        self.keys
+            .insert("expect".into(), expect_json(expect.into()));
         self
     }
 
@@ -532,7 +532,10 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("user_idd"), "{text}");
-        assert!(text.contains("stub built at src/fake/harness/builder.rs:"), "{text}");
+        assert!(
+            text.contains("stub built at src/fake/harness/builder.rs:"),
+            "{text}"
+        );
         let ok = Stub::given(method("userservice.UserService/GetUser"))
             .respond_with(status(tonic::Code::NotFound, "no"))
             .expect(Expect::never())

@@ -18,6 +18,7 @@ mod reload;
 mod report;
 mod server;
 
+pub use self::builder::StubBuilder;
 pub use self::{
     builder::{
         Condition, Then, any_of, chance, expr, message, message_eq, messages, metadata, method,
@@ -27,4 +28,3 @@ pub use self::{
     report::Report,
     server::{FakeServer, FakeServerBuilder, MountTarget, MountedStub, Session},
 };
-pub use self::builder::StubBuilder;

@@ -17,11 +17,7 @@ use tokio::sync::watch;
 
 use crate::{
     Schema,
-    fake::{
-        load::FixtureSource,
-        model::Fixtures,
-        serve::Control,
-    },
+    fake::{load::FixtureSource, model::Fixtures, serve::Control},
 };
 
 /// The outcome of the last reload.
@@ -59,8 +55,15 @@ pub(crate) struct Reloader {
 impl Reloader {
     pub(crate) fn new(schema: Schema, paths: Vec<PathBuf>, control: Arc<Control>) -> Self {
         let seen = fingerprint(&paths);
-        let files: Vec<String> = seen.iter().map(|(p, _, _)| p.display().to_string()).collect();
-        let stubs = control.stubs(None).iter().filter(|s| s.source == "file").count();
+        let files: Vec<String> = seen
+            .iter()
+            .map(|(p, _, _)| p.display().to_string())
+            .collect();
+        let stubs = control
+            .stubs(None)
+            .iter()
+            .filter(|s| s.source == "file")
+            .count();
         Self {
             schema,
             paths,
@@ -141,7 +144,11 @@ impl Reloader {
     }
 
     /// Polls the files every `every` until the server stops; reloads on a change.
-    pub(crate) async fn watch(self: Arc<Self>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    pub(crate) async fn watch(
+        self: Arc<Self>,
+        every: Duration,
+        mut stopped: watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
@@ -167,10 +174,7 @@ impl Reloader {
         let status = self.reload("change");
         // Changed while being read: leave `seen` behind so the next look reloads again.
         if fingerprint(&self.paths) != now && status.ok {
-            self.seen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 }

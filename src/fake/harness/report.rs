@@ -142,15 +142,15 @@ impl Report {
                 cases,
                 "    <testcase classname=\"{}\" name=\"{}\">",
                 xml(&stub.method),
-                xml(&format!("{} expects {}", stub.label, stub.expect.as_deref().unwrap_or("")))
+                xml(&format!(
+                    "{} expects {}",
+                    stub.label,
+                    stub.expect.as_deref().unwrap_or("")
+                ))
             );
             if stub.expect_met == Some(false) {
                 failures += 1;
-                let _ = write!(
-                    cases,
-                    "<failure message=\"{}\"/>",
-                    xml(&unmet_line(stub))
-                );
+                let _ = write!(cases, "<failure message=\"{}\"/>", xml(&unmet_line(stub)));
             }
             cases.push_str("</testcase>\n");
         }
@@ -194,10 +194,10 @@ fn call_line(call: &ReceivedCall) -> String {
         [one] => format!(" {one}"),
         many => format!(" ({} messages)", many.len()),
     };
-    let why = call
-        .near_miss
-        .as_deref()
-        .map_or_else(|| format!(": {} {}", call.status, call.message), |m| format!("\n      {m}"));
+    let why = call.near_miss.as_deref().map_or_else(
+        || format!(": {} {}", call.status, call.message),
+        |m| format!("\n      {m}"),
+    );
     format!("#{} {}{request}{why}", call.seq, call.method)
 }
 
@@ -226,7 +226,8 @@ fn pretty(value: &impl serde::Serialize) -> String {
 /// An error as a test shows it: with the source snippet and the hint.
 pub(crate) fn render_error(err: &Error) -> String {
     let mut out = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
     if handler.render_report(&mut out, err).is_err() {
         return err.to_string();
     }

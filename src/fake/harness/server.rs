@@ -277,8 +277,8 @@ fn run(
         };
         let control = server.control().clone();
         let stop = server.stop_handle();
-        let reloader = reloadable
-            .map(|paths| Arc::new(Reloader::new(schema.clone(), paths, control.clone())));
+        let reloader =
+            reloadable.map(|paths| Arc::new(Reloader::new(schema.clone(), paths, control.clone())));
         if let (Some(reloader), Some(every)) = (&reloader, watch) {
             tokio::spawn(reloader.clone().watch(every, stop.subscribe()));
         }
@@ -444,7 +444,11 @@ impl FakeServer {
     /// # Errors
     ///
     /// A listen address is invalid or cannot be bound.
-    pub async fn start(schema: &Schema, fixtures: Fixtures, options: ServerOptions) -> Result<Self> {
+    pub async fn start(
+        schema: &Schema,
+        fixtures: Fixtures,
+        options: ServerOptions,
+    ) -> Result<Self> {
         Self::builder()
             .schema(schema.clone())
             .no_fixtures()
@@ -585,7 +589,12 @@ impl FakeServer {
         self.verify_in(calls, expect.into(), None)
     }
 
-    fn verify_in(&self, calls: &StubBuilder, expect: Expect, session: Option<&str>) -> Verification {
+    fn verify_in(
+        &self,
+        calls: &StubBuilder,
+        expect: Expect,
+        session: Option<&str>,
+    ) -> Verification {
         let doc = calls.verification(expect);
         let source = calls.source(&doc);
         match verify_request(&self.schema, &source) {
@@ -667,11 +676,7 @@ impl FakeServer {
     ///
     /// The server failed while running.
     pub async fn wait(&self) -> Result<()> {
-        let done = self
-            .done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
         match done {
             Some(done) => done.await.unwrap_or(Ok(())),
             None => Ok(()),

@@ -56,7 +56,10 @@ pub(crate) fn expect(conv: &mut Converter<'_>, node: &Node) -> Option<Expect> {
         (Some(n), None, None) => Expect::exactly(n),
         (None, Some(min), None) => Expect::at_least(min),
         (None, None, Some(max)) => Expect::at_most(max),
-        (None, Some(min), Some(max)) if min <= max => Expect { min, max: Some(max) },
+        (None, Some(min), Some(max)) if min <= max => Expect {
+            min,
+            max: Some(max),
+        },
         (None, None, None) => {
             conv.error(node.span.clone(), Code::BadExpect, "`expect` needs a bound")
                 .label("empty")

@@ -38,10 +38,6 @@ mod yaml;
 
 use std::collections::HashMap;
 
-pub(crate) use self::{
-    request::verify_request,
-    trace::{Meaning, Trace},
-};
 use self::{
     convert::Converter,
     diagnostic::Code,
@@ -51,6 +47,10 @@ use self::{
 pub use self::{
     diagnostic::{FixtureError, FixtureErrors},
     source::FixtureSource,
+};
+pub(crate) use self::{
+    request::verify_request,
+    trace::{Meaning, Trace},
 };
 use crate::{
     Schema,

@@ -9,8 +9,8 @@ use prost_reflect::MethodDescriptor;
 use super::{
     conversation::conversation,
     convert::{Converter, compile_error},
-    expect::expect,
     diagnostic::Code,
+    expect::expect,
     shape::{keys, scalar_text},
     source::FixtureSource,
     then::{Ctx, then},

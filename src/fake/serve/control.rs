@@ -207,7 +207,11 @@ impl Control {
     /// # Errors
     ///
     /// The stub was loaded from a file.
-    pub(crate) fn remove(&self, reference: &str, session: Option<&str>) -> Result<Option<StubInfo>, String> {
+    pub(crate) fn remove(
+        &self,
+        reference: &str,
+        session: Option<&str>,
+    ) -> Result<Option<StubInfo>, String> {
         let Some((found, _)) = self.find(reference, session) else {
             return Ok(None);
         };
@@ -289,7 +293,9 @@ impl Control {
                 });
             }
         }
-        out.sort_by(|a, b| (&a.scenario, &a.session, &a.key).cmp(&(&b.scenario, &b.session, &b.key)));
+        out.sort_by(|a, b| {
+            (&a.scenario, &a.session, &a.key).cmp(&(&b.scenario, &b.session, &b.key))
+        });
         out
     }
 
@@ -355,7 +361,6 @@ impl Control {
         }
         idle
     }
-
 }
 
 fn file_stub(found: &StubInfo) -> String {
@@ -387,4 +392,3 @@ fn info(stored: &Stored, session: Option<&str>) -> StubInfo {
         definition: stored.definition.as_deref().cloned(),
     }
 }
-

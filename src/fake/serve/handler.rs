@@ -86,7 +86,9 @@ impl Handler {
 
     /// The routes to try, the session's first.
     fn routes(&self) -> impl Iterator<Item = &Arc<MethodEntry>> {
-        self.session_entry.iter().chain(std::iter::once(&self.entry))
+        self.session_entry
+            .iter()
+            .chain(std::iter::once(&self.entry))
     }
 
     /// Whether a stub answers bidi calls after they half-close.

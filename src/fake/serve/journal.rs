@@ -190,9 +190,11 @@ impl Query {
             .as_ref()
             .is_none_or(|m| entry.path.trim_start_matches('/') == m.trim_start_matches('/'))
             && self.stub.as_ref().is_none_or(|s| {
-                entry.data.stub.as_ref().is_some_and(|stub| {
-                    stub.id.as_deref() == Some(s.as_str()) || &*stub.label == s
-                })
+                entry
+                    .data
+                    .stub
+                    .as_ref()
+                    .is_some_and(|stub| stub.id.as_deref() == Some(s.as_str()) || &*stub.label == s)
             })
             && self.status.is_none_or(|c| entry.code == c)
             && self
@@ -264,7 +266,9 @@ pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
     use base64::Engine as _;
     map.iter()
         .map(|entry| match entry {
-            KeyAndValueRef::Ascii(k, v) => (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()),
+            KeyAndValueRef::Ascii(k, v) => {
+                (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+            }
             KeyAndValueRef::Binary(k, v) => (
                 k.as_str().to_owned(),
                 base64::engine::general_purpose::STANDARD.encode(v.to_bytes().unwrap_or_default()),
@@ -277,7 +281,9 @@ impl Entry {
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
         let requests = match &self.data.received {
-            Some((received, len)) => received.with(*len, |messages| messages.iter().map(|m| json(m)).collect()),
+            Some((received, len)) => {
+                received.with(*len, |messages| messages.iter().map(|m| json(m)).collect())
+            }
             None => Vec::new(),
         };
         let replies = match &self.data.output {

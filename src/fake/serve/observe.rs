@@ -216,7 +216,10 @@ impl Record {
 impl Drop for Record {
     fn drop(&mut self) {
         // The body was dropped before its trailers: the client went away.
-        self.finish(tonic::Code::Cancelled as i32, "the client cancelled the call".into());
+        self.finish(
+            tonic::Code::Cancelled as i32,
+            "the client cancelled the call".into(),
+        );
     }
 }
 

@@ -107,10 +107,7 @@ impl Handler {
         let bytes = match reply.stream.first() {
             Some(StreamPart::Message(item)) => {
                 render::payload(&item.payload, &ctx).map_err(|e| {
-                    Status::internal(format!(
-                        "reply template of {} failed: {e}",
-                        choice.stub()
-                    ))
+                    Status::internal(format!("reply template of {} failed: {e}", choice.stub()))
                 })?
             }
             _ => Bytes::new(),

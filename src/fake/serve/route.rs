@@ -260,10 +260,18 @@ impl MethodEntry {
         scoped_key(session, key.as_deref())
     }
 
-    fn try_stub(self: &Arc<Self>, i: usize, stub: &Stub, call: &Call<'_>, lookup: &Lookup<'_>) -> Option<Choice> {
+    fn try_stub(
+        self: &Arc<Self>,
+        i: usize,
+        stub: &Stub,
+        call: &Call<'_>,
+        lookup: &Lookup<'_>,
+    ) -> Option<Choice> {
         let key = Self::key(stub, call, lookup.session);
-        let scenario: Option<&Scenario> =
-            stub.scenario.as_ref().and_then(|s| lookup.snapshot.scenario(s));
+        let scenario: Option<&Scenario> = stub
+            .scenario
+            .as_ref()
+            .and_then(|s| lookup.snapshot.scenario(s));
         let Some(scenario) = scenario else {
             call.set_scenario_state(Arc::from(""));
             if !stub.when.iter().all(|m| m.matches(call)) {
@@ -356,8 +364,6 @@ impl MethodEntry {
             // Closest first; ties keep priority order.
             .min_by(|(_, _, a), (_, _, b)| a.total_cmp(b))
     }
-
-
 }
 
 impl Choice {
@@ -403,7 +409,10 @@ pub(crate) fn choose(
     lookup: &Lookup<'_>,
     accept: impl Fn(&Stub) -> bool,
 ) -> Result<Choice, Status> {
-    if let Some(choice) = routes.iter().find_map(|entry| entry.find(call, lookup, &accept)) {
+    if let Some(choice) = routes
+        .iter()
+        .find_map(|entry| entry.find(call, lookup, &accept))
+    {
         return Ok(choice);
     }
     let Some(first) = routes.last() else {

@@ -16,8 +16,8 @@ use futures_util::{FutureExt as _, future::BoxFuture};
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
 use super::{
-    codec::DynamicCodec, observe::SESSION_HEADER, respond::Handler, state::Shared,
-    store::Snapshot, stream::Deadline, trailers::add_trailers,
+    codec::DynamicCodec, observe::SESSION_HEADER, respond::Handler, state::Shared, store::Snapshot,
+    stream::Deadline, trailers::add_trailers,
 };
 
 /// Transport settings applied to every call.

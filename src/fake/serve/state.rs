@@ -56,8 +56,11 @@ impl Scenario {
 
     /// Gets every state, by scoped key.
     pub(crate) fn states(&self) -> Vec<(String, Arc<str>)> {
-        let mut out: Vec<(String, Arc<str>)> =
-            self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut out: Vec<(String, Arc<str>)> = self
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         out.sort();
         out
     }

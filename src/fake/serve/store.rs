@@ -127,7 +127,6 @@ impl Store {
         self.published.clone()
     }
 
-
     /// Builds the snapshot again from the stubs, and swaps it in.
     fn rebuild(&mut self) {
         // Priority order (stable): higher first; at equal priority, added stubs (in the order
@@ -141,7 +140,11 @@ impl Store {
             let name = method_name(&stored.stub.method);
             let target = match &stored.session {
                 None => shared.entry(name).or_default(),
-                Some(s) => sessions.entry(s.clone()).or_default().entry(name).or_default(),
+                Some(s) => sessions
+                    .entry(s.clone())
+                    .or_default()
+                    .entry(name)
+                    .or_default(),
             };
             target.push((stored.stub.clone(), stored.counter.clone()));
         }
@@ -289,7 +292,9 @@ impl Store {
         let now = self.epoch.elapsed().as_millis() as u64;
         self.sessions
             .iter()
-            .filter(|(_, used)| now.saturating_sub(used.load(Ordering::Relaxed)) > ttl.as_millis() as u64)
+            .filter(|(_, used)| {
+                now.saturating_sub(used.load(Ordering::Relaxed)) > ttl.as_millis() as u64
+            })
             .map(|(s, _)| s.clone())
             .collect()
     }

@@ -26,6 +26,7 @@ mod convert;
 mod helpers;
 mod render;
 
+pub(crate) use self::helpers::rfc3339;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
     context::{Received, context, metadata_value, with_vars},
@@ -34,4 +35,3 @@ pub(crate) use self::{
     render::is_template,
 };
 pub use self::{helpers::parse_rfc3339, render::Template};
-pub(crate) use self::helpers::rfc3339;
