@@ -740,3 +740,79 @@ fn git_references_are_inputs() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot resolve branch nope"), "{stderr}");
 }
+
+#[test]
+fn issue_11_explain_proves_each_finding_with_its_own_field() {
+    // Two unrelated findings on one message (a widening that is safe on the wire, a rename),
+    // and a narrowing inside a field of the same number one level down (`unit_price.units`).
+    let previous = sources(&[(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Money { int64 units = 1; }\n\
+         message Item { int32 quantity = 1; Money unit_price = 2; string sku = 3; }\n",
+    )]);
+    let current = sources(&[(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Money { int32 units = 1; }\n\
+         message Item { int64 quantity = 1; Money unit_price = 2; string code = 3; }\n",
+    )]);
+    let findings = breaking::check(&previous, &current, &Config::default()).expect("check");
+    let explained = |rule: &str, field: &str| {
+        let finding = findings
+            .iter()
+            .find(|f| {
+                f.rule == rule && f.field.as_ref().is_some_and(|r| r.message.ends_with(field))
+            })
+            .unwrap_or_else(|| panic!("{rule} on {field}: {findings:#?}"));
+        grpc_double::explain::explain(finding, previous.pool(), current.pool())
+            .unwrap_or_else(|| panic!("{rule} is explained"))
+    };
+    // Every proof sets its own field and nothing else.
+    let sets_only = |json: &str, key: &str| {
+        let value: serde_json::Value = serde_json::from_str(json).expect("proto3 JSON");
+        let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, [key], "{json}");
+    };
+
+    let quantity = explained("FIELD_SAME_TYPE", "Item");
+    assert_eq!(
+        quantity.proven, None,
+        "int32 -> int64 reads back every value"
+    );
+    let none = quantity.unproven.expect("says that none was found");
+    assert_eq!((none.field.as_str(), none.cases), ("quantity", 256));
+
+    let units = explained("FIELD_SAME_TYPE", "Money")
+        .proven
+        .expect("a narrowing is proved");
+    sets_only(&units.json, "units");
+    assert!(
+        units
+            .difference
+            .contains("`units` (1 int64 → 1 int32): truncated"),
+        "{}",
+        units.difference
+    );
+
+    let renamed = explained("FIELD_SAME_NAME", "Item")
+        .proven
+        .expect("JSON readers reject the old key");
+    sets_only(&renamed.json, "sku");
+    assert!(
+        renamed.difference.starts_with("[json] JSON rejected"),
+        "{}",
+        renamed.difference
+    );
+
+    // The text report says so under the finding.
+    let text = report(&previous, &current, &Config::default(), Format::Text, true);
+    assert!(
+        text.contains("no counterexample for `quantity` in 256 cases (only that field set)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("unit_price"),
+        "no proof strays into another field: {text}"
+    );
+}

@@ -34,7 +34,7 @@ mod rules;
 pub(crate) use self::engine::lossy_witness;
 pub use self::{
     config::Config,
-    finding::{Explanation, FieldRef, Finding, Location, Proven, Severity},
+    finding::{Explanation, FieldRef, Finding, Location, Proven, Severity, Unproven},
     registry::{RULES, rule_by_id},
     report::{Annotation, Format, PathDisplay, annotate, annotate_with, render},
     rule::{Category, Rule},

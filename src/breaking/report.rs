@@ -334,6 +334,13 @@ fn explain_lines(out: &mut String, a: &Annotation) {
             let _ = writeln!(out, "    current schema reads: {}", p.reading);
             let _ = writeln!(out, "    {}", p.difference);
         }
+        if let Some(u) = &e.unproven {
+            let _ = writeln!(
+                out,
+                "  property test (old writer, new reader; seed {}): no counterexample for `{}` in {} cases (only that field set): every value the previous schema writes there reads back unchanged",
+                u.seed, u.field, u.cases
+            );
+        }
     }
 }
 
