@@ -15,6 +15,7 @@
 //! found for `pkg.Msg`.
 
 mod compat;
+mod counterpart;
 mod difference;
 mod property;
 mod report;
@@ -24,8 +25,8 @@ mod strategy;
 
 use std::collections::BTreeSet;
 
-use prost::Message as _;
 use proptest::strategy::Strategy as _;
+use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage as _};
 use serde::Serialize;
 
@@ -37,6 +38,7 @@ pub use self::{
     strategy::{StrategyConfig, arb_message, arb_unknown_fields},
 };
 use self::{
+    counterpart::{Counterpart, Counterparts},
     runner::{Found, on_big_stack, run},
     select::select_messages,
 };
@@ -128,10 +130,23 @@ impl Default for Options {
 pub struct MessageResult {
     /// The message type's full name, e.g. `userservice.UserRequest`.
     pub message: String,
+    /// For old→new checks, the new type that reads it when it was renamed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<Renamed>,
     /// How many generated cases ran (up to and including the first failing one).
     pub cases: u32,
     /// What happened.
     pub outcome: Outcome,
+}
+
+/// A renamed message type, paired with its new name the way the wire pairs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Renamed {
+    /// The new type's full name, e.g. `shop.v1.Buyer`.
+    pub to: String,
+    /// What pairs them: a field that kept its number, or an RPC, e.g.
+    /// `field shop.v1.Order.customer (4)`.
+    pub via: String,
 }
 
 /// Whether a message type's properties held.
@@ -245,19 +260,30 @@ pub fn check_compat_with_progress(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Report> {
     let messages = select_messages(old, options)?;
+    let counterparts = Counterparts::new(old.pool(), new.pool());
     let results = each_with_progress(&messages, progress, |desc| {
-        let Some(new_desc) = new.pool().get_message_by_name(desc.full_name()) else {
-            return MessageResult {
-                message: desc.full_name().to_owned(),
-                cases: 0,
-                outcome: Outcome::Skipped {
-                    reason: "not in the new schema".to_owned(),
-                },
-            };
+        let (new_desc, renamed) = match counterparts.of(desc) {
+            Counterpart::Same(new_desc) => (new_desc, None),
+            Counterpart::Renamed(new_desc, via) => {
+                let renamed = Renamed {
+                    to: new_desc.full_name().to_owned(),
+                    via,
+                };
+                (new_desc, Some(renamed))
+            }
+            Counterpart::Missing(reason) => {
+                return MessageResult {
+                    message: desc.full_name().to_owned(),
+                    renamed: None,
+                    cases: 0,
+                    outcome: Outcome::Skipped { reason },
+                };
+            }
         };
         let (cases, outcome) = on_big_stack(|| search_compat(desc, &new_desc, options));
         MessageResult {
             message: desc.full_name().to_owned(),
+            renamed,
             cases,
             outcome,
         }
@@ -593,6 +619,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
     };
     MessageResult {
         message: desc.full_name().to_owned(),
+        renamed: None,
         cases,
         outcome,
     }
