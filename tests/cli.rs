@@ -488,6 +488,7 @@ async fn issue_11_include_paths_add_to_the_inputs_own_directories() {
 fn issue_11_a_missing_include_directory_is_an_error() {
     for args in [
         &["check", "--proto", "proto/users.proto", "-I", "no/such/dir"][..],
+        &["serve", "--proto", "proto/users.proto", "-I", "no/such/dir"],
         &["roundtrip", "proto/users.proto", "-I", "no/such/dir"],
         &[
             "breaking",
