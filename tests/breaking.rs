@@ -816,3 +816,130 @@ fn issue_11_explain_proves_each_finding_with_its_own_field() {
         "no proof strays into another field: {text}"
     );
 }
+
+/// Every fixture pair's findings under every rule, loaded whole and loaded as a pair (files
+/// the same on both sides left out).
+fn whole_and_paired(
+    previous: &Path,
+    current: &Path,
+    config: &Config,
+) -> (Vec<breaking::Finding>, Vec<breaking::Finding>) {
+    let whole = breaking::check(&load(previous), &load(current), config).expect("check");
+    let pair = Input::load_pair(
+        &Input::Dir(previous.to_path_buf()),
+        &Input::Dir(current.to_path_buf()),
+        &[],
+    )
+    .unwrap_or_else(|err| panic!("{}: {err:?}", current.display()));
+    let paired =
+        breaking::check_pair(&pair, config, &breaking::PathFilter::default()).expect("check");
+    (whole, paired)
+}
+
+#[test]
+fn issue_11_leaving_out_the_files_the_same_on_both_sides_changes_no_finding() {
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures") {
+        let dir = entry.expect("entry").path();
+        for form in ["", "edition-2023", "edition-2024"] {
+            let dir = dir.join(form);
+            if !dir.join("current").is_dir() {
+                continue;
+            }
+            let (whole, paired) =
+                whole_and_paired(&dir.join("previous"), &dir.join("current"), &every_rule());
+            assert_eq!(paired, whole, "{}", dir.display());
+        }
+    }
+    // A package keeps a file that did not change while its other files are deleted or edited;
+    // an unchanged file imports one that changed; comments alone do not count as a change.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let write = |side: &str, name: &str, text: &str| {
+        let path = tmp.path().join(side).join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    for side in ["previous", "current"] {
+        write(
+            side,
+            "p/keep.proto",
+            "syntax = \"proto3\";\npackage p;\nmessage Keep { int32 n = 1; }\n",
+        );
+        write(
+            side,
+            "q/uses.proto",
+            "syntax = \"proto3\";\npackage q;\nimport \"p/edit.proto\";\nmessage Uses { p.Edited e = 1; }\n",
+        );
+    }
+    write(
+        "previous",
+        "p/gone.proto",
+        "syntax = \"proto3\";\npackage p;\nmessage Gone {}\nenum Lost { LOST_UNSPECIFIED = 0; }\nservice S {}\n",
+    );
+    write(
+        "previous",
+        "p/edit.proto",
+        "syntax = \"proto3\";\npackage p;\nmessage Edited { int32 a = 1; string b = 2; }\n",
+    );
+    write(
+        "current",
+        "p/edit.proto",
+        "syntax = \"proto3\";\npackage p;\n// A comment.\nmessage Edited { int64 a = 1; }\n",
+    );
+    write(
+        "previous",
+        "r/only.proto",
+        "syntax = \"proto3\";\npackage r;\nmessage Only {}\n",
+    );
+    write(
+        "previous",
+        "c/comments.proto",
+        "syntax = \"proto3\";\npackage c;\nmessage C { int32 n = 1; }\n",
+    );
+    write(
+        "current",
+        "c/comments.proto",
+        "// Reworded.\nsyntax = \"proto3\";\n\npackage c;\nmessage C {\n  int32 n = 1; // the count\n}\n",
+    );
+    let (previous, current) = (tmp.path().join("previous"), tmp.path().join("current"));
+    for category in ["FILE", "PACKAGE", "WIRE_JSON", "WIRE"] {
+        let config = Config {
+            use_: vec![category.to_owned()],
+            version: "v2".into(),
+            ..Config::default()
+        };
+        let (whole, paired) = whole_and_paired(&previous, &current, &config);
+        assert_eq!(paired, whole, "{category}");
+        assert!(!paired.is_empty(), "{category} finds the edits");
+    }
+    let pair = Input::load_pair(
+        &Input::Dir(previous.clone()),
+        &Input::Dir(current.clone()),
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(
+        pair.unchanged
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["c/comments.proto", "p/keep.proto"],
+        "q/uses.proto imports a file that changed"
+    );
+    assert_eq!(pair.current.root_files(), ["p/edit.proto", "q/uses.proto"]);
+
+    // Files left out are still compiled: an unknown type in one is an error, located.
+    for side in ["previous", "current"] {
+        write(
+            side,
+            "p/keep.proto",
+            "syntax = \"proto3\";\npackage p;\nmessage Keep { Missing n = 1; }\n",
+        );
+    }
+    let (code, _, stderr) = grpc_double(
+        tmp.path(),
+        &["breaking", "current", "--against", "previous"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("p/keep.proto:3:16"), "{stderr}");
+    assert!(stderr.contains("Missing"), "{stderr}");
+}

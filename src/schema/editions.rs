@@ -150,6 +150,26 @@ pub(crate) fn compile(
     embedded: &[(&str, &str)],
     source_info: bool,
 ) -> Result<Vec<File>, protox::Error> {
+    let encoded = compile_encoded(names, includes, memory, embedded, source_info)?;
+    names
+        .iter()
+        .zip(encoded)
+        .map(|(name, bytes)| {
+            File::decode_file_descriptor_proto(bytes.as_slice())
+                .map_err(|err| protoc_error(format!("{name}: {err}")))
+        })
+        .collect()
+}
+
+/// Like [`compile`], returning each lowered `FileDescriptorProto` encoded (extension options,
+/// such as the language features, are kept in the bytes).
+pub(crate) fn compile_encoded(
+    names: &[String],
+    includes: &[PathBuf],
+    memory: &BTreeMap<String, String>,
+    embedded: &[(&str, &str)],
+    source_info: bool,
+) -> Result<Vec<Vec<u8>>, protox::Error> {
     let protoc = protoc_bin_vendored::protoc_bin_path()
         .map_err(|err| protoc_error(format!("cannot compile editions files: {err}")))?;
     let wkt = protoc_bin_vendored::include_path()
@@ -202,7 +222,7 @@ pub(crate) fn compile(
             let file = by_name
                 .remove(name)
                 .ok_or_else(|| protoc_error(format!("protoc did not describe {name}")))?;
-            let encoded = if string(&file, "syntax") == "editions" {
+            Ok(if string(&file, "syntax") == "editions" {
                 lower(file, source_info)
             } else {
                 let mut file = file;
@@ -210,9 +230,7 @@ pub(crate) fn compile(
                     file.clear_field_by_name("source_code_info");
                 }
                 file.encode_to_vec()
-            };
-            File::decode_file_descriptor_proto(encoded.as_slice())
-                .map_err(|err| protoc_error(format!("{name}: {err}")))
+            })
         })
         .collect()
 }

@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use protox::file::{File, FileResolver};
 
 use super::{
-    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaResolver, editions, find_protos,
+    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaPair, SchemaResolver, editions,
+    find_protos,
     resolver::{GOOGLE_RPC, locate_eof},
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -189,6 +190,47 @@ impl Input {
             .into_iter()
             .find(|f| f.name() == name)?
             .source_code_info
+    }
+
+    /// Loads the two sides of a comparison (`grpc-double breaking`), neither with source info.
+    ///
+    /// When both are directories, the files that are the same on both sides (the same parse,
+    /// and everything they import the same) are checked to compile and then left out of both
+    /// schemas ([`SchemaPair::unchanged`]): a comparison costs the memory of what changed.
+    /// Other inputs are loaded whole, at the same time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Input::load`], the current side's first.
+    pub fn load_pair(
+        previous: &Input,
+        current: &Input,
+        includes: &[PathBuf],
+    ) -> Result<SchemaPair> {
+        if let (Input::Dir(p), Input::Dir(c)) = (previous, current)
+            && p.is_dir()
+            && c.is_dir()
+        {
+            return super::compare::load_pair(p, c, includes);
+        }
+        // Each side links on one thread: load them at the same time.
+        let (current, previous) = std::thread::scope(|scope| {
+            let previous = scope.spawn(|| previous.load_with(includes, false));
+            let current = current.load_with(includes, false);
+            (current, previous.join())
+        });
+        let current = current?;
+        let previous = previous.map_err(|_| {
+            input_error(
+                "loading the previous input failed unexpectedly",
+                "this is a bug in grpc-double; please report it",
+            )
+        })??;
+        Ok(SchemaPair {
+            previous,
+            current,
+            unchanged: Default::default(),
+        })
     }
 
     /// Compiles the input; `includes` are extra import paths (`-I`).

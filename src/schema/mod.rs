@@ -5,6 +5,7 @@
 //! to their imports). Well-known types (`google/protobuf/*.proto`) and the Google error model
 //! (`google/rpc/{status,code,error_details}.proto`) resolve without the user shipping them.
 
+mod compare;
 mod editions;
 mod input;
 mod names;
@@ -19,6 +20,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 pub use self::{
+    compare::SchemaPair,
     editions::edition,
     input::{GitRef, Input},
     names::{find_method, method_name},
