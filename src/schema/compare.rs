@@ -70,8 +70,7 @@ pub(crate) fn load_pair(
     includes: &[PathBuf],
 ) -> Result<SchemaPair> {
     check_includes(includes)?;
-    let cur = scan(current, includes)?;
-    let prev = scan(previous, includes)?;
+    let (prev, cur) = scan_pair(previous, current, includes)?;
     let unchanged = unchanged_files(&prev, &cur);
 
     // An unchanged file's parse is the same on both sides: keep one copy.
@@ -135,10 +134,9 @@ pub(crate) fn load_pair(
     })
 }
 
-/// Parses every `.proto` below `dir` (on worker threads; editions files through protoc, in one
-/// run), named as the loaders name them: relative to the first `-I` root that holds them, else
-/// to `dir`.
-fn scan(dir: &Path, includes: &[PathBuf]) -> Result<Tree> {
+/// The `.proto` files below an input directory, named as the loaders name them: relative to
+/// the first `-I` root that holds them, else to the directory.
+fn list(dir: &Path, includes: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
     let paths = find_protos(dir)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
@@ -148,76 +146,194 @@ fn scan(dir: &Path, includes: &[PathBuf]) -> Result<Tree> {
     }
     let mut roots = includes.to_vec();
     roots.push(dir.to_path_buf());
-    let names: Vec<String> = paths
-        .iter()
+    Ok(paths
+        .into_iter()
         .map(|p| {
-            name_under(p, &roots).unwrap_or_else(|| {
-                let relative = p.strip_prefix(dir).unwrap_or(p);
+            let name = name_under(&p, &roots).unwrap_or_else(|| {
+                let relative = p.strip_prefix(dir).unwrap_or(&p);
                 relative.to_string_lossy().replace('\\', "/")
-            })
+            });
+            (name, p)
         })
-        .collect();
+        .collect())
+}
+
+/// Where a parse's bytes are in a worker's buffer: its own range, or the current side's parse of
+/// the same file when the two are the same.
+enum Slot {
+    Own(std::ops::Range<usize>),
+    SameAsCurrent,
+}
+
+type Scanned = Result<Option<(Slot, Vec<String>, String)>>;
+
+/// Parses both trees on worker threads (editions files through protoc, one run per side). A
+/// worker parses a name on both sides one after the other and keeps one copy when the parses
+/// are the same. Working by name also keeps each file's large, short-lived parse on one thread,
+/// whose allocator arena then serves both sides.
+fn scan_pair(previous: &Path, current: &Path, includes: &[PathBuf]) -> Result<(Tree, Tree)> {
+    let cur_files = list(current, includes)?;
+    let prev_files = list(previous, includes)?;
+    let mut by_name: BTreeMap<&str, (Option<&Path>, Option<&Path>)> = BTreeMap::new();
+    for (name, path) in &cur_files {
+        by_name.entry(name).or_default().0 = Some(path);
+    }
+    for (name, path) in &prev_files {
+        by_name.entry(name).or_default().1 = Some(path);
+    }
+    let work: Vec<(&str, Option<&Path>, Option<&Path>)> =
+        by_name.into_iter().map(|(n, (c, p))| (n, c, p)).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let chunk = paths.len().div_ceil(threads);
-    let parsed: Vec<Result<Option<Parsed>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
+    let chunk = work.len().div_ceil(threads).max(1);
+    type Done<'a> = Vec<(&'a str, Option<(Scanned, Bytes)>, Option<(Scanned, Bytes)>)>;
+    let done: Vec<Done<'_>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = work
             .chunks(chunk)
-            .zip(names.chunks(chunk))
-            .map(|(paths, names)| {
+            .map(|work| {
                 scope.spawn(move || {
-                    paths
-                        .iter()
-                        .zip(names)
-                        .map(|(path, name)| parse(path, name))
-                        .collect::<Vec<_>>()
+                    // One buffer per worker: long-lived bytes do not end up scattered between
+                    // the parser's short-lived allocations.
+                    let mut buffer = Vec::new();
+                    let mut keep = |parsed: Result<Option<(Vec<u8>, Vec<String>, String)>>,
+                                    same: Option<&[u8]>| {
+                        parsed.map(|parsed| {
+                            parsed.map(|(encoded, imports, package)| {
+                                let slot = if same == Some(encoded.as_slice()) {
+                                    Slot::SameAsCurrent
+                                } else {
+                                    let start = buffer.len();
+                                    buffer.extend_from_slice(&encoded);
+                                    Slot::Own(start..buffer.len())
+                                };
+                                (slot, imports, package)
+                            })
+                        })
+                    };
+                    let mut out = Vec::with_capacity(work.len());
+                    for &(name, cur, prev) in work {
+                        let cur = cur.map(|path| parse(path, name));
+                        let cur_bytes = match &cur {
+                            Some(Ok(Some((encoded, _, _)))) => Some(encoded.clone()),
+                            _ => None,
+                        };
+                        let cur = cur.map(|parsed| keep(parsed, None));
+                        let prev = prev.map(|path| keep(parse(path, name), cur_bytes.as_deref()));
+                        out.push((name, cur, prev));
+                    }
+                    let buffer = Bytes::from(buffer);
+                    out.into_iter()
+                        .map(|(name, cur, prev)| {
+                            (
+                                name,
+                                cur.map(|c| (c, buffer.clone())),
+                                prev.map(|p| (p, buffer.clone())),
+                            )
+                        })
+                        .collect::<Done<'_>>()
                 })
             })
             .collect();
         workers
             .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|_| vec![Err(panicked(&format!("reading {}", dir.display())))])
+            .map(|worker| {
+                worker.join().unwrap_or_else(|_| {
+                    vec![(
+                        "",
+                        Some((Err(panicked("parsing a tree")), Bytes::new())),
+                        None,
+                    )]
+                })
             })
             .collect()
     });
-    let mut tree = Tree::new();
-    let mut editions = Vec::new();
-    for (name, result) in names.into_iter().zip(parsed) {
-        match result? {
-            Some(parsed) => {
-                tree.insert(name, parsed);
+    // The current side's errors first, each side's in file order.
+    let mut cur = Tree::new();
+    let mut prev = Tree::new();
+    let (mut cur_editions, mut prev_editions) = (Vec::new(), Vec::new());
+    let mut prev_pending = Vec::new();
+    for (name, c, p) in done.into_iter().flatten() {
+        if let Some((scanned, buffer)) = c {
+            match scanned? {
+                Some((Slot::Own(range), imports, package)) => {
+                    let encoded = buffer.slice(range);
+                    cur.insert(
+                        name.to_owned(),
+                        Parsed {
+                            encoded,
+                            imports,
+                            package,
+                        },
+                    );
+                }
+                Some((Slot::SameAsCurrent, ..)) => unreachable!("only previous parses are shared"),
+                None => cur_editions.push(name.to_owned()),
             }
-            None => editions.push(name),
+        }
+        if let Some(p) = p {
+            prev_pending.push((name, p));
         }
     }
-    if !editions.is_empty() {
-        // protox cannot parse these: protoc compiles them, in one run.
-        let compiled =
-            editions::compile_encoded(&editions, &roots, &Default::default(), &GOOGLE_RPC, false)?;
-        for (name, bytes) in editions.into_iter().zip(compiled) {
-            let proto =
-                prost_types::FileDescriptorProto::decode(bytes.as_slice()).map_err(|err| {
-                    panicked(&format!("decoding what protoc wrote for {name}: {err}"))
-                })?;
-            tree.insert(
-                name,
-                Parsed {
-                    imports: proto.dependency,
-                    package: proto.package.unwrap_or_default(),
-                    encoded: Bytes::from(bytes),
-                },
-            );
+    for (name, (scanned, buffer)) in prev_pending {
+        match scanned? {
+            Some((slot, imports, package)) => {
+                let encoded = match slot {
+                    Slot::Own(range) => buffer.slice(range),
+                    Slot::SameAsCurrent => cur
+                        .get(name)
+                        .map(|c| c.encoded.clone())
+                        .ok_or_else(|| panicked("sharing a parse"))?,
+                };
+                prev.insert(
+                    name.to_owned(),
+                    Parsed {
+                        encoded,
+                        imports,
+                        package,
+                    },
+                );
+            }
+            None => prev_editions.push(name.to_owned()),
         }
     }
-    Ok(tree)
+    compile_editions(&mut cur, cur_editions, current, includes)?;
+    compile_editions(&mut prev, prev_editions, previous, includes)?;
+    Ok((prev, cur))
 }
 
-/// Parses one file; `None` for an editions file (protoc compiles those).
-fn parse(path: &Path, name: &str) -> Result<Option<Parsed>> {
+/// protox cannot parse editions files: protoc compiles a side's, in one run.
+fn compile_editions(
+    tree: &mut Tree,
+    names: Vec<String>,
+    dir: &Path,
+    includes: &[PathBuf],
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut roots = includes.to_vec();
+    roots.push(dir.to_path_buf());
+    let compiled =
+        editions::compile_encoded(&names, &roots, &Default::default(), &GOOGLE_RPC, false)?;
+    for (name, bytes) in names.into_iter().zip(compiled) {
+        let proto = prost_types::FileDescriptorProto::decode(bytes.as_slice())
+            .map_err(|err| panicked(&format!("decoding what protoc wrote for {name}: {err}")))?;
+        tree.insert(
+            name,
+            Parsed {
+                imports: proto.dependency,
+                package: proto.package.unwrap_or_default(),
+                encoded: Bytes::from(bytes),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Parses one file: its parse without source info, encoded, its imports and its package;
+/// `None` for an editions file (protoc compiles those).
+fn parse(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Vec<String>, String)>> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
     let file = match File::from_source(name, &text) {
         Ok(file) => file,
@@ -226,11 +342,12 @@ fn parse(path: &Path, name: &str) -> Result<Option<Parsed>> {
     };
     let mut proto = file.file_descriptor_proto().clone();
     proto.source_code_info = None;
-    Ok(Some(Parsed {
-        encoded: Bytes::from(proto.encode_to_vec()),
-        imports: std::mem::take(&mut proto.dependency),
-        package: proto.package.take().unwrap_or_default(),
-    }))
+    let encoded = proto.encode_to_vec();
+    Ok(Some((
+        encoded,
+        std::mem::take(&mut proto.dependency),
+        proto.package.take().unwrap_or_default(),
+    )))
 }
 
 fn panicked(what: &str) -> Error {
