@@ -943,3 +943,20 @@ fn issue_11_leaving_out_the_files_the_same_on_both_sides_changes_no_finding() {
     assert!(stderr.contains("p/keep.proto:3:16"), "{stderr}");
     assert!(stderr.contains("Missing"), "{stderr}");
 }
+
+#[test]
+fn a_removed_file_option_is_at_1_1_as_in_buf() {
+    let previous = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\";\npackage a;\noption go_package = \"x/a\";\noption java_package = \"com.a\";\n",
+    )]);
+    let current = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\";\npackage a;\noption java_package = \"com.a\";\n",
+    )]);
+    let text = report(&previous, &current, &Config::default(), Format::Text, false);
+    assert_eq!(
+        text,
+        "a.proto:1:1:File option \"go_package\" changed from \"x/a\" to \"\".\n"
+    );
+}

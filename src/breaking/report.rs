@@ -94,13 +94,22 @@ fn source_info(
     sources(file)
 }
 
-/// Resolves a location to a span; a missing option location falls back to its element.
+/// `FileDescriptorProto.options`.
+const FILE_OPTIONS: [i32; 1] = [8];
+
+/// Resolves a location to a span; a missing option location falls back to its element. A
+/// file option's element is the file, which has no position (buf prints 1:1): the location of
+/// `[8]` is just one of the file's `option` statements, so a missing file option never falls
+/// back to it.
 fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
     let Some(info) = info else {
         return Span::default();
     };
     let mut path = &location.path[..];
     while !path.is_empty() {
+        if path == FILE_OPTIONS && location.path.len() > 1 {
+            break;
+        }
         if let Some(span) = crate::schema::span_in(info, path) {
             return span;
         }
