@@ -220,7 +220,8 @@ fn a_dropped_server_with_an_unmet_expectation_panics_with_its_report() {
         assert_eq!(get_user(&server, "bob", None).await.unwrap().name, "anyone");
     });
     let message = panic_text(catch_unwind(AssertUnwindSafe(|| drop(server))).unwrap_err());
-    let settings = common::insta_settings("harness");
+    let mut settings = common::insta_settings("harness");
+    settings.add_filter(r"tests/harness\.rs:\d+:\d+", "tests/harness.rs:[line:col]");
     settings.bind(|| insta::assert_snapshot!("verify_on_drop", message));
 }
 

@@ -16,11 +16,16 @@ use tonic::{
 #[derive(Debug, Clone)]
 pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
+    /// The most request bytes one call may send, all its messages together.
+    max_received: usize,
 }
 
 impl DynamicCodec {
-    pub(crate) fn new(input: MessageDescriptor) -> Self {
-        Self { input }
+    pub(crate) fn new(input: MessageDescriptor, max_received: usize) -> Self {
+        Self {
+            input,
+            max_received,
+        }
     }
 }
 
@@ -35,7 +40,11 @@ impl Codec for DynamicCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        DynamicDecoder(self.input.clone())
+        DynamicDecoder {
+            input: self.input.clone(),
+            left: self.max_received,
+            limit: self.max_received,
+        }
     }
 }
 
@@ -53,20 +62,34 @@ impl Encoder for BytesEncoder {
     }
 }
 
-/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT.
+/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT, and a call
+/// whose messages together pass the limit RESOURCE_EXHAUSTED (a client stream is kept for
+/// templates and the journal, so its size is bounded).
 #[derive(Debug)]
-pub(crate) struct DynamicDecoder(MessageDescriptor);
+pub(crate) struct DynamicDecoder {
+    input: MessageDescriptor,
+    left: usize,
+    limit: usize,
+}
 
 impl Decoder for DynamicDecoder {
     type Item = DynamicMessage;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        let mut message = DynamicMessage::new(self.0.clone());
+        let size = bytes::Buf::remaining(src);
+        if size > self.left {
+            return Err(Status::resource_exhausted(format!(
+                "this call sent more than {} bytes of request messages (--max-received-bytes)",
+                self.limit
+            )));
+        }
+        self.left -= size;
+        let mut message = DynamicMessage::new(self.input.clone());
         message.merge(src).map_err(|err| {
             Status::invalid_argument(format!(
                 "cannot decode the request as `{}`: {err}",
-                self.0.full_name()
+                self.input.full_name()
             ))
         })?;
         Ok(Some(message))
