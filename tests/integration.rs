@@ -18,6 +18,8 @@ mod serve_fixtures;
 mod fixture_property;
 // The Rust test harness: builder stubs, verify, sessions, verify-on-drop, hot reload, reports.
 mod harness;
+// Hostile and buggy clients: every limit holds and a well-behaved client is still served.
+mod hardening;
 // The admin HTTP API over real HTTP/1.1: every endpoint, the token, limits, sessions.
 mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.

@@ -18,13 +18,16 @@ pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
     /// The most request bytes one call may send, all its messages together.
     max_received: usize,
+    /// The largest reply message.
+    max_sent: usize,
 }
 
 impl DynamicCodec {
-    pub(crate) fn new(input: MessageDescriptor, max_received: usize) -> Self {
+    pub(crate) fn new(input: MessageDescriptor, max_received: usize, max_sent: usize) -> Self {
         Self {
             input,
             max_received,
+            max_sent,
         }
     }
 }
@@ -36,7 +39,9 @@ impl Codec for DynamicCodec {
     type Decoder = DynamicDecoder;
 
     fn encoder(&mut self) -> Self::Encoder {
-        BytesEncoder
+        BytesEncoder {
+            limit: self.max_sent,
+        }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
@@ -48,15 +53,26 @@ impl Codec for DynamicCodec {
     }
 }
 
-/// Writes an encoded message into the frame.
+/// Writes an encoded message into the frame; one over the limit is RESOURCE_EXHAUSTED, as
+/// grpc-go and C-core answer (tonic's own check says OUT_OF_RANGE).
 #[derive(Debug)]
-pub(crate) struct BytesEncoder;
+pub(crate) struct BytesEncoder {
+    limit: usize,
+}
 
 impl Encoder for BytesEncoder {
     type Item = Bytes;
     type Error = Status;
 
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        if item.len() > self.limit {
+            return Err(Status::resource_exhausted(format!(
+                "the reply is {} bytes, over the {}-byte limit (--max-message-size; gRPC clients \
+                 refuse more than 4 MiB by default)",
+                item.len(),
+                self.limit
+            )));
+        }
         dst.put_slice(&item);
         Ok(())
     }

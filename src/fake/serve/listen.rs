@@ -62,10 +62,23 @@ async fn opening(
             };
             if buf[..n] != PREFACE[..n] {
                 let text = &buf[..n];
-                let http1 = [&b"GET "[..], b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT "]
-                    .iter()
-                    .any(|m| text.starts_with(m) || m.starts_with(text));
-                return if http1 { Opening::Http1 } else { Opening::Close };
+                let http1 = [
+                    &b"GET "[..],
+                    b"POST ",
+                    b"PUT ",
+                    b"HEAD ",
+                    b"DELETE ",
+                    b"OPTIONS ",
+                    b"PATCH ",
+                    b"CONNECT ",
+                ]
+                .iter()
+                .any(|m| text.starts_with(m) || m.starts_with(text));
+                return if http1 {
+                    Opening::Http1
+                } else {
+                    Opening::Close
+                };
             }
             if n == PREFACE.len() {
                 return Opening::Http2;
@@ -79,7 +92,9 @@ async fn opening(
     };
     let timed = async {
         match timeout {
-            Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Opening::Close),
+            Some(t) => tokio::time::timeout(t, read)
+                .await
+                .unwrap_or(Opening::Close),
             None => read.await,
         }
     };
@@ -357,9 +372,9 @@ async fn serve_connection<S>(
     tokio::pin!(connection);
     let mut closing = false;
     let idle = settings.idle_timeout;
-    let mut idle_check = tokio::time::interval(
-        idle.map_or(Duration::from_secs(3600), |t| (t / 4).max(Duration::from_millis(10))),
-    );
+    let mut idle_check = tokio::time::interval(idle.map_or(Duration::from_secs(3600), |t| {
+        (t / 4).max(Duration::from_millis(10))
+    }));
     idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

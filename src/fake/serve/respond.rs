@@ -132,6 +132,7 @@ impl Handler {
             }
             _ => Bytes::new(),
         };
+        self.shared.limits.fits(&bytes)?;
         if let Some(capture) = &out.capture {
             capture.reply(&bytes);
         }

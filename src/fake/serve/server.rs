@@ -182,6 +182,9 @@ impl Server {
             options.clock,
             Limits {
                 max_stream_messages: options.max_stream_messages,
+                max_message: options
+                    .max_message_size
+                    .unwrap_or(super::service::DEFAULT_MAX_MESSAGE),
             },
         ));
         let services: Vec<String> = schema

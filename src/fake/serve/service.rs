@@ -105,13 +105,20 @@ where
             let mut grpc = Grpc::new(DynamicCodec::new(
                 entry.method.input(),
                 inner.options.max_received_bytes,
+                inner
+                    .options
+                    .max_message_size
+                    .unwrap_or(DEFAULT_MAX_MESSAGE),
             ))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd);
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd);
             if let Some(encoding) = inner.options.send_compression {
                 grpc = grpc.send_compressed(encoding);
             }
-            let size = inner.options.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE);
+            let size = inner
+                .options
+                .max_message_size
+                .unwrap_or(DEFAULT_MAX_MESSAGE);
             grpc = grpc
                 .max_decoding_message_size(size)
                 .max_encoding_message_size(size);
