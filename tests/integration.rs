@@ -20,6 +20,8 @@ mod fixture_property;
 mod harness;
 // Hostile and buggy clients: every limit holds and a well-behaved client is still served.
 mod hardening;
+// TLS and mutual TLS listeners beside cleartext ones.
+mod tls;
 // The admin HTTP API over real HTTP/1.1: every endpoint, the token, limits, sessions.
 mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.

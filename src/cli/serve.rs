@@ -107,6 +107,31 @@ pub(crate) struct ServeArgs {
     /// met.
     #[arg(long)]
     strict: bool,
+    /// Serve TLS with this certificate chain (PEM); every --listen is TLS unless written
+    /// `h2c://ADDR` (and `tls://ADDR` marks one explicitly). Needs --tls-key.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        env = "GRPC_DOUBLE_TLS_CERT"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        env = "GRPC_DOUBLE_TLS_KEY"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate that chains to this CA (PEM). Its subject
+    /// reaches matching, templates and the journal as metadata `x-grpc-double-client-subject`.
+    #[arg(long, value_name = "PEM", env = "GRPC_DOUBLE_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve TLS with a throwaway certificate for localhost, 127.0.0.1 and ::1, and write it
+    /// (the CA the client under test must trust) to this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "tls_cert")]
+    tls_self_signed: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,6 +209,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     options.session_ttl = (!args.session_ttl.is_zero()).then_some(args.session_ttl);
     options.admin.clone_from(&args.admin);
     options.admin_token.clone_from(&args.admin_token);
+    options.tls = tls_options(&args)?;
     let mut builder = FakeServer::builder()
         .schema(schema)
         .no_fixtures()
@@ -290,6 +316,40 @@ fn reload_on_hangup(server: std::sync::Arc<FakeServer>) -> std::io::Result<()> {
         }
     });
     Ok(())
+}
+
+/// The TLS set-up the flags ask for; a self-signed certificate is written out first.
+fn tls_options(args: &ServeArgs) -> Result<Option<grpc_double::TlsOptions>, CliError> {
+    let mut tls = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(grpc_double::TlsOptions::from_files(cert, key, None)?),
+        (_, _, Some(ca_out)) => {
+            let (options, pem) = grpc_double::TlsOptions::self_signed()?;
+            let tmp = ca_out.with_extension("pem.tmp");
+            std::fs::write(&tmp, &pem)
+                .and_then(|()| std::fs::rename(&tmp, ca_out))
+                .map_err(|source| CliError::Io {
+                    what: "write the self-signed certificate",
+                    source,
+                })?;
+            tracing::info!(path = %ca_out.display(), "self-signed certificate written: trust it in the client under test");
+            Some(options)
+        }
+        _ => None,
+    };
+    if let Some(ca) = &args.tls_client_ca {
+        let Some(options) = tls.take() else {
+            return Err(CliError::Usage {
+                message: "--tls-client-ca needs a server certificate".into(),
+                help: Some("add --tls-cert and --tls-key, or --tls-self-signed PATH".into()),
+            });
+        };
+        let pem = std::fs::read(ca).map_err(|source| CliError::Io {
+            what: "read --tls-client-ca",
+            source,
+        })?;
+        tls = Some(options.with_client_ca(pem));
+    }
+    Ok(tls)
 }
 
 /// SIGINT and SIGTERM, registered when made: the first starts the shutdown, the second ends

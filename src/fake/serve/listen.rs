@@ -184,6 +184,8 @@ pub(crate) struct ConnInfo {
     pub(crate) goaway: Arc<Notify>,
     /// The listener, for outage windows.
     pub(crate) control: Arc<ListenerControl>,
+    /// The verified client certificate's subject (mutual TLS).
+    pub(crate) client_subject: Option<Arc<str>>,
 }
 
 /// Per-listener controls: an outage window during which connections are refused.
@@ -239,6 +241,7 @@ pub(crate) async fn accept_loop<S>(
     service: S,
     settings: Http2Settings,
     life: Lifecycle,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) where
     S: Service<
             http::Request<tonic::body::Body>,
@@ -287,6 +290,7 @@ pub(crate) async fn accept_loop<S>(
             peer,
             goaway: Arc::new(Notify::new()),
             control: control.clone(),
+            client_subject: None,
         };
         tokio::spawn(serve_connection(
             stream,
@@ -294,12 +298,83 @@ pub(crate) async fn accept_loop<S>(
             service.clone(),
             settings.clone(),
             life.clone(),
+            tls.clone(),
         ));
     }
 }
 
 async fn serve_connection<S>(
     stream: TcpStream,
+    info: ConnInfo,
+    service: S,
+    settings: Http2Settings,
+    life: Lifecycle,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut stop = life.stop.clone();
+    let _ = stream.set_nodelay(true);
+    let control = info.control.clone();
+    control.open.fetch_add(1, Ordering::Relaxed);
+    match tls {
+        None => match opening(&stream, settings.handshake_timeout, &mut stop).await {
+            Opening::Http2 => serve_h2(TokioIo::new(stream), info, service, settings, life).await,
+            Opening::Http1 => {
+                tracing::debug!(peer = %info.peer, "an HTTP/1.1 request on a gRPC listener: answered 505");
+                answer_http1(stream).await;
+            }
+            Opening::Close => {
+                tracing::debug!(peer = %info.peer, "closed a connection that did not start HTTP/2 in time");
+            }
+        },
+        Some(acceptor) => {
+            let handshake = acceptor.accept(stream);
+            let timed = async {
+                match settings.handshake_timeout {
+                    Some(t) => tokio::time::timeout(t, handshake).await.ok(),
+                    None => Some(handshake.await),
+                }
+            };
+            let accepted = tokio::select! {
+                accepted = timed => accepted,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            match accepted {
+                Some(Ok(tls)) => {
+                    let mut info = info;
+                    info.client_subject = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|certs| certs.first())
+                        .and_then(|cert| super::tls::subject(cert))
+                        .map(Arc::from);
+                    serve_h2(TokioIo::new(tls), info, service, settings, life).await;
+                }
+                Some(Err(err)) => {
+                    tracing::debug!(peer = %info.peer, error = %err, "TLS handshake failed");
+                }
+                None => {
+                    tracing::debug!(peer = %info.peer, "closed a connection whose TLS handshake did not finish in time");
+                }
+            }
+        }
+    }
+    control.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Serves HTTP/2 on an established connection (cleartext or TLS) until it closes, shutdown
+/// ends it or the grace period runs out.
+async fn serve_h2<S, IO>(
+    io: IO,
     info: ConnInfo,
     service: S,
     settings: Http2Settings,
@@ -313,6 +388,7 @@ async fn serve_connection<S>(
         + Send
         + 'static,
     S::Future: Send + 'static,
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let Lifecycle {
         mut stop,
@@ -320,23 +396,7 @@ async fn serve_connection<S>(
         alive,
         cut,
     } = life;
-    let _ = stream.set_nodelay(true);
     let control = info.control.clone();
-    control.open.fetch_add(1, Ordering::Relaxed);
-    match opening(&stream, settings.handshake_timeout, &mut stop).await {
-        Opening::Http2 => {}
-        Opening::Http1 => {
-            tracing::debug!(peer = %info.peer, "an HTTP/1.1 request on a gRPC listener: answered 505");
-            answer_http1(stream).await;
-            control.open.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-        Opening::Close => {
-            tracing::debug!(peer = %info.peer, "closed a connection that did not start HTTP/2 in time");
-            control.open.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-    }
     let peer = info.peer;
     let goaway = info.goaway.clone();
     let activity = Arc::new(Activity {
@@ -346,6 +406,14 @@ async fn serve_connection<S>(
     let counted = activity.clone();
     let per_request = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let mut req = req.map(tonic::body::Body::new);
+        // Only the TLS layer says who the client is.
+        let headers = req.headers_mut();
+        headers.remove(super::tls::CLIENT_SUBJECT_HEADER);
+        if let Some(subject) = &info.client_subject
+            && let Ok(value) = http::HeaderValue::from_str(subject)
+        {
+            headers.insert(super::tls::CLIENT_SUBJECT_HEADER, value);
+        }
         req.extensions_mut().insert(info.clone());
         let running = Running::new(&counted);
         let call = service.clone().oneshot(req);
@@ -366,7 +434,7 @@ async fn serve_connection<S>(
         builder.keep_alive_timeout(timeout);
     }
     let connection = builder.serve_connection(
-        TokioIo::new(stream),
+        io,
         hyper_util::service::TowerToHyperService::new(per_request),
     );
     tokio::pin!(connection);
@@ -413,6 +481,6 @@ async fn serve_connection<S>(
             }
         }
     }
-    control.open.fetch_sub(1, Ordering::Relaxed);
+    drop(control);
     drop(alive);
 }

@@ -49,8 +49,12 @@ pub enum Compression {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
-    /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`.
+    /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`. With
+    /// [`ServerOptions::tls`] set, each is TLS unless written `h2c://ADDR`; `tls://ADDR` asks for
+    /// TLS explicitly.
     pub listen: Vec<String>,
+    /// The certificate (and client CA, for mutual TLS) of the TLS listeners.
+    pub tls: Option<super::tls::TlsOptions>,
     /// Compress replies with this codec when the client accepts it. Requests are always
     /// accepted gzip- or zstd-compressed.
     pub compression: Option<Compression>,
@@ -99,6 +103,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             listen: vec!["127.0.0.1:0".into()],
+            tls: None,
             compression: None,
             max_message_size: None,
             max_received_bytes: 16 << 20,
@@ -126,6 +131,7 @@ impl Default for ServerOptions {
 #[derive(Debug)]
 pub(crate) struct Server {
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     control: Arc<Control>,
     stop: StopHandle,
     task: Option<JoinHandle<Result<()>>>,
@@ -142,7 +148,25 @@ impl Server {
     ) -> Result<Self> {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for addr in &options.listen {
+        let mut secure = Vec::new();
+        let acceptor = options.tls.as_ref().map(super::tls::acceptor).transpose()?;
+        for written in &options.listen {
+            let (addr, tls) = if let Some(addr) = written.strip_prefix("tls://") {
+                (addr, true)
+            } else if let Some(addr) = written.strip_prefix("h2c://") {
+                (addr, false)
+            } else {
+                (written.as_str(), acceptor.is_some())
+            };
+            if tls && acceptor.is_none() {
+                return Err(ErrorKind::Tls {
+                    what: "the listener",
+                    detail: format!("{written} asks for TLS, but no certificate was given"),
+                }
+                .into());
+            }
+            secure.push(tls.then(|| acceptor.clone()).flatten());
+            let addr = &addr.to_owned();
             let listener =
                 TcpListener::bind(addr.as_str())
                     .await
@@ -233,7 +257,13 @@ impl Server {
         let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // Every accept loop and connection holds a sender; when all are gone, nothing serves.
         let (alive, mut all_closed) = mpsc::channel::<()>(1);
-        for (index, listener) in listeners.into_iter().enumerate() {
+        let tls_addrs = addrs
+            .iter()
+            .zip(&secure)
+            .filter(|(_, tls)| tls.is_some())
+            .map(|(addr, _)| *addr)
+            .collect();
+        for (index, (listener, tls)) in listeners.into_iter().zip(secure).enumerate() {
             tokio::spawn(accept_loop(
                 index,
                 listener,
@@ -246,6 +276,7 @@ impl Server {
                     alive: alive.clone(),
                     cut: cut.clone(),
                 },
+                tls,
             ));
         }
         drop(alive);
@@ -272,6 +303,7 @@ impl Server {
         });
         Ok(Self {
             addrs,
+            tls_addrs,
             control,
             stop: StopHandle {
                 stop: Arc::new(stop),
@@ -285,6 +317,11 @@ impl Server {
     /// Gets the bound addresses, in `--listen` order.
     pub(crate) fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Gets the addresses of the TLS listeners.
+    pub(crate) fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
     }
 
     /// Gets what the server can be asked and told.
