@@ -186,7 +186,7 @@ impl Server {
                     %addr,
                     "listening beyond this machine: anyone who can reach {addr} can call the fake, \
                      read its protos through reflection and see its journal's effects; \
-                     bind 127.0.0.1 or use --tls with --tls-client-ca (docs/security.md)"
+                     bind 127.0.0.1, or serve TLS with client certificates (--tls-client-ca; docs/security.md)"
                 );
             }
         }
