@@ -477,3 +477,62 @@ async fn a_bind_beyond_loopback_warns() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn clients_that_never_read_a_templated_stream_hold_a_bounded_buffer_not_the_stream() {
+    // 500 messages of 16 KiB each, rendered from a template: 8 MB per call if rendered whole.
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = dir.path().join("big-stream.yaml");
+    let filler = "z".repeat(16 << 10);
+    std::fs::write(
+        &stubs,
+        format!(
+            "- method: userservice.UserService/ListUsers\n  then:\n    stream:\n      - for_each: 500\n        message: {{ user_id: \"{{{{ index }}}}\", name: {filler} }}\n- method: userservice.UserService/GetUser\n  then: {{ message: {{ user_id: \"7\" }} }}\n"
+        ),
+    )
+    .unwrap();
+    let server = Binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--fixtures",
+        stubs.to_str().unwrap(),
+    ])
+    .await;
+    let before = server.rss_kib();
+    let mut conn = h2raw::connect(server.addr).await.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("http://localhost/userservice.UserService/ListUsers")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let mut send = conn.send.clone().ready().await.unwrap();
+        let (response, mut stream) = send.send_request(request, false).unwrap();
+        stream.send_data(h2raw::frame(&[]), true).unwrap();
+        held.push(response.await.unwrap()); // headers only; the bodies are never read
+    }
+    // Let the server fill whatever it buffers: poll RSS until it stops growing.
+    let mut last = server.rss_kib();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = server.rss_kib();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let grown_mib = last.saturating_sub(before) / 1024;
+    // Rendered whole, 100 streams would hold 800 MB.
+    assert!(
+        grown_mib < 200,
+        "100 unread streams grew RSS by {grown_mib} MiB"
+    );
+    well_behaved(server.addr).await;
+    drop(held);
+    conn.task.abort();
+    server.signal("-KILL");
+    let _ = server.exit().await;
+}
