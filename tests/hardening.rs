@@ -499,7 +499,7 @@ async fn clients_that_never_read_a_templated_stream_hold_a_bounded_buffer_not_th
     ])
     .await;
     let before = server.rss_kib();
-    let mut conn = h2raw::connect(server.addr).await.unwrap();
+    let conn = h2raw::connect(server.addr).await.unwrap();
     let mut held = Vec::new();
     for _ in 0..100 {
         let request = http::Request::builder()
