@@ -26,6 +26,8 @@ mod tls;
 mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
+// Editions sources (through protoc): features, round trips, check and serve.
+mod editions;
 // The crate's layers, read from src/: imports only point down.
 mod layering;
 // The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.

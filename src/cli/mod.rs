@@ -80,8 +80,8 @@ pub(crate) struct SchemaArgs {
         value_delimiter = ','
     )]
     protos: Vec<PathBuf>,
-    /// An include path for imports (like protoc's -I). Repeatable. Default: each --proto's
-    /// directory.
+    /// An include path for imports (like protoc's -I), searched before each --proto's own
+    /// directory (always one). A file is named relative to the first that holds it. Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
     /// A binary FileDescriptorSet (`buf build -o x.binpb`, `protoc --include_imports -o x.binpb`).
