@@ -1,0 +1,589 @@
+//! How much server CPU grpc-double spends per call, against a hand-written tonic server for the
+//! same proto (issue 12).
+//!
+//! ```sh
+//! cargo bench --bench serve              # full: 5 rounds
+//! cargo bench --bench serve -- --quick   # under 2 minutes, before and after a change
+//! cargo bench --bench serve -- --help
+//! ```
+//!
+//! **Why from outside.** A server's cost per call is what decides whether it becomes the
+//! bottleneck of a load test. Counting calls per second with client and server in one process
+//! hides that cost: the client takes its share of the same cores. So each server runs as its own
+//! process pinned to one core (`taskset`), the load generator runs on the other core, and the
+//! figure is **calls per second of the server's own CPU time** (utime + stime from
+//! `/proc/PID/stat`, read before and after each measurement).
+//!
+//! **Why interleaved.** A shared machine drifts. Every row measures the fake and the reference
+//! back to back, alternating which goes first, for several rounds; ratios are taken per round
+//! and the median is reported with the range.
+//!
+//! **Why checked.** h2load counts HTTP statuses, so a server answering every call with a gRPC
+//! error would look fast. Before the rounds and again after them, each row's request is sent
+//! once over raw HTTP/2 (the same bytes h2load replays) and the answer is compared, byte for
+//! byte and with `grpc-status`, against what the fixture says; a row that fails is refused.
+//!
+//! **Why it refuses.** On a busy machine the figures mean nothing: the run stops (exit 3) when
+//! the 1-minute load average is above a limit or a calibration spin on either core does not get
+//! the CPU it asks for; `--allow-busy` reports anyway, marked as noisy.
+
+#[path = "../corpus.rs"]
+mod corpus;
+
+mod check; // what a row's call must answer, compared field by field
+mod fixtures; // the generated fixture files and the replies they promise
+mod h2load; // the load for every row a body file can drive
+mod machine; // cores, pinning, load average, the calibration spin
+mod pingpong; // the Rust load generator for ping-pong Chat
+mod procfs; // CPU time and memory from /proc
+mod reference; // the hand-written tonic server (this binary, re-executed)
+mod report; // samples, medians and the printed tables
+mod rows; // what is measured: rows, their servers, their requests
+mod server; // server processes under taskset, found through ready files
+mod startup; // time to the first SERVING health Check
+mod wire; // gRPC framing and one raw HTTP/2 call
+
+mod userservice {
+    #![allow(clippy::all, missing_docs, dead_code)]
+    include!(concat!(env!("OUT_DIR"), "/userservice.rs"));
+}
+
+use std::{
+    collections::BTreeMap,
+    env,
+    path::PathBuf,
+    process::{Command, ExitCode},
+    time::Duration,
+};
+
+use crate::{
+    report::{Outcome, Sample},
+    rows::{Load, Proc, Row, Setup},
+    server::Server,
+};
+
+/// Exit codes of the bench.
+mod exit {
+    /// Every row was measured and reported.
+    pub const OK: u8 = 0;
+    /// A server or the harness failed, or a row was refused because its check failed.
+    pub const FAILED: u8 = 1;
+    /// Bad arguments.
+    pub const USAGE: u8 = 2;
+    /// The machine is too busy for the figures to mean anything (see `--allow-busy`).
+    pub const BUSY: u8 = 3;
+    /// h2load or taskset is not installed.
+    pub const MISSING_TOOL: u8 = 4;
+}
+
+/// A calibration spin must get at least this share of its wall time on each core.
+const MIN_AVAILABILITY: f64 = 0.90;
+const SPIN: Duration = Duration::from_millis(300);
+/// Files in the generated proto tree of the start-up row.
+const TREE_FILES: usize = 2000;
+
+const USAGE: &str = "\
+cargo bench --bench serve [-- OPTIONS]
+
+  --quick          under 2 minutes: 3 rounds of ~0.4 server CPU-s per side and row
+  --rounds N       rounds (default 5, quick 3)
+  --only IDS       comma-separated parts of row ids to run (`startup` for the start-up rows);
+                   --list shows the ids
+  --max-load X     refuse when the 1-minute load average is above X (default: cores / 2)
+  --allow-busy     report even when the machine is busy; the output says it is noisy
+  --fake PATH      the grpc-double binary to measure (default: the release build cargo made)
+  --cpus S,L       the server's and the load generator's CPU (default: the first two allowed)
+  --list           print the row ids and exit";
+
+#[derive(Debug)]
+struct Options {
+    quick: bool,
+    rounds: usize,
+    only: Vec<String>,
+    max_load: Option<f64>,
+    allow_busy: bool,
+    fake: PathBuf,
+    cpus: Option<(usize, usize)>,
+    list: bool,
+    help: bool,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+        let mut options = Options {
+            quick: false,
+            rounds: 0,
+            only: Vec::new(),
+            max_load: None,
+            allow_busy: false,
+            fake: PathBuf::from(env!("CARGO_BIN_EXE_grpc-double")),
+            cpus: None,
+            list: false,
+            help: false,
+        };
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+            match arg.as_str() {
+                // Passed by `cargo bench` to every bench.
+                "--bench" => {}
+                "--quick" => options.quick = true,
+                "--rounds" => {
+                    options.rounds = value("--rounds")?
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or("--rounds takes a positive number")?
+                }
+                "--only" => {
+                    options.only = value("--only")?
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .collect()
+                }
+                "--max-load" => {
+                    options.max_load = Some(
+                        value("--max-load")?
+                            .parse()
+                            .map_err(|_| "--max-load takes a number")?,
+                    )
+                }
+                "--allow-busy" => options.allow_busy = true,
+                "--fake" => options.fake = value("--fake")?.into(),
+                "--cpus" => {
+                    let text = value("--cpus")?;
+                    let (s, l) = text
+                        .split_once(',')
+                        .and_then(|(s, l)| Some((s.trim().parse().ok()?, l.trim().parse().ok()?)))
+                        .filter(|(s, l)| s != l)
+                        .ok_or("--cpus takes two different CPU numbers, e.g. 0,1")?;
+                    options.cpus = Some((s, l));
+                }
+                "--list" => options.list = true,
+                "--help" | "-h" => options.help = true,
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        if options.rounds == 0 {
+            options.rounds = if options.quick { 3 } else { 5 };
+        }
+        Ok(options)
+    }
+
+    fn selects(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|part| id.contains(part.as_str()))
+    }
+
+    /// Server CPU time each side should spend per row and round.
+    fn target_cpu(&self) -> Duration {
+        if self.quick {
+            Duration::from_millis(400)
+        } else {
+            Duration::from_millis(1500)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    if let Ok(mode) = env::var(reference::ENV) {
+        return reference::main(&mode);
+    }
+    let options = match Options::parse(env::args().skip(1)) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("serve bench: {e}\n\n{USAGE}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    if options.help {
+        println!("{USAGE}");
+        return ExitCode::from(exit::OK);
+    }
+    match run(&options) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("serve bench: {e}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+/// The load side of a run: this process's runtime (pinned to the load core) and that core.
+struct LoadSide {
+    runtime: tokio::runtime::Runtime,
+    cpu: usize,
+}
+
+fn run(options: &Options) -> Result<u8, String> {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let setup = Setup {
+        fake: options.fake.clone(),
+        this: env::current_exe().map_err(|e| format!("this executable: {e}"))?,
+        files: fixtures::write(dir.path()).map_err(|e| format!("write the fixtures: {e}"))?,
+        journal: None,
+        manifest_dir,
+        dir: dir.path().to_owned(),
+    };
+    let rows = rows::all(dir.path()).map_err(|e| format!("write the request bodies: {e}"))?;
+    if options.list {
+        for row in &rows {
+            println!("{:<18} {}", row.id, row.title);
+        }
+        println!("{:<18} start-up to SERVING and memory", "startup");
+        return Ok(exit::OK);
+    }
+
+    // Tools first: never install anything, say how.
+    let Some(h2load_version) = h2load::version() else {
+        eprintln!(
+            "serve bench: h2load is not installed. It is in Debian's nghttp2-client package:\n\n    apt-get install nghttp2-client\n"
+        );
+        return Ok(exit::MISSING_TOOL);
+    };
+    if Command::new("taskset").arg("--version").output().is_err() {
+        eprintln!("serve bench: taskset is not installed (Debian: apt-get install util-linux)");
+        return Ok(exit::MISSING_TOOL);
+    }
+    let help = Command::new(&setup.fake)
+        .args(["serve", "--help"])
+        .output()
+        .map_err(|e| format!("run {} serve --help: {e}", setup.fake.display()))?;
+    let setup = Setup {
+        journal: rows::JournalFlag::detect(&String::from_utf8_lossy(&help.stdout)),
+        ..setup
+    };
+
+    // The machine.
+    let allowed = machine::allowed_cpus()?;
+    let (server_cpu, load_cpu) = match options.cpus {
+        Some(cpus) => cpus,
+        None if allowed.len() >= 2 => (allowed[0], allowed[1]),
+        None => {
+            return Err(format!(
+                "this needs two CPUs (one for the server, one for the load); it may use {allowed:?}"
+            ));
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_load = options.max_load.unwrap_or(cores as f64 / 2.0);
+    let load_before = machine::load_average()?;
+    let spin_before = machine::availability(&[server_cpu, load_cpu], SPIN)?;
+    let mut busy = Vec::new();
+    if load_before[0] > max_load {
+        busy.push(format!(
+            "the 1-minute load average is {:.2}, above the limit of {max_load:.2} (--max-load)",
+            load_before[0]
+        ));
+    }
+    busy.extend(spin_shortfall(
+        "before the run",
+        &[server_cpu, load_cpu],
+        &spin_before,
+    ));
+    if !busy.is_empty() && !options.allow_busy {
+        return Ok(refuse_busy(&busy));
+    }
+
+    machine::pin_current_thread(load_cpu)?;
+    let load = LoadSide {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?,
+        cpu: load_cpu,
+    };
+
+    let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
+    let active: Vec<&Row> = rows
+        .iter()
+        .filter(|row| options.selects(row.id))
+        .filter(|row| {
+            if row.fake == Proc::FakeJournal && setup.journal.is_none() {
+                outcomes.insert(
+                    row.id,
+                    Outcome::Skipped("n/a (no --journal flag yet)".into()),
+                );
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    let shown: Vec<Row> = rows
+        .iter()
+        .filter(|row| options.selects(row.id))
+        .cloned()
+        .collect();
+
+    // Every process the rows need, started once; idle memory read before any call.
+    let mut procs: Vec<Proc> = active.iter().flat_map(|r| [r.fake, r.reference]).collect();
+    procs.sort();
+    procs.dedup();
+    let mut servers: BTreeMap<Proc, (Server, procfs::Memory)> = BTreeMap::new();
+    for &proc in &procs {
+        eprintln!("starting {}", proc.name());
+        let server = server::start(proc.name(), &setup.launch(proc), server_cpu, dir.path())?;
+        let idle = procfs::memory(server.pid)?;
+        servers.insert(proc, (server, idle));
+    }
+
+    // Check, size, then interleaved rounds.
+    let mut calls: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+    for row in &active {
+        let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
+        let target = options.target_cpu();
+        let sized = check_both(&load, row, fake, reference, "before the rounds").and_then(|()| {
+            Ok((
+                size(&load, row, fake, target)?,
+                size(&load, row, reference, target)?,
+            ))
+        });
+        match sized {
+            Ok(n) => {
+                calls.insert(row.id, n);
+                outcomes.insert(row.id, Outcome::Measured(Vec::new()));
+            }
+            Err(e) => {
+                outcomes.insert(row.id, Outcome::Refused(e));
+            }
+        }
+    }
+    for round in 0..options.rounds {
+        eprintln!("round {}/{}", round + 1, options.rounds);
+        for row in &active {
+            let Some(Outcome::Measured(samples)) = outcomes.get_mut(row.id) else {
+                continue;
+            };
+            let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
+            let (n_fake, n_ref) = calls[row.id];
+            // Alternate which side goes first, so that drift within a round cancels out.
+            let pair = if round % 2 == 0 {
+                sample(&load, row, fake, n_fake)
+                    .and_then(|f| Ok((f, sample(&load, row, reference, n_ref)?)))
+            } else {
+                sample(&load, row, reference, n_ref)
+                    .and_then(|r| Ok((sample(&load, row, fake, n_fake)?, r)))
+            };
+            match pair {
+                Ok(pair) => samples.push(pair),
+                Err(e) => {
+                    outcomes.insert(row.id, Outcome::Refused(e));
+                }
+            }
+        }
+    }
+    eprintln!("checking again");
+    for row in &active {
+        if let Some(Outcome::Measured(_)) = outcomes.get(row.id) {
+            let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
+            if let Err(e) = check_both(&load, row, fake, reference, "after the rounds") {
+                outcomes.insert(row.id, Outcome::Refused(e));
+            }
+        }
+    }
+    let mut memory = Vec::new();
+    for (proc, (server, idle)) in &servers {
+        memory.push((proc.name(), *idle, procfs::memory(server.pid)?));
+    }
+    // The load side first: its runtime holds the clients' connections, which the servers would
+    // otherwise wait for on their graceful shutdown.
+    drop(load);
+    eprintln!("stopping the servers");
+    drop(servers);
+
+    // Start-up.
+    let mut starts = Vec::new();
+    if options.selects("startup") {
+        let runs = if options.quick { 5 } else { 20 };
+        eprintln!("start-up: bundled default");
+        starts.push((
+            "grpc-double serve (bundled default)".to_owned(),
+            startup::measure("fake-default", &setup.launch_default(), server_cpu, runs)?,
+        ));
+        starts.push((
+            "reference server".to_owned(),
+            startup::measure(
+                "reference",
+                &setup.launch(Proc::RefDefault),
+                server_cpu,
+                runs,
+            )?,
+        ));
+        eprintln!("start-up: {TREE_FILES} generated protos");
+        let tree = dir.path().join("tree");
+        corpus::generate(&tree, TREE_FILES).map_err(|e| format!("generate the protos: {e}"))?;
+        starts.push((
+            format!(
+                "grpc-double serve --proto <{} generated files>",
+                TREE_FILES + 1
+            ),
+            startup::measure(
+                "fake-tree",
+                &setup.launch_tree(&tree.join("current")),
+                server_cpu,
+                if options.quick { 2 } else { 5 },
+            )?,
+        ));
+    }
+
+    let load_after = machine::load_average()?;
+    let spin_after = machine::availability(&[server_cpu, load_cpu], SPIN)?;
+    busy.extend(spin_shortfall(
+        "after the run",
+        &[server_cpu, load_cpu],
+        &spin_after,
+    ));
+    if !busy.is_empty() && !options.allow_busy {
+        return Ok(refuse_busy(&busy));
+    }
+
+    // Report.
+    println!();
+    println!(
+        "grpc-double serve benchmark: {} mode, {} interleaved rounds, median",
+        if options.quick { "quick" } else { "full" },
+        options.rounds
+    );
+    println!(
+        "machine: {cores} cores; servers pinned to CPU {server_cpu}, load on CPU {load_cpu}; load average {} before, {} after (limit {max_load:.2} for the 1-minute figure before)",
+        loadavg(load_before),
+        loadavg(load_after)
+    );
+    println!(
+        "calibration spin (share of wall time a busy thread got; limit {:.0}%): CPU {server_cpu} {:.0}% / {:.0}%, CPU {load_cpu} {:.0}% / {:.0}% (before / after)",
+        MIN_AVAILABILITY * 100.0,
+        spin_before[0] * 100.0,
+        spin_after[0] * 100.0,
+        spin_before[1] * 100.0,
+        spin_after[1] * 100.0,
+    );
+    println!(
+        "fake: {}; reference: hand-written tonic server (this bench binary); load: {h2load_version} -c {} -m {}, or the Rust client with as many calls in flight",
+        setup.fake.display(),
+        h2load::CLIENTS,
+        h2load::STREAMS
+    );
+    if !busy.is_empty() {
+        println!(
+            "NOISY: reported with --allow-busy although {}",
+            busy.join("; ")
+        );
+    }
+    println!();
+    report::print_rows(&shown, &outcomes);
+    if !starts.is_empty() {
+        println!();
+        println!(
+            "| start-up to the first SERVING health Check (server pinned) | median | range | VmRSS then | VmHWM then |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for (title, s) in &starts {
+            report::print_startup(title, s);
+        }
+    }
+    if !memory.is_empty() {
+        println!();
+        println!("| server process | VmRSS idle (after start) | VmHWM (after the rounds) |");
+        println!("|---|---:|---:|");
+        for (name, idle, after) in &memory {
+            report::print_memory(name, *idle, *after);
+        }
+    }
+    let refused = outcomes.values().any(|o| matches!(o, Outcome::Refused(_)));
+    if refused {
+        eprintln!("serve bench: some rows were refused (see the table)");
+    }
+    Ok(if refused { exit::FAILED } else { exit::OK })
+}
+
+fn loadavg([one, five, fifteen]: [f64; 3]) -> String {
+    format!("{one:.2} {five:.2} {fifteen:.2}")
+}
+
+fn spin_shortfall(when: &str, cpus: &[usize], shares: &[f64]) -> Vec<String> {
+    cpus.iter()
+        .zip(shares)
+        .filter(|(_, share)| **share < MIN_AVAILABILITY)
+        .map(|(cpu, share)| {
+            format!(
+                "{when}, a calibration spin on CPU {cpu} got {:.0}% of its wall time (limit {:.0}%)",
+                share * 100.0,
+                MIN_AVAILABILITY * 100.0
+            )
+        })
+        .collect()
+}
+
+fn refuse_busy(reasons: &[String]) -> u8 {
+    eprintln!(
+        "serve bench: the machine is too busy for the figures to mean anything, so none are reported:"
+    );
+    for reason in reasons {
+        eprintln!("  - {reason}");
+    }
+    eprintln!(
+        "Wait until it is quiet (other builds and benchmarks finished), or pass --max-load X or --allow-busy."
+    );
+    exit::BUSY
+}
+
+/// Checks the row's call against both servers.
+fn check_both(
+    load: &LoadSide,
+    row: &Row,
+    fake: &Server,
+    reference: &Server,
+    when: &str,
+) -> Result<(), String> {
+    for server in [fake, reference] {
+        let result = match &row.load {
+            Load::H2load(_) => load
+                .runtime
+                .block_on(wire::call(server.addr, row.path, &row.body))
+                .and_then(|reply| check::compare(&row.expected, &reply)),
+            Load::PingPong => load.runtime.block_on(pingpong::check(server.addr)),
+        };
+        result.map_err(|e| format!("{} check {when} failed: {e}", server.name))?;
+    }
+    Ok(())
+}
+
+/// One measurement: the server's CPU time around `calls` calls.
+fn sample(load: &LoadSide, row: &Row, server: &Server, calls: u64) -> Result<Sample, String> {
+    let before = procfs::cpu_time(server.pid)?;
+    let run = match &row.load {
+        Load::H2load(body) => h2load::run(load.cpu, server.addr, row.path, body, calls),
+        Load::PingPong => load.runtime.block_on(pingpong::run(server.addr, calls)),
+    }
+    .map_err(|e| format!("{}: {e}", server.name))?;
+    let after = procfs::cpu_time(server.pid)?;
+    Ok(Sample {
+        calls,
+        cpu: after.saturating_sub(before),
+        wall: run.wall,
+    })
+}
+
+/// Warms a server up on the row and picks the number of calls that costs it about `target` of
+/// CPU time per measurement. Each side gets its own count: the figure is per CPU-second, and a
+/// side ten times slower must not make the round ten times longer.
+fn size(load: &LoadSide, row: &Row, server: &Server, target: Duration) -> Result<u64, String> {
+    // Enough clock ticks to estimate from (a tick is usually 10 ms).
+    const ENOUGH: Duration = Duration::from_millis(100);
+    let mut calls = row.warmup;
+    loop {
+        let warmup = sample(load, row, server, calls)?;
+        if warmup.cpu >= ENOUGH {
+            let per_call = warmup.cpu.as_secs_f64() / calls as f64;
+            let sized = (target.as_secs_f64() / per_call) as u64;
+            // At least a few calls per stream in flight.
+            return Ok(sized.max(u64::from(4 * h2load::CLIENTS * h2load::STREAMS)));
+        }
+        let grow = if warmup.cpu.is_zero() {
+            16.0
+        } else {
+            (1.5 * ENOUGH.as_secs_f64() / warmup.cpu.as_secs_f64()).clamp(2.0, 16.0)
+        };
+        calls = (calls as f64 * grow) as u64;
+    }
+}
