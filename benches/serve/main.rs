@@ -293,10 +293,16 @@ fn run(options: &Options) -> Result<u8, String> {
         cpu: load_cpu,
     };
 
+    // The selected rows, and the rows they are compared with.
+    let wanted: Vec<&str> = rows
+        .iter()
+        .filter(|row| options.selects(row.id))
+        .flat_map(|row| std::iter::once(row.id).chain(row.versus.map(|(id, _)| id)))
+        .collect();
     let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
     let active: Vec<&Row> = rows
         .iter()
-        .filter(|row| options.selects(row.id))
+        .filter(|row| wanted.contains(&row.id))
         .filter(|row| {
             if row.fake == Proc::FakeJournal && setup.journal.is_none() {
                 outcomes.insert(
@@ -311,7 +317,7 @@ fn run(options: &Options) -> Result<u8, String> {
         .collect();
     let shown: Vec<Row> = rows
         .iter()
-        .filter(|row| options.selects(row.id))
+        .filter(|row| wanted.contains(&row.id))
         .cloned()
         .collect();
 

@@ -64,9 +64,10 @@ pub enum JournalFlag {
 impl JournalFlag {
     /// Reads `grpc-double serve --help`: `None` when it has no `--journal`.
     pub fn detect(help: &str) -> Option<Self> {
-        let line = help
-            .lines()
-            .find(|line| line.trim_start().starts_with("--journal"))?;
+        let line = help.lines().find(|line| {
+            let line = line.trim_start();
+            line.starts_with('-') && line.contains("--journal")
+        })?;
         Some(
             if line.contains("--journal <") || line.contains("--journal=<") {
                 JournalFlag::Path
