@@ -38,6 +38,7 @@ mod pingpong; // the Rust load generator for ping-pong Chat
 mod procfs; // CPU time and memory from /proc
 mod reference; // the hand-written tonic server (this binary, re-executed)
 mod report; // samples, medians and the printed tables
+mod rounds; // check, size, interleaved rounds, check again
 mod rows; // what is measured: rows, their servers, their requests
 mod server; // server processes under taskset, found through ready files
 mod startup; // time to the first SERVING health Check
@@ -51,15 +52,16 @@ mod userservice {
 use std::{
     collections::BTreeMap,
     env,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, ExitCode},
     time::Duration,
 };
 
 use crate::{
-    report::{Outcome, Sample},
-    rows::{Load, Proc, Row, Setup},
-    server::Server,
+    report::{Conditions, Outcome},
+    rounds::{LoadSide, Plan},
+    rows::{Proc, Row, Setup},
+    startup::Starts,
 };
 
 /// Exit codes of the bench.
@@ -207,23 +209,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The load side of a run: this process's runtime (pinned to the load core) and that core.
-struct LoadSide {
-    runtime: tokio::runtime::Runtime,
-    cpu: usize,
-}
-
 fn run(options: &Options) -> Result<u8, String> {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let setup = Setup {
-        fake: options.fake.clone(),
-        this: env::current_exe().map_err(|e| format!("this executable: {e}"))?,
-        files: fixtures::write(dir.path()).map_err(|e| format!("write the fixtures: {e}"))?,
-        journal: None,
-        manifest_dir,
-        dir: dir.path().to_owned(),
-    };
     let rows = rows::all(dir.path()).map_err(|e| format!("write the request bodies: {e}"))?;
     if options.list {
         for row in &rows {
@@ -244,16 +231,9 @@ fn run(options: &Options) -> Result<u8, String> {
         eprintln!("serve bench: taskset is not installed (Debian: apt-get install util-linux)");
         return Ok(exit::MISSING_TOOL);
     }
-    let help = Command::new(&setup.fake)
-        .args(["serve", "--help"])
-        .output()
-        .map_err(|e| format!("run {} serve --help: {e}", setup.fake.display()))?;
-    let setup = Setup {
-        journal: rows::JournalFlag::detect(&String::from_utf8_lossy(&help.stdout)),
-        ..setup
-    };
+    let setup = setup(options, dir.path())?;
 
-    // The machine.
+    // The machine: refuse before measuring anything when it is busy.
     let allowed = machine::allowed_cpus()?;
     let (server_cpu, load_cpu) = match options.cpus {
         Some(cpus) => cpus,
@@ -284,6 +264,23 @@ fn run(options: &Options) -> Result<u8, String> {
         return Ok(refuse_busy(&busy));
     }
 
+    // Throughput rows: the selected ones and the rows they are compared with.
+    let wanted: Vec<&str> = rows
+        .iter()
+        .filter(|row| options.selects(row.id))
+        .flat_map(|row| std::iter::once(row.id).chain(row.versus.map(|(id, _)| id)))
+        .collect();
+    let shown: Vec<&Row> = rows.iter().filter(|row| wanted.contains(&row.id)).collect();
+    let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
+    let mut measured = Vec::new();
+    for row in &shown {
+        if row.fake == Proc::FakeJournal && setup.journal.is_none() {
+            let skip = Outcome::Skipped("n/a (no --journal flag yet)".into());
+            outcomes.insert(row.id, skip);
+        } else {
+            measured.push(*row);
+        }
+    }
     machine::pin_current_thread(load_cpu)?;
     let load = LoadSide {
         runtime: tokio::runtime::Builder::new_current_thread()
@@ -292,146 +289,31 @@ fn run(options: &Options) -> Result<u8, String> {
             .map_err(|e| format!("tokio runtime: {e}"))?,
         cpu: load_cpu,
     };
+    let plan = Plan {
+        rounds: options.rounds,
+        target_cpu: options.target_cpu(),
+    };
+    let memory = if measured.is_empty() {
+        Vec::new()
+    } else {
+        rounds::measure(
+            &measured,
+            &setup,
+            server_cpu,
+            load,
+            plan,
+            dir.path(),
+            &mut outcomes,
+        )?
+    };
 
-    // The selected rows, and the rows they are compared with.
-    let wanted: Vec<&str> = rows
-        .iter()
-        .filter(|row| options.selects(row.id))
-        .flat_map(|row| std::iter::once(row.id).chain(row.versus.map(|(id, _)| id)))
-        .collect();
-    let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
-    let active: Vec<&Row> = rows
-        .iter()
-        .filter(|row| wanted.contains(&row.id))
-        .filter(|row| {
-            if row.fake == Proc::FakeJournal && setup.journal.is_none() {
-                outcomes.insert(
-                    row.id,
-                    Outcome::Skipped("n/a (no --journal flag yet)".into()),
-                );
-                false
-            } else {
-                true
-            }
-        })
-        .collect();
-    let shown: Vec<Row> = rows
-        .iter()
-        .filter(|row| wanted.contains(&row.id))
-        .cloned()
-        .collect();
+    let starts = if options.selects("startup") {
+        measure_startup(options, &setup, server_cpu, dir.path())?
+    } else {
+        Vec::new()
+    };
 
-    // Every process the rows need, started once; idle memory read before any call.
-    let mut procs: Vec<Proc> = active.iter().flat_map(|r| [r.fake, r.reference]).collect();
-    procs.sort();
-    procs.dedup();
-    let mut servers: BTreeMap<Proc, (Server, procfs::Memory)> = BTreeMap::new();
-    for &proc in &procs {
-        eprintln!("starting {}", proc.name());
-        let server = server::start(proc.name(), &setup.launch(proc), server_cpu, dir.path())?;
-        let idle = procfs::memory(server.pid)?;
-        servers.insert(proc, (server, idle));
-    }
-
-    // Check, size, then interleaved rounds.
-    let mut calls: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
-    for row in &active {
-        let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
-        let target = options.target_cpu();
-        let sized = check_both(&load, row, fake, reference, "before the rounds").and_then(|()| {
-            Ok((
-                size(&load, row, fake, target)?,
-                size(&load, row, reference, target)?,
-            ))
-        });
-        match sized {
-            Ok(n) => {
-                calls.insert(row.id, n);
-                outcomes.insert(row.id, Outcome::Measured(Vec::new()));
-            }
-            Err(e) => {
-                outcomes.insert(row.id, Outcome::Refused(e));
-            }
-        }
-    }
-    for round in 0..options.rounds {
-        eprintln!("round {}/{}", round + 1, options.rounds);
-        for row in &active {
-            let Some(Outcome::Measured(samples)) = outcomes.get_mut(row.id) else {
-                continue;
-            };
-            let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
-            let (n_fake, n_ref) = calls[row.id];
-            // Alternate which side goes first, so that drift within a round cancels out.
-            let pair = if round % 2 == 0 {
-                sample(&load, row, fake, n_fake)
-                    .and_then(|f| Ok((f, sample(&load, row, reference, n_ref)?)))
-            } else {
-                sample(&load, row, reference, n_ref)
-                    .and_then(|r| Ok((sample(&load, row, fake, n_fake)?, r)))
-            };
-            match pair {
-                Ok(pair) => samples.push(pair),
-                Err(e) => {
-                    outcomes.insert(row.id, Outcome::Refused(e));
-                }
-            }
-        }
-    }
-    eprintln!("checking again");
-    for row in &active {
-        if let Some(Outcome::Measured(_)) = outcomes.get(row.id) {
-            let (fake, reference) = (&servers[&row.fake].0, &servers[&row.reference].0);
-            if let Err(e) = check_both(&load, row, fake, reference, "after the rounds") {
-                outcomes.insert(row.id, Outcome::Refused(e));
-            }
-        }
-    }
-    let mut memory = Vec::new();
-    for (proc, (server, idle)) in &servers {
-        memory.push((proc.name(), *idle, procfs::memory(server.pid)?));
-    }
-    // The load side first: its runtime holds the clients' connections, which the servers would
-    // otherwise wait for on their graceful shutdown.
-    drop(load);
-    eprintln!("stopping the servers");
-    drop(servers);
-
-    // Start-up.
-    let mut starts = Vec::new();
-    if options.selects("startup") {
-        let runs = if options.quick { 5 } else { 20 };
-        eprintln!("start-up: bundled default");
-        starts.push((
-            "grpc-double serve (bundled default)".to_owned(),
-            startup::measure("fake-default", &setup.launch_default(), server_cpu, runs)?,
-        ));
-        starts.push((
-            "reference server".to_owned(),
-            startup::measure(
-                "reference",
-                &setup.launch(Proc::RefDefault),
-                server_cpu,
-                runs,
-            )?,
-        ));
-        eprintln!("start-up: {TREE_FILES} generated protos");
-        let tree = dir.path().join("tree");
-        corpus::generate(&tree, TREE_FILES).map_err(|e| format!("generate the protos: {e}"))?;
-        starts.push((
-            format!(
-                "grpc-double serve --proto <{} generated files>",
-                TREE_FILES + 1
-            ),
-            startup::measure(
-                "fake-tree",
-                &setup.launch_tree(&tree.join("current")),
-                server_cpu,
-                if options.quick { 2 } else { 5 },
-            )?,
-        ));
-    }
-
+    // The machine again: a build that started during the run spoils it too.
     let load_after = machine::load_average()?;
     let spin_after = machine::availability(&[server_cpu, load_cpu], SPIN)?;
     busy.extend(spin_shortfall(
@@ -443,67 +325,80 @@ fn run(options: &Options) -> Result<u8, String> {
         return Ok(refuse_busy(&busy));
     }
 
-    // Report.
-    println!();
-    println!(
-        "grpc-double serve benchmark: {} mode, {} interleaved rounds, median",
-        if options.quick { "quick" } else { "full" },
-        options.rounds
+    report::print(
+        &Conditions {
+            quick: options.quick,
+            rounds: options.rounds,
+            cores,
+            server_cpu,
+            load_cpu,
+            load_before,
+            load_after,
+            max_load,
+            spin_before,
+            spin_after,
+            min_spin: MIN_AVAILABILITY,
+            fake: &setup.fake,
+            h2load: &h2load_version,
+            noisy: &busy,
+        },
+        &shown,
+        &outcomes,
+        &starts,
+        &memory,
     );
-    println!(
-        "machine: {cores} cores; servers pinned to CPU {server_cpu}, load on CPU {load_cpu}; load average {} before, {} after (limit {max_load:.2} for the 1-minute figure before)",
-        loadavg(load_before),
-        loadavg(load_after)
-    );
-    println!(
-        "calibration spin (share of wall time a busy thread got; limit {:.0}%): CPU {server_cpu} {:.0}% / {:.0}%, CPU {load_cpu} {:.0}% / {:.0}% (before / after)",
-        MIN_AVAILABILITY * 100.0,
-        spin_before[0] * 100.0,
-        spin_after[0] * 100.0,
-        spin_before[1] * 100.0,
-        spin_after[1] * 100.0,
-    );
-    println!(
-        "fake: {}; reference: hand-written tonic server (this bench binary); load: {h2load_version} -c {} -m {}, or the Rust client with as many calls in flight",
-        setup.fake.display(),
-        h2load::CLIENTS,
-        h2load::STREAMS
-    );
-    if !busy.is_empty() {
-        println!(
-            "NOISY: reported with --allow-busy although {}",
-            busy.join("; ")
-        );
-    }
-    println!();
-    report::print_rows(&shown, &outcomes);
-    if !starts.is_empty() {
-        println!();
-        println!(
-            "| start-up to the first SERVING health Check (server pinned) | median | range | VmRSS then | VmHWM then |"
-        );
-        println!("|---|---:|---:|---:|---:|");
-        for (title, s) in &starts {
-            report::print_startup(title, s);
-        }
-    }
-    if !memory.is_empty() {
-        println!();
-        println!("| server process | VmRSS idle (after start) | VmHWM (after the rounds) |");
-        println!("|---|---:|---:|");
-        for (name, idle, after) in &memory {
-            report::print_memory(name, *idle, *after);
-        }
-    }
     let refused = outcomes.values().any(|o| matches!(o, Outcome::Refused(_)));
     if refused {
         eprintln!("serve bench: some rows were refused (see the table)");
+        return Ok(exit::FAILED);
     }
-    Ok(if refused { exit::FAILED } else { exit::OK })
+    Ok(exit::OK)
 }
 
-fn loadavg([one, five, fifteen]: [f64; 3]) -> String {
-    format!("{one:.2} {five:.2} {fifteen:.2}")
+/// Fixture files, the binaries, and whether the fake has a journal flag.
+fn setup(options: &Options, dir: &Path) -> Result<Setup, String> {
+    let help = Command::new(&options.fake)
+        .args(["serve", "--help"])
+        .output()
+        .map_err(|e| format!("run {} serve --help: {e}", options.fake.display()))?;
+    Ok(Setup {
+        fake: options.fake.clone(),
+        this: env::current_exe().map_err(|e| format!("this executable: {e}"))?,
+        manifest_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        files: fixtures::write(dir).map_err(|e| format!("write the fixtures: {e}"))?,
+        journal: rows::JournalFlag::detect(&String::from_utf8_lossy(&help.stdout)),
+        dir: dir.to_owned(),
+    })
+}
+
+/// Start-up of the bundled default, of the reference (for scale), and of a proto tree.
+fn measure_startup(
+    options: &Options,
+    setup: &Setup,
+    cpu: usize,
+    dir: &Path,
+) -> Result<Vec<(String, Starts)>, String> {
+    let runs = if options.quick { 5 } else { 20 };
+    eprintln!("start-up: bundled default");
+    let default = startup::measure("fake-default", &setup.launch_default(), cpu, runs)?;
+    let reference = startup::measure("reference", &setup.launch(Proc::RefDefault), cpu, runs)?;
+    eprintln!("start-up: {TREE_FILES} generated protos");
+    let tree = dir.join("tree");
+    corpus::generate(&tree, TREE_FILES).map_err(|e| format!("generate the protos: {e}"))?;
+    let tree_runs = if options.quick { 2 } else { 5 };
+    let launch = setup.launch_tree(&tree.join("current"));
+    let big = startup::measure("fake-tree", &launch, cpu, tree_runs)?;
+    Ok(vec![
+        ("grpc-double serve (bundled default)".to_owned(), default),
+        ("reference server".to_owned(), reference),
+        (
+            format!(
+                "grpc-double serve --proto <{} generated files>",
+                TREE_FILES + 1
+            ),
+            big,
+        ),
+    ])
 }
 
 fn spin_shortfall(when: &str, cpus: &[usize], shares: &[f64]) -> Vec<String> {
@@ -531,65 +426,4 @@ fn refuse_busy(reasons: &[String]) -> u8 {
         "Wait until it is quiet (other builds and benchmarks finished), or pass --max-load X or --allow-busy."
     );
     exit::BUSY
-}
-
-/// Checks the row's call against both servers.
-fn check_both(
-    load: &LoadSide,
-    row: &Row,
-    fake: &Server,
-    reference: &Server,
-    when: &str,
-) -> Result<(), String> {
-    for server in [fake, reference] {
-        let result = match &row.load {
-            Load::H2load(_) => load
-                .runtime
-                .block_on(wire::call(server.addr, row.path, &row.body))
-                .and_then(|reply| check::compare(&row.expected, &reply)),
-            Load::PingPong => load.runtime.block_on(pingpong::check(server.addr)),
-        };
-        result.map_err(|e| format!("{} check {when} failed: {e}", server.name))?;
-    }
-    Ok(())
-}
-
-/// One measurement: the server's CPU time around `calls` calls.
-fn sample(load: &LoadSide, row: &Row, server: &Server, calls: u64) -> Result<Sample, String> {
-    let before = procfs::cpu_time(server.pid)?;
-    let run = match &row.load {
-        Load::H2load(body) => h2load::run(load.cpu, server.addr, row.path, body, calls),
-        Load::PingPong => load.runtime.block_on(pingpong::run(server.addr, calls)),
-    }
-    .map_err(|e| format!("{}: {e}", server.name))?;
-    let after = procfs::cpu_time(server.pid)?;
-    Ok(Sample {
-        calls,
-        cpu: after.saturating_sub(before),
-        wall: run.wall,
-    })
-}
-
-/// Warms a server up on the row and picks the number of calls that costs it about `target` of
-/// CPU time per measurement. Each side gets its own count: the figure is per CPU-second, and a
-/// side ten times slower must not make the round ten times longer.
-fn size(load: &LoadSide, row: &Row, server: &Server, target: Duration) -> Result<u64, String> {
-    // Enough clock ticks to estimate from (a tick is usually 10 ms).
-    const ENOUGH: Duration = Duration::from_millis(100);
-    let mut calls = row.warmup;
-    loop {
-        let warmup = sample(load, row, server, calls)?;
-        if warmup.cpu >= ENOUGH {
-            let per_call = warmup.cpu.as_secs_f64() / calls as f64;
-            let sized = (target.as_secs_f64() / per_call) as u64;
-            // At least a few calls per stream in flight.
-            return Ok(sized.max(u64::from(4 * h2load::CLIENTS * h2load::STREAMS)));
-        }
-        let grow = if warmup.cpu.is_zero() {
-            16.0
-        } else {
-            (1.5 * ENOUGH.as_secs_f64() / warmup.cpu.as_secs_f64()).clamp(2.0, 16.0)
-        };
-        calls = (calls as f64 * grow) as u64;
-    }
 }

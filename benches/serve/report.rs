@@ -1,9 +1,14 @@
 //! Figures: samples, medians, ratios, and the tables printed at the end (Markdown, so that a
 //! run can go into docs/performance.md as it is).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use crate::{procfs::Memory, rows::Row, startup::Starts};
+use crate::{
+    h2load,
+    rounds::ServerMemory,
+    rows::{Load, Row},
+    startup::Starts,
+};
 
 /// One measurement: `calls` calls, and the server's CPU time and the wall time they took.
 #[derive(Debug, Clone, Copy)]
@@ -74,16 +79,113 @@ pub fn thousands(value: f64) -> String {
     if value < 0.0 { format!("-{out}") } else { out }
 }
 
+/// What the run ran on, for the header.
+#[derive(Debug)]
+pub struct Conditions<'a> {
+    pub quick: bool,
+    pub rounds: usize,
+    pub cores: usize,
+    pub server_cpu: usize,
+    pub load_cpu: usize,
+    pub load_before: [f64; 3],
+    pub load_after: [f64; 3],
+    pub max_load: f64,
+    pub spin_before: Vec<f64>,
+    pub spin_after: Vec<f64>,
+    pub min_spin: f64,
+    pub fake: &'a Path,
+    pub h2load: &'a str,
+    /// Why the run would have been refused without `--allow-busy`.
+    pub noisy: &'a [String],
+}
+
+/// Prints the header and every table.
+pub fn print(
+    conditions: &Conditions,
+    rows: &[&Row],
+    outcomes: &BTreeMap<&'static str, Outcome>,
+    starts: &[(String, Starts)],
+    memory: &[ServerMemory],
+) {
+    let c = conditions;
+    let loadavg = |[one, five, fifteen]: [f64; 3]| format!("{one:.2} {five:.2} {fifteen:.2}");
+    let spin = |i: usize| {
+        format!(
+            "{:.0}% / {:.0}%",
+            c.spin_before[i] * 100.0,
+            c.spin_after[i] * 100.0
+        )
+    };
+    println!();
+    println!(
+        "grpc-double serve benchmark: {} mode, {} interleaved rounds, medians",
+        if c.quick { "quick" } else { "full" },
+        c.rounds
+    );
+    println!(
+        "machine: {} cores; servers pinned to CPU {}, load on CPU {}; load average {} before, {} after (the run refuses above {:.2} for the 1-minute figure before)",
+        c.cores,
+        c.server_cpu,
+        c.load_cpu,
+        loadavg(c.load_before),
+        loadavg(c.load_after),
+        c.max_load
+    );
+    println!(
+        "calibration spin, share of wall time a busy thread got (refused below {:.0}%): CPU {} {}, CPU {} {} (before / after)",
+        c.min_spin * 100.0,
+        c.server_cpu,
+        spin(0),
+        c.load_cpu,
+        spin(1)
+    );
+    println!(
+        "fake: {}; reference: hand-written tonic server (this bench binary); load: {} -c {} -m {}, or the Rust client with as many calls in flight",
+        c.fake.display(),
+        c.h2load,
+        h2load::CLIENTS,
+        h2load::STREAMS
+    );
+    if !c.noisy.is_empty() {
+        println!(
+            "NOISY: reported with --allow-busy although {}",
+            c.noisy.join("; ")
+        );
+    }
+    if !rows.is_empty() {
+        println!();
+        print_rows(rows, outcomes);
+    }
+    if !starts.is_empty() {
+        println!();
+        println!(
+            "| start-up to the first SERVING health Check (server pinned) | median | range | VmRSS then | VmHWM then |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for (title, s) in starts {
+            print_startup(title, s);
+        }
+    }
+    if !memory.is_empty() {
+        println!();
+        println!("| server process | VmRSS idle (after start) | VmHWM (after the rounds) |");
+        println!("|---|---:|---:|");
+        for server in memory {
+            print_memory(server);
+        }
+    }
+}
+
 /// The throughput table.
-pub fn print_rows(rows: &[Row], outcomes: &BTreeMap<&'static str, Outcome>) {
+fn print_rows(rows: &[&Row], outcomes: &BTreeMap<&'static str, Outcome>) {
     println!(
         "| row | load | fake req/CPU-s | reference req/CPU-s | fake / reference | per-round range | compared | server busy (fake / ref) |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let load = match row.load {
-            crate::rows::Load::H2load(_) => "h2load",
-            crate::rows::Load::PingPong => "Rust client",
+            Load::H2load(_) => "h2load",
+            Load::PingPong => "Rust client",
         };
         match &outcomes[row.id] {
             Outcome::Measured(rounds) => {
@@ -126,7 +228,7 @@ pub fn print_rows(rows: &[Row], outcomes: &BTreeMap<&'static str, Outcome>) {
 }
 
 /// One start-up row: median and range of the time to SERVING, memory after it.
-pub fn print_startup(title: &str, starts: &Starts) {
+fn print_startup(title: &str, starts: &Starts) {
     let ms: Vec<f64> = starts
         .serving
         .iter()
@@ -144,11 +246,12 @@ pub fn print_startup(title: &str, starts: &Starts) {
     );
 }
 
-pub fn print_memory(name: &str, idle: Memory, after: Memory) {
+fn print_memory(server: &ServerMemory) {
     println!(
-        "| {name} | {} | {} |",
-        mib(idle.rss_kib as f64),
-        mib(after.peak_kib as f64)
+        "| {} | {} | {} |",
+        server.name,
+        mib(server.idle.rss_kib as f64),
+        mib(server.after.peak_kib as f64)
     );
 }
 
