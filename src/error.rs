@@ -76,6 +76,27 @@ pub(crate) enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start the server's runtime")]
+    #[diagnostic(
+        code(grpc_double::serve::runtime),
+        help("the system refused a thread or the event loop; check ulimits")
+    )]
+    Runtime(#[source] std::io::Error),
+    #[error("the admin API would listen on {addr}, beyond this machine, without a token")]
+    #[diagnostic(
+        code(grpc_double::serve::admin_open),
+        help(
+            "anyone who reaches it could change the stubs: listen on 127.0.0.1, or set --admin-token (GRPC_DOUBLE_ADMIN_TOKEN)"
+        )
+    )]
+    AdminOpen { addr: String },
+    #[error("{message}")]
+    #[diagnostic(code(grpc_double::serve::harness))]
+    Harness {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
     #[error("the gRPC server task stopped abnormally")]
     #[diagnostic(
         code(grpc_double::serve::task),

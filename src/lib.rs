@@ -44,12 +44,16 @@ pub mod schema;
 pub use self::{
     error::{Error, Result},
     fake::{
-        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Cmp, Compression, Computed, Contains, Delay,
-        Detail, Drift, Effects, FakeServer, FieldCheck, Fill, FixtureError, FixtureErrors,
-        FixtureLocation, FixtureSource, Fixtures, Generated, Health, Hole, JsonTemplate, Matcher,
-        Metadata, MetadataCheck, MetadataEntry, Mode, PathStep, Payload, Reply, Respond,
-        SequenceItem, ServerOptions, StatusReply, Step, StopHandle, StreamItem, StreamPart, Stub,
-        Template, Test, fixture_drift, parse_rfc3339,
+        BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, Cmp, Compression, Computed, Condition, Contains,
+        Coverage, Delay, Detail, Drift, Effects, Expect, FakeServer, FakeServerBuilder, FieldCheck,
+        Fill, FixtureError, FixtureErrors, FixtureLocation, FixtureSource, Fixtures, Generated,
+        Health, Hole, JsonTemplate, Lint, LintLevel, Matcher, Metadata, MetadataCheck,
+        MetadataEntry, Mode, MountTarget, MountedStub, NearMiss, PathStep, Payload, ReceivedCall,
+        ReloadStatus, Reply, Report, Respond, SESSION_HEADER, START_STATE, ScenarioState,
+        SequenceItem, ServerOptions, Session, SessionInfo, StatusReply, Step, StopHandle,
+        StreamItem, StreamPart, Stub, StubBuilder, StubInfo, Template, Test, Then, Verification,
+        any_of, chance, expr, fixture_drift, message, message_eq, messages, metadata, method, not,
+        parse_rfc3339, reply, state, status, stream,
     },
     schema::{Schema, parse_duration},
 };

@@ -306,3 +306,107 @@ fn breaking_keeps_its_verdict_when_its_reader_goes_away() {
     assert_eq!(output.code, Some(100), "{}", output.stderr);
     assert_eq!(output.stderr, "");
 }
+
+#[test]
+fn check_lints_for_ci_in_every_format_and_fails_on_warnings_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("lint.yaml");
+    std::fs::write(
+        &fixture,
+        "- method: userservice.UserService/GetUser\n  then: { message: {} }\n\
+         - method: userservice.UserService/GetUser\n  scenario: s\n  when: { state: ghost }\n  then: { message: { name: x } }\n",
+    )
+    .unwrap();
+    let path = fixture.to_str().unwrap();
+    let text = run(&["check", "--fixtures", path]);
+    assert_eq!(text.code, Some(0), "warnings alone pass: {}", text.stderr);
+    assert!(
+        text.stdout.contains("lint.yaml:3:3: warning: stub at"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("needs scenario `s` in state `ghost`, but no stub moves it there"),
+        "{}",
+        text.stdout
+    );
+    let denied = run(&["check", "--fixtures", path, "--deny-warnings"]);
+    assert_eq!(denied.code, Some(1));
+    let json = run(&["check", "--fixtures", path, "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["ok"], true);
+    let codes: Vec<&str> = value["lints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"grpc_double::lint::shadowed")
+            && codes.contains(&"grpc_double::lint::unreachable_state"),
+        "{codes:?}"
+    );
+    assert_eq!(
+        value["coverage"][0]["method"],
+        "userservice.UserService/GetUser"
+    );
+    assert_eq!(value["coverage"][0]["stubs"], 2);
+    let github = run(&["check", "--fixtures", path, "--format", "github-actions"]);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::warning file=") && l.contains(",line=3,col=3::")),
+        "{}",
+        github.stdout
+    );
+    assert!(
+        github
+            .stdout
+            .contains("::notice::userservice.UserService/Chat has no stub"),
+        "{}",
+        github.stdout
+    );
+}
+
+#[test]
+fn check_reports_fixture_errors_as_json_and_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("bad.yaml");
+    std::fs::write(
+        &fixture,
+        "- method: userservice.UserService/GetUser\n  then: { message: { nmae: x } }\n",
+    )
+    .unwrap();
+    let path = fixture.to_str().unwrap();
+    let json = run(&["check", "--fixtures", path, "--format", "json"]);
+    assert_eq!(json.code, Some(1));
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["ok"], false);
+    assert_eq!(
+        value["errors"][0]["code"],
+        "grpc_double::fixture::unknown_field"
+    );
+    assert_eq!(
+        (
+            value["errors"][0]["line"].as_u64(),
+            value["errors"][0]["col"].as_u64()
+        ),
+        (Some(2), Some(22))
+    );
+    let github = run(&["check", "--fixtures", path, "--format", "github-actions"]);
+    assert_eq!(github.code, Some(1));
+    assert!(
+        github.stdout.starts_with("::error file="),
+        "{}",
+        github.stdout
+    );
+    assert!(
+        github
+            .stdout
+            .contains(",line=2,col=22::unknown field `nmae`"),
+        "{}",
+        github.stdout
+    );
+}

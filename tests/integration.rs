@@ -6,10 +6,18 @@ mod common;
 mod serve;
 // Serve behaviour as case folders (fixtures/serve/<case>/{stubs,calls}.yaml), snapshot-tested.
 mod serve_cases;
+// Documentation examples: each is a tested fixture, or loads.
+mod docs;
+// Transport faults seen with a raw HTTP/2 client: GOAWAY, outages, trailers-only, resets.
+mod faults;
+// The standard gRPC interop cases against fixtures/interop, with a typed client.
+mod interop;
 // Fixture validation: every kind of bad fixture, located and snapshot-tested.
 mod serve_fixtures;
 // A property of the fixture loader: any message written as a reply decodes as written.
 mod fixture_property;
+// The admin HTTP API over real HTTP/1.1: every endpoint, the token, limits, sessions.
+mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
 // The crate's layers, read from src/: imports only point down.

@@ -4,12 +4,15 @@
 //! server from the stubs, replays the calls with a client for any method, checks each call's
 //! `expect` and snapshots the whole transcript.
 //!
-//! A call in `calls.yaml`:
+//! `calls.yaml` is a list of calls, or a mapping `{ proto: ../protos/x.proto, seed: 7, clock:
+//! 2024-01-01T00:00:00Z, calls: [ … ] }` naming the case's protos (else the bundled ones) and the
+//! server's seed and frozen clock. A call:
 //!
 //! ```yaml
 //! - call: userservice.UserService/GetUser      # or a raw path: /nope.Missing/Call
 //!   request: { user_id: "42" }                 # or `requests: [ … ]` for client and bidi streams
 //!   metadata: { x-tenant: acme }               # request headers (`-bin` keys in base64)
+//!   timeout: 50ms                              # sent as `grpc-timeout`
 //!   expect:                                    # each key given must equal the transcript's
 //!     status: OK
 //!     message: ""                              # the status message; or `message_contains`
@@ -27,22 +30,23 @@ use serde_json::{Value, json};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
 use crate::common::{
-    self,
     dynamic::{self, Answer},
     insta_settings,
 };
 
-fn schema_of(dir: &Path) -> Schema {
-    let protos: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "proto"))
-        .collect();
-    if protos.is_empty() {
-        Schema::bundled()
-    } else {
-        Schema::compile(&protos, [dir]).unwrap()
+/// The case's protos: `calls.yaml`'s `proto:` (relative to the case), else the bundled ones.
+fn schema_of(dir: &Path, calls: &Value) -> Schema {
+    match calls.get("proto").and_then(Value::as_str) {
+        Some(proto) => Schema::compile([dir.join(proto)], [] as [&Path; 0])
+            .unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), miette::Report::new(e))),
+        None => Schema::bundled(),
     }
+}
+
+/// A method of `grpc.health.v1.Health`, which every fake serves.
+fn health_method(name: &str) -> Option<prost_reflect::MethodDescriptor> {
+    let pool = prost_reflect::DescriptorPool::decode(tonic_health::pb::FILE_DESCRIPTOR_SET).ok()?;
+    grpc_double::schema::find_method(&pool, name)
 }
 
 fn yaml(path: &Path) -> Value {
@@ -153,7 +157,8 @@ fn check(case: &str, i: usize, expect: &Value, got: &Value) {
 
 async fn run_case(dir: &Path) -> Value {
     let case = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let schema = schema_of(dir);
+    let calls = yaml(&dir.join("calls.yaml"));
+    let schema = schema_of(dir, &calls);
     let stubs = match dir.join("stubs.yaml") {
         // Named as the case sees it, so messages that quote locations are stable.
         path if path.is_file() => {
@@ -163,25 +168,34 @@ async fn run_case(dir: &Path) -> Value {
     };
     let fixtures = Fixtures::load(&schema, &[stubs])
         .unwrap_or_else(|err| panic!("{case}: {:?}", miette::Report::new(err)));
-    let server = common::start(&schema, fixtures).await;
-    let channel = common::channel(&server).await;
-    let calls = yaml(&dir.join("calls.yaml"));
-    let mut out = Vec::new();
-    for (i, call) in calls
+    let mut options = grpc_double::ServerOptions::default();
+    options.log_calls = false;
+    options.seed = calls.get("seed").and_then(Value::as_u64).unwrap_or(0);
+    options.clock = calls
+        .get("clock")
+        .and_then(Value::as_str)
+        .map(|t| grpc_double::parse_rfc3339(t).expect("an RFC 3339 clock"));
+    let server = grpc_double::FakeServer::start(&schema, fixtures, options)
+        .await
+        .expect("the server starts");
+    let client = dynamic::raw_client(&server.uri());
+    let list = calls.get("calls").unwrap_or(&calls);
+    let list = list
         .as_array()
-        .expect("a list of calls")
-        .iter()
-        .enumerate()
-    {
+        .unwrap_or_else(|| panic!("{case}: calls.yaml is not a list of calls: {calls:#}"));
+    let mut out = Vec::new();
+    for (i, call) in list.iter().enumerate() {
         let name = call["call"].as_str().expect("`call` names the method");
         let path = if name.starts_with('/') {
             name.to_owned()
         } else {
             format!("/{name}")
         };
-        // An unknown method is called with the shape of GetUser (its bytes do not matter).
+        // The health service is served beside the protos; an unknown method is called with the
+        // shape of the first method (its bytes do not matter).
         let method = schema
             .method(name)
+            .or_else(|| health_method(name))
             .or_else(|| schema.services().next()?.methods().next())
             .expect("a method");
         let requests: Vec<DynamicMessage> = match (call.get("request"), call.get("requests")) {
@@ -194,8 +208,15 @@ async fn run_case(dir: &Path) -> Value {
                 .collect(),
             (None, None) => Vec::new(),
         };
-        let metadata = metadata(call.get("metadata").unwrap_or(&Value::Null));
-        let answer = dynamic::call(channel.clone(), &path, &method, requests, metadata).await;
+        let mut metadata = metadata(call.get("metadata").unwrap_or(&Value::Null));
+        if let Some(timeout) = call.get("timeout").and_then(Value::as_str) {
+            // grpc-timeout in milliseconds, as clients send it.
+            let ms = grpc_double::parse_duration(timeout)
+                .expect("a duration")
+                .as_millis();
+            metadata.insert("grpc-timeout", format!("{ms}m").parse().unwrap());
+        }
+        let answer = dynamic::call(client.clone(), &path, &method, requests, metadata).await;
         let got = transcript(&schema, call, &answer);
         check(&case, i, call.get("expect").unwrap_or(&Value::Null), &got);
         out.push(got);

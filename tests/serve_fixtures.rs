@@ -402,6 +402,127 @@ bad_fixture!(
     "bad.yaml:3:23"
 );
 
+bad_fixture!(
+    unclosed_bracket_is_reported_where_it_opened,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  then:
+    message: { name: [a, b
+- method: userservice.UserService/GetUser
+  then: { message: {} }
+",
+    "bad.yaml:4:22"
+);
+
+bad_fixture!(
+    status_code_out_of_range_says_0_to_16,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  then: { status: { code: 42 } }
+",
+    "bad.yaml:3:27"
+);
+
+bad_fixture!(
+    unknown_test_in_an_expr,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  when: { expr: \"request.user_id is matching('u-')\" }
+  then: { message: {} }
+",
+    "bad.yaml:3:17"
+);
+
+bad_fixture!(
+    bad_binary_header_value_points_at_its_entry,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  then:
+    message: {}
+    headers: { x-ok: fine, x-trace-bin: '***' }
+",
+    "bad.yaml:5:41"
+);
+
+bad_fixture!(
+    an_alias_bomb_is_rejected,
+    Schema::bundled(),
+    "
+a0: &a0 [x, x, x, x, x, x, x, x, x, x]
+a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]
+a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]
+a3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]
+a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]
+a5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]
+a6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]
+a7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]
+a8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]
+",
+    "bad.yaml:6:"
+);
+
+bad_fixture!(
+    set_state_needs_a_scenario,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  then: { message: {}, set_state: done }
+",
+    "bad.yaml:2:3"
+);
+
+bad_fixture!(
+    invalid_regex_is_located,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  when: { message: { user_id: { regex: '(unclosed' } } }
+  then: { message: {} }
+",
+    "bad.yaml:3:40"
+);
+
+bad_fixture!(
+    present_on_a_field_without_presence,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  when: { message: { user_id: { present: true } } }
+  then: { message: {} }
+",
+    "bad.yaml:3:33"
+);
+
+bad_fixture!(
+    conversation_on_a_unary_method,
+    Schema::bundled(),
+    "
+- method: userservice.UserService/GetUser
+  conversation: [ { send: { message: {} } } ]
+",
+    "bad.yaml:3:17"
+);
+
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    std::fs::write(
+        &path,
+        b"- method: userservice.UserService/GetUser\n  then: { message: { name: caf\xe9 } }\n",
+    )
+    .unwrap();
+    let err = FixtureSource::read(&path).unwrap_err();
+    let errors = err.fixture_errors().expect("a located fixture error");
+    let error = &errors.errors()[0];
+    assert_eq!((error.location().line, error.location().col), (2, 31));
+    assert_eq!(error.code(), "grpc_double::fixture::encoding");
+}
+
 #[test]
 fn every_problem_of_a_load_is_reported_at_once() {
     let found = locations(

@@ -38,10 +38,10 @@ def generate_stubs(out_dir):
     sys.path.insert(0, out_dir)
 
 
-def start_server(binary, work_dir):
-    ready = os.path.join(work_dir, "ready.json")
+def start_server(binary, work_dir, *args):
+    ready = os.path.join(work_dir, f"ready-{len(args)}.json")
     process = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--ready-file", ready],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--ready-file", ready, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -55,6 +55,86 @@ def start_server(binary, work_dir):
     with open(ready) as f:
         info = json.load(f)
     return process, info["grpc"][0]
+
+
+RETRY_CONFIG = json.dumps({
+    "methodConfig": [{
+        "name": [{"service": "userservice.UserService"}],
+        "retryPolicy": {
+            "maxAttempts": 4,
+            "initialBackoff": "0.01s",
+            "maxBackoff": "0.1s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
+        },
+    }]
+})
+
+
+def v2_checks(addr, users_pb2, users_pb2_grpc):
+    """The fixture language v2, as a Python client sees it."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    def retried():
+        channel = grpc.insecure_channel(addr, options=[("grpc.enable_retries", 1), ("grpc.service_config", RETRY_CONFIG)])
+        stub = users_pb2_grpc.UserServiceStub(channel)
+        reply = stub.GetUser(users_pb2.UserRequest(user_id="flaky-1"), timeout=10)
+        assert reply.name == "after 3 attempts", reply
+        channel.close()
+
+    def not_retried():
+        stub = users_pb2_grpc.UserServiceStub(grpc.insecure_channel(addr, options=[("grpc.enable_retries", 0)]))
+        try:
+            stub.GetUser(users_pb2.UserRequest(user_id="flaky-2"), timeout=10)
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE, err.code()
+            assert ("grpc-retry-pushback-ms", "1") in list(err.trailing_metadata()), err.trailing_metadata()
+            return
+        raise AssertionError("expected UNAVAILABLE without retries")
+
+    def rich_details():
+        stub = users_pb2_grpc.UserServiceStub(grpc.insecure_channel(addr))
+        try:
+            stub.GetUser(users_pb2.UserRequest(user_id="missing-7"))
+        except grpc.RpcError as err:
+            status = rpc_status.from_call(err)
+            assert status is not None, "no grpc-status-details-bin"
+            assert status.message == "no user missing-7", status.message
+            info = error_details_pb2.ErrorInfo()
+            assert status.details[0].Unpack(info), status.details[0]
+            assert (info.reason, info.metadata["user_id"]) == ("USER_NOT_FOUND", "missing-7"), info
+            bad = error_details_pb2.BadRequest()
+            assert status.details[1].Unpack(bad), status.details[1]
+            assert bad.field_violations[0].description == "missing-7 does not exist", bad
+            return
+        raise AssertionError("expected NOT_FOUND")
+
+    def deadline():
+        stub = users_pb2_grpc.UserServiceStub(grpc.insecure_channel(addr))
+        try:
+            stub.GetUser(users_pb2.UserRequest(user_id="slow"), timeout=0.2)
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED, err.code()
+            return
+        raise AssertionError("expected DEADLINE_EXCEEDED")
+
+    def bidi_metadata():
+        stub = users_pb2_grpc.UserServiceStub(grpc.insecure_channel(addr))
+        metadata = [("x-echo-initial", "hello"), ("x-echo-trailing-bin", b"\xab\xab\xab")]
+        call = stub.Chat(iter([users_pb2.ChatMessage(message="a"), users_pb2.ChatMessage(message="b")]), metadata=metadata)
+        replies = [r.message for r in call]
+        assert replies == ["echo a", "echo b"], replies
+        assert ("x-echo-initial", "hello") in list(call.initial_metadata()), call.initial_metadata()
+        assert ("x-echo-trailing-bin", b"\xab\xab\xab") in list(call.trailing_metadata()), call.trailing_metadata()
+
+    return [
+        ("v2: fail twice then succeed, through grpcio's retry policy", retried),
+        ("v2: UNAVAILABLE with grpc-retry-pushback-ms without retries", not_retried),
+        ("v2: rich error details with a templated message (grpcio-status)", rich_details),
+        ("v2: a delay past the deadline is DEADLINE_EXCEEDED", deadline),
+        ("v2: bidi headers and trailers echoed, -bin included", bidi_metadata),
+    ]
 
 
 def main():
@@ -168,6 +248,15 @@ def main():
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=30)
             check("SIGTERM stops the server with exit 0", lambda: (_ for _ in ()).throw(AssertionError(code)) if code != 0 else None)
+
+        v2 = os.path.join(ROOT, ".ci", "python", "v2.yaml")
+        process, addr = start_server(binary, work_dir, "--proto", os.path.join(ROOT, "proto", "users.proto"), "--fixtures", v2)
+        try:
+            for name, fn in v2_checks(addr, users_pb2, users_pb2_grpc):
+                check(name, fn)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
 
     failed = sum(1 for _, exc in results if exc is not None)
     print(f"{len(results) - failed} passed, {failed} failed")

@@ -1,6 +1,7 @@
 //! The `grpc-double` command line (clap only; every command calls into the library).
 
 mod breaking;
+mod check;
 mod exit;
 mod logging;
 mod output;
@@ -13,11 +14,10 @@ use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode, time::Duration}
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use grpc_double::{
-    BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureSource, Fixtures, Schema,
-    schema::{Input, Loader},
+    BUNDLED_FIXTURES, BUNDLED_FIXTURES_NAME, FixtureSource, Fixtures, Schema, schema::Loader,
 };
 
-use self::output::{CliError, Out};
+use self::output::CliError;
 
 /// A scriptable fake gRPC server, a buf-compatible breaking-change checker, and
 /// property-tested protobuf round trips.
@@ -57,7 +57,7 @@ enum Command {
     /// userservice.UserService from fixtures/users.yaml.
     Serve(serve::ServeArgs),
     /// Validate fixtures against protos without serving; exits 0 when every stub loads, 1 if not.
-    Check(CheckArgs),
+    Check(check::CheckArgs),
     /// Check that protos have no breaking changes against a previous version (a drop-in for
     /// `buf breaking`); exits 100 when there are.
     Breaking(breaking::BreakingArgs),
@@ -137,6 +137,11 @@ impl SchemaArgs {
         Ok(sources)
     }
 
+    /// Gets the fixture paths given (none: the bundled fixtures, or no fixtures).
+    pub(crate) fn fixture_paths(&self) -> &[PathBuf] {
+        &self.fixtures
+    }
+
     /// Loads the schema and validates the fixtures against it.
     pub(crate) fn load(&self) -> Result<(Schema, Fixtures, Vec<FixtureSource>), CliError> {
         let schema = self.schema()?;
@@ -144,21 +149,6 @@ impl SchemaArgs {
         let fixtures = Fixtures::load(&schema, &sources)?;
         Ok((schema, fixtures, sources))
     }
-}
-
-#[derive(Debug, Args)]
-struct CheckArgs {
-    #[command(flatten)]
-    schema: SchemaArgs,
-    /// Fixture drift: the old contract the fixtures were written against — a .proto file, a
-    /// directory, a descriptor set, or a git ref of this repository (`.git#branch=main,subdir=proto`).
-    /// Lists every stub that would fail to load against the new protos or silently change
-    /// meaning; exits 1 if there is any.
-    #[arg(long, value_name = "INPUT")]
-    against: Option<String>,
-    /// Include path for the --against protos. Repeatable.
-    #[arg(long = "against-include", value_name = "DIR")]
-    against_includes: Vec<PathBuf>,
 }
 
 /// Parses the command line and runs the command; errors are reported here.
@@ -176,7 +166,7 @@ pub(crate) fn run() -> ExitCode {
     logging::init(cli.quiet, cli.verbose, cli.log_format == LogFormat::Json);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Check(args) => check(&args),
+        Command::Check(args) => check::run(&args),
         Command::Breaking(args) => breaking::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Roundtrip(args) => roundtrip::run(args),
@@ -190,82 +180,6 @@ pub(crate) fn run() -> ExitCode {
             exit::code(exit::ERROR)
         }
     }
-}
-
-fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
-    if let Some(against) = &args.against {
-        return drift(args, against);
-    }
-    let (schema, fixtures, sources) = args.schema.load()?;
-    let mut out = Out::new();
-    let files: Vec<&str> = sources.iter().map(FixtureSource::name).collect();
-    out.line(format_args!(
-        "ok: {} stub{} for {} method{} in {}",
-        fixtures.len(),
-        if fixtures.len() == 1 { "" } else { "s" },
-        fixtures.methods().len(),
-        if fixtures.methods().len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        if files.is_empty() {
-            "no fixture files".to_owned()
-        } else {
-            files.join(", ")
-        }
-    ))?;
-    for (stub, by) in fixtures.shadowed() {
-        out.line(format_args!(
-            "warning: {stub} can never match: {by} has no `when` and is tried first"
-        ))?;
-    }
-    let covered = fixtures.methods();
-    for service in schema.services() {
-        for method in service.methods() {
-            let name = grpc_double::schema::method_name(&method);
-            if !covered.contains(&name) {
-                out.line(format_args!(
-                    "note: {name} has no stub; calls to it answer UNIMPLEMENTED"
-                ))?;
-            }
-        }
-    }
-    Ok(exit::code(exit::OK))
-}
-
-fn drift(args: &CheckArgs, against: &str) -> Result<ExitCode, CliError> {
-    let old = Input::parse(against)?.load(&args.against_includes)?;
-    let new = args.schema.schema()?;
-    let sources = args.schema.fixture_sources()?;
-    let mut out = Out::new();
-    let drifts = grpc_double::fixture_drift(&old, &new, &sources).map_err(|errors| {
-        CliError::Usage {
-            message: format!("the fixtures do not load against the old contract either ({} problems); fix them first", errors.errors().len()),
-            help: Some("run `grpc-double check` with the old protos to see them".into()),
-        }
-    })?;
-    if drifts.is_empty() {
-        out.line(format_args!(
-            "ok: no fixture drift between {against} and the new protos"
-        ))?;
-        return Ok(exit::code(exit::OK));
-    }
-    for drift in &drifts {
-        let level = if drift.breaks { "error" } else { "warning" };
-        out.line(format_args!(
-            "{}: {level}: {}",
-            drift.location, drift.message
-        ))?;
-    }
-    let breaks = drifts.iter().filter(|d| d.breaks).count();
-    out.line(format_args!(
-        "drift: {} problem{} ({breaks} would fail to load, {} would silently change meaning)",
-        drifts.len(),
-        if drifts.len() == 1 { "" } else { "s" },
-        drifts.len() - breaks
-    ))?;
-    Ok(exit::code(exit::ERROR))
 }
 
 /// Parses a duration flag: `250ms`, `1.5s`, `2m`; a bare number is milliseconds.

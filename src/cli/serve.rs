@@ -21,8 +21,9 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     listen: Vec<String>,
-    /// Once every listener serves, write `{"grpc": ["127.0.0.1:PORT", …], "pid": N}` to this
-    /// file (atomically), for test harnesses to wait on. Removed on shutdown.
+    /// Once every listener serves, write `{"grpc": ["127.0.0.1:PORT", …], "admin":
+    /// "127.0.0.1:PORT", "pid": N}` to this file (atomically), for test harnesses to wait on.
+    /// Removed on shutdown.
     #[arg(long, value_name = "PATH", env = "GRPC_DOUBLE_READY_FILE")]
     ready_file: Option<PathBuf>,
     /// Compress replies when the client accepts it. Compressed requests (gzip, zstd) are always
@@ -41,9 +42,60 @@ pub(crate) struct ServeArgs {
     /// Close the connection when a keepalive ping is not answered within this time.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     http2_keepalive_timeout: Option<Duration>,
+    /// Seed of the random source that templates (`random()`, `uuid()`, `fake_name()`…) and
+    /// `when.chance` draw from: the same seed gives the same values for the same calls in the
+    /// same order.
+    #[arg(long, value_name = "N", default_value_t = 0, env = "GRPC_DOUBLE_SEED")]
+    seed: u64,
+    /// Freeze the clock that templates read (`now()`), e.g. 2024-05-01T12:00:00Z.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_clock, env = "GRPC_DOUBLE_CLOCK")]
+    clock: Option<std::time::SystemTime>,
+    /// The most messages one reply may send (a generated stream is cut there with
+    /// RESOURCE_EXHAUSTED).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_stream_messages: usize,
     /// On SIGINT/SIGTERM, how long in-flight calls may finish before the server stops.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     shutdown_grace: Duration,
+    /// Serve the admin HTTP API (stubs, journal, verify, scenarios, health, reload, sessions)
+    /// on this address, e.g. 127.0.0.1:0. See docs/admin-api.md.
+    #[arg(long, value_name = "ADDR", env = "GRPC_DOUBLE_ADMIN")]
+    admin: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` on the admin API; without a token it listens on
+    /// loopback only.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GRPC_DOUBLE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+    /// The most calls the journal keeps (the oldest are dropped and counted); 0 turns it off.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        env = "GRPC_DOUBLE_JOURNAL_SIZE"
+    )]
+    journal_size: usize,
+    /// Forget a session (its stubs, states and calls) after it is unused this long; 0 keeps
+    /// sessions forever.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    session_ttl: Duration,
+    /// Do not watch the fixture files (SIGHUP and POST /api/reload still reload them).
+    #[arg(long)]
+    no_watch: bool,
+    /// How often to check the fixture files for changes.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "500ms")]
+    watch_interval: Duration,
+    /// On exit, write journal.json, unmatched.json, unused.json, stubs.json, summary.txt and
+    /// junit.xml (one case per `expect`) into this directory.
+    #[arg(long, value_name = "DIR", env = "GRPC_DOUBLE_REPORT_DIR")]
+    report_dir: Option<PathBuf>,
+    /// Exit with code 3 at shutdown if any call went unmatched or a stub's `expect` was not
+    /// met.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +103,11 @@ enum CompressionArg {
     None,
     Gzip,
     Zstd,
+}
+
+fn parse_clock(text: &str) -> Result<std::time::SystemTime, String> {
+    grpc_double::parse_rfc3339(text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 UTC time (e.g. 2024-05-01T12:00:00Z)"))
 }
 
 /// `4MiB`, `512KiB`, `64KB`, or bytes.
@@ -79,7 +136,8 @@ fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The server runs on its own runtime; this one only waits for signals.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| CliError::Io {
@@ -105,7 +163,25 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     options.keepalive_timeout = args.http2_keepalive_timeout;
     options.shutdown_grace = args.shutdown_grace;
     options.log_calls = true;
-    let server = FakeServer::start(&schema, fixtures, options).await?;
+    options.seed = args.seed;
+    options.clock = args.clock;
+    options.max_stream_messages = args.max_stream_messages;
+    options.journal_size = args.journal_size;
+    options.session_ttl = (!args.session_ttl.is_zero()).then_some(args.session_ttl);
+    options.admin.clone_from(&args.admin);
+    options.admin_token.clone_from(&args.admin_token);
+    let mut builder = FakeServer::builder()
+        .schema(schema)
+        .no_fixtures()
+        .loaded(fixtures)
+        .options(options)
+        .reload_from(args.schema.fixture_paths().to_vec());
+    if !args.no_watch {
+        builder = builder.watch(Some(args.watch_interval));
+    }
+    let server = builder.start().await?;
+    // The report and --strict judge the run; dropping the server must not judge it again.
+    server.verify_on_drop(false);
     let files: Vec<&str> = sources.iter().map(|s| s.name()).collect();
     tracing::info!(
         services = %server.services().join(", "),
@@ -120,6 +196,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let mut out = super::output::Out::new();
     for addr in server.addrs() {
         let _ = out.line(format_args!("grpc-double listening on {addr}"));
+    }
+    if let Some(addr) = server.admin_addr() {
+        let _ = out.line(format_args!("grpc-double admin API on http://{addr}"));
     }
     drop(out);
     // Signal handlers are installed before the ready file appears, so a harness may send
@@ -137,12 +216,49 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         tracing::info!("shutting down: finishing in-flight calls");
         stop.stop();
     });
+    let server = std::sync::Arc::new(server);
+    #[cfg(unix)]
+    reload_on_hangup(server.clone()).map_err(|source| CliError::Io {
+        what: "install the SIGHUP handler",
+        source,
+    })?;
     let result = server.wait().await;
     if let Some(path) = &args.ready_file {
         let _ = std::fs::remove_file(path);
     }
     result?;
+    let report = server.report();
+    if let Some(dir) = &args.report_dir {
+        report.write_to(dir, args.strict)?;
+        tracing::info!(dir = %dir.display(), "report written");
+    }
+    let summary = report.summary();
+    if report.failed(true) {
+        tracing::warn!("{}", summary.trim_end());
+    } else {
+        tracing::info!("{}", summary.trim_end());
+    }
+    if args.strict && report.failed(true) {
+        return Ok(exit::code(exit::STRICT));
+    }
     Ok(exit::code(exit::OK))
+}
+
+/// SIGHUP reloads the fixture files (validated first; an invalid change keeps the old ones).
+#[cfg(unix)]
+fn reload_on_hangup(server: std::sync::Arc<FakeServer>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let server = server.clone();
+            let status = tokio::task::spawn_blocking(move || server.reload()).await;
+            if let Ok(None) = status {
+                tracing::warn!("SIGHUP: no fixture files to reload (pass --fixtures)");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Registers SIGINT and SIGTERM now; the returned future completes on either.

@@ -114,15 +114,23 @@ impl Answer {
 
 /// Calls `method` with `requests` (one for unary and server-streaming methods) and collects
 /// everything the server answers.
-pub async fn call(
-    channel: tonic::transport::Channel,
+pub async fn call<T>(
+    channel: T,
     path: &str,
     method: &MethodDescriptor,
     requests: Vec<DynamicMessage>,
     metadata: MetadataMap,
-) -> Answer {
+) -> Answer
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("the channel is ready");
+    if grpc.ready().await.is_err() {
+        panic!("the channel is not ready");
+    }
     let path: http::uri::PathAndQuery = path.parse().expect("a method path");
     let codec = JsonCodec(method.output());
     // Every kind is called as a bidi stream: the server sees the same frames, and the client
@@ -148,6 +156,58 @@ pub async fn call(
     Answer::ok(headers, replies, trailers)
 }
 
+/// A plain HTTP/2 client for one server: unlike tonic's `Channel` it does not enforce
+/// `grpc-timeout` itself, so a test sees what the *server* does at the deadline.
+pub type RawClient = AddOrigin<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic::body::Body,
+    >,
+>;
+
+/// Connects a [`RawClient`] to `uri` (e.g. `http://127.0.0.1:50051`).
+pub fn raw_client(uri: &str) -> RawClient {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    AddOrigin {
+        inner: client,
+        origin: uri.parse().expect("a uri"),
+    }
+}
+
+/// Sets the scheme and authority tonic leaves out of request URIs.
+#[derive(Clone)]
+pub struct AddOrigin<S> {
+    inner: S,
+    origin: http::Uri,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AddOrigin<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> S::Future {
+        let mut parts = self.origin.clone().into_parts();
+        parts.path_and_query = req.uri().path_and_query().cloned();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+        self.inner.call(req)
+    }
+}
+
 /// The application metadata of a header or trailer map: transport keys (`content-type`,
 /// `grpc-*`, `date`) left out, `-bin` values as base64.
 pub fn custom_metadata(map: &MetadataMap) -> BTreeMap<String, String> {
@@ -157,13 +217,21 @@ pub fn custom_metadata(map: &MetadataMap) -> BTreeMap<String, String> {
         match entry {
             KeyAndValueRef::Ascii(key, value) => {
                 let key = key.as_str();
-                if key == "content-type" || key == "date" || key.starts_with("grpc-") {
+                if matches!(
+                    key,
+                    "content-type"
+                        | "date"
+                        | "grpc-status"
+                        | "grpc-message"
+                        | "grpc-encoding"
+                        | "grpc-accept-encoding"
+                ) {
                     continue;
                 }
                 out.insert(key.to_owned(), value.to_str().unwrap_or("?").to_owned());
             }
             KeyAndValueRef::Binary(key, value) => {
-                if key.as_str().starts_with("grpc-") {
+                if key.as_str() == "grpc-status-details-bin" {
                     continue;
                 }
                 let bytes = value.to_bytes().unwrap_or_default();

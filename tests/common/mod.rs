@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dynamic;
+pub mod h2raw;
 
 use std::{
     path::Path,

@@ -375,7 +375,12 @@ impl<'a> Converter<'a> {
                 Some(v)
             }
             Err(mut problem) => {
-                problem.set_message(format!("`{}`: {}", field.name(), problem.message()));
+                problem.set_message(format!(
+                    "`{}` ({}): {}",
+                    field.name(),
+                    kind_name(kind),
+                    problem.message()
+                ));
                 self.problem(node, problem);
                 None
             }
@@ -439,5 +444,10 @@ pub(crate) fn compile_error(error: CompileError) -> FixtureError {
         CompileError::UnknownField { message, help } => {
             FixtureError::new(Code::TemplateField, message).help(help)
         }
+        CompileError::UnknownHelper { what, name, help } => FixtureError::new(
+            Code::TemplateHelper,
+            format!("unknown template {what} `{name}`"),
+        )
+        .help(help),
     }
 }

@@ -9,8 +9,17 @@ use std::{fmt, ops::Range, sync::Arc};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-use super::source::FixtureSource;
 use crate::fake::model::FixtureLocation;
+
+/// What a problem is located in: a named text (a fixture file).
+pub(crate) trait Located {
+    /// The name shown in errors, e.g. `fixtures/users.yaml`.
+    fn name(&self) -> &str;
+    /// The whole text, shared with every diagnostic that points into it.
+    fn shared_text(&self) -> Arc<str>;
+    /// `file:line:col` of a byte offset.
+    fn location(&self, offset: usize) -> FixtureLocation;
+}
 
 macro_rules! codes {
     ($($variant:ident => $id:literal: $meaning:literal,)*) => {
@@ -44,7 +53,8 @@ macro_rules! codes {
 }
 
 codes! {
-    Yaml => "yaml": "a YAML syntax error or a duplicate key",
+    Yaml => "yaml": "a YAML syntax error, a duplicate key, or aliases that expand too far",
+    Encoding => "encoding": "a fixture file that is not UTF-8",
     TopLevel => "top_level": "the file is not a list of stubs",
     UnknownKey => "unknown_key": "a key that stubs, `when`, `then`, `status` or stream items do not take",
     ExpectedMapping => "expected_mapping": "a stub, `when`, `then` or metadata that is not a mapping",
@@ -70,6 +80,7 @@ codes! {
     UnknownType => "unknown_type": "an `\"@type\"` that names no loaded message type",
     TemplateSyntax => "template_syntax": "a template that does not parse",
     TemplateVariable => "template_variable": "a template variable that templates do not have",
+    TemplateHelper => "template_helper": "a test (`x is name`) or filter (`x | name`) that templates do not have",
     TemplateField => "template_field": "a `request.<field>` reference to a field the input type does not have",
     TemplateInMatcher => "template_in_matcher": "a template in `when` (use `when.expr`)",
     StreamMatcher => "stream_matcher": "`message` or `messages` in `when` on the wrong kind of method",
@@ -87,6 +98,7 @@ codes! {
     BadFault => "bad_fault": "an unknown HTTP/2 error code for `abort`",
     BadHealth => "bad_health": "a health status other than SERVING, NOT_SERVING or UNKNOWN",
     BadDuration => "bad_duration": "a delay that is not a duration",
+    BadExpect => "bad_expect": "an `expect` that is not a count (`1`, `never`, `{ at_least: 1 }`, `{ at_most: 3 }`)",
 }
 
 /// One problem in a fixture file, with its location, a label and a hint.
@@ -135,7 +147,7 @@ impl FixtureError {
     }
 
     /// Locates the problem at `span` of `source`.
-    pub(crate) fn at(mut self, source: &FixtureSource, span: Range<usize>) -> Self {
+    pub(crate) fn at(mut self, source: &impl Located, span: Range<usize>) -> Self {
         self.0.location = source.location(span.start);
         self.0.source = Some(NamedSource::new(source.name(), source.shared_text()));
         self.0.span = span;
@@ -154,6 +166,11 @@ impl FixtureError {
 
     pub(crate) fn set_message(&mut self, message: String) {
         self.0.message = message;
+    }
+
+    /// Gets the hint that says how to fix it, if there is one.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.help.as_deref()
     }
 
     /// Gets the stable error code, e.g. `grpc_double::fixture::unknown_field`.

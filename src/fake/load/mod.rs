@@ -22,7 +22,9 @@
 mod conversation;
 mod convert;
 mod diagnostic;
+mod expect;
 mod metadata;
+mod request;
 mod scalar;
 mod shape;
 mod source;
@@ -36,7 +38,6 @@ mod yaml;
 
 use std::collections::HashMap;
 
-pub(crate) use self::trace::{Meaning, Trace};
 use self::{
     convert::Converter,
     diagnostic::Code,
@@ -46,6 +47,10 @@ use self::{
 pub use self::{
     diagnostic::{FixtureError, FixtureErrors},
     source::FixtureSource,
+};
+pub(crate) use self::{
+    request::verify_request,
+    trace::{Meaning, Trace},
 };
 use crate::{
     Schema,
@@ -131,15 +136,8 @@ impl Load<'_> {
         let docs = match yaml::parse(source.text()) {
             Ok(docs) => docs,
             Err(err) => {
-                let end = (err.offset + 1).min(source.text().len()).max(err.offset);
                 let mut conv = Converter::new(source, &mut self.errors);
-                conv.error(
-                    err.offset..end,
-                    Code::Yaml,
-                    format!("invalid YAML: {}", err.message),
-                )
-                .label("here")
-                .emit(&mut conv);
+                syntax_error(&mut conv, source, &err);
                 return;
             }
         };
@@ -211,6 +209,42 @@ impl Load<'_> {
         if let Some(health) = then::health(&mut conv, node) {
             self.health.extend(health);
         }
+    }
+}
+
+/// A YAML syntax error, at what was left open when the parser noticed something later.
+fn syntax_error(conv: &mut Converter<'_>, source: &FixtureSource, err: &yaml::SyntaxError) {
+    let text = source.text();
+    let end = (err.offset + 1).min(text.len()).max(err.offset);
+    match err.unclosed {
+        Some((opened, what)) => {
+            let closer = match what {
+                '[' => "]",
+                '{' => "}",
+                '"' => "\"",
+                _ => "'",
+            };
+            let noticed = source.location(err.offset);
+            conv.error(
+                opened..opened + 1,
+                Code::Yaml,
+                format!(
+                    "invalid YAML: this `{what}` is never closed (the parser noticed at {}:{}: {})",
+                    noticed.line, noticed.col, err.message
+                ),
+            )
+            .label(format!("opened here, no `{closer}`"))
+            .help(format!("close it with `{closer}`"))
+            .emit(conv);
+        }
+        None => conv
+            .error(
+                err.offset..end,
+                Code::Yaml,
+                format!("invalid YAML: {}", err.message),
+            )
+            .label("here")
+            .emit(conv),
     }
 }
 

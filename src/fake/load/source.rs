@@ -3,7 +3,10 @@
 
 use std::{path::Path, sync::Arc};
 
-use super::yaml;
+use super::{
+    diagnostic::{Code, FixtureError, FixtureErrors, Located},
+    yaml,
+};
 use crate::{error::Error, fake::model::FixtureLocation};
 
 /// A fixture file's name and text.
@@ -31,8 +34,23 @@ impl FixtureSource {
     ///
     /// The file cannot be read or is not UTF-8.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
-        Ok(Self::new(path.display().to_string(), text))
+        let bytes = std::fs::read(path).map_err(|err| Error::io(path, err))?;
+        let name = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Self::new(name, text)),
+            Err(err) => {
+                let at = err.utf8_error().valid_up_to();
+                let source = Self::new(name, String::from_utf8_lossy(err.as_bytes()).into_owned());
+                let mut errors = FixtureErrors::default();
+                errors.push(
+                    FixtureError::new(Code::Encoding, "the file is not UTF-8")
+                        .label("this byte is not UTF-8")
+                        .help("save the file as UTF-8 (YAML and JSON fixtures are text)")
+                        .at(&source, at..at + 1),
+                );
+                Err(Error::diagnostics(errors))
+            }
+        }
     }
 
     /// Reads a fixture file, or every `.yaml`, `.yml` and `.json` file below a directory (sorted by
@@ -75,10 +93,6 @@ impl FixtureSource {
         &self.text
     }
 
-    pub(crate) fn shared_text(&self) -> Arc<str> {
-        self.text.clone()
-    }
-
     /// `file:line:col` of a byte offset.
     pub(crate) fn location(&self, offset: usize) -> FixtureLocation {
         let starts = self.lines.get_or_init(|| yaml::line_starts(&self.text));
@@ -88,5 +102,19 @@ impl FixtureSource {
             line,
             col,
         }
+    }
+}
+
+impl Located for FixtureSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn shared_text(&self) -> Arc<str> {
+        self.text.clone()
+    }
+
+    fn location(&self, offset: usize) -> FixtureLocation {
+        FixtureSource::location(self, offset)
     }
 }

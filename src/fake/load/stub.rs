@@ -10,6 +10,7 @@ use super::{
     conversation::conversation,
     convert::{Converter, compile_error},
     diagnostic::Code,
+    expect::expect,
     shape::{keys, scalar_text},
     source::FixtureSource,
     then::{Ctx, then},
@@ -26,7 +27,7 @@ use crate::{
     schema::{method_name, suggest},
 };
 
-pub(crate) const STUB_KEYS: [&str; 12] = [
+pub(crate) const STUB_KEYS: [&str; 13] = [
     "id",
     "name",
     "method",
@@ -39,6 +40,7 @@ pub(crate) const STUB_KEYS: [&str; 12] = [
     "scenario",
     "key",
     "mode",
+    "expect",
 ];
 
 /// What loading a stub reads and records besides the stub.
@@ -151,6 +153,14 @@ pub(crate) fn stub(
             None => ok = false,
         }
     }
+    let expect = match keys.get("expect") {
+        Some(&(_, node)) => {
+            let expect = expect(conv, node);
+            ok &= expect.is_some();
+            expect
+        }
+        None => None,
+    };
     let scenario = keys
         .get("scenario")
         .and_then(|&(_, n)| scalar_text(conv, n, "a scenario name"))
@@ -239,6 +249,7 @@ pub(crate) fn stub(
     stub.scenario = scenario;
     stub.key = key;
     stub.mode = mode;
+    stub.expect = expect;
     stub.origin = Some(origin);
     stub.relabel();
     Some(stub)

@@ -38,7 +38,14 @@ pub(crate) struct Scalar {
 pub(crate) struct SyntaxError {
     pub(crate) offset: usize,
     pub(crate) message: String,
+    /// A flow collection (`[`, `{`) or quote opened before the error and never closed: where
+    /// it was opened, and what opened it. Parsers notice such mistakes later, elsewhere.
+    pub(crate) unclosed: Option<(usize, char)>,
 }
+
+/// The most nodes that aliases may produce in one file (a "billion laughs" file asks for
+/// billions).
+pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
 
 impl Node {
     /// Gets the scalar when the node is one.
@@ -101,6 +108,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         docs: Vec::new(),
+        aliased: 0,
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|err| syntax_error(text, &err))?;
@@ -113,10 +121,62 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
 
 fn syntax_error(text: &str, err: &ScanError) -> SyntaxError {
     let marker = err.marker();
+    let at = offset(text, marker.byte_offset(), marker.index());
     SyntaxError {
-        offset: offset(text, marker.byte_offset(), marker.index()),
+        offset: at,
         message: err.info(),
+        unclosed: unclosed_before(text, at + 1),
     }
+}
+
+/// The innermost flow collection or quoted scalar still open at `upto` (comments and quoted
+/// text skipped), with where it opened.
+pub(crate) fn unclosed_before(text: &str, upto: usize) -> Option<(usize, char)> {
+    let mut open: Vec<(usize, char)> = Vec::new();
+    let bytes = text.as_bytes();
+    let end = upto.min(bytes.len());
+    let mut i = 0;
+    while i < end {
+        match bytes[i] {
+            b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                while i < end && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            quote @ (b'"' | b'\'') => {
+                let start = i;
+                i += 1;
+                let mut closed = false;
+                while i < bytes.len() {
+                    if quote == b'"' && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == quote {
+                        // '' is an escaped quote inside a single-quoted scalar.
+                        if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        closed = true;
+                        break;
+                    }
+                    i += 1;
+                }
+                if !closed || i >= end {
+                    return Some((start, quote as char));
+                }
+            }
+            b'[' | b'{' => open.push((i, bytes[i] as char)),
+            b']' | b'}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.pop()
 }
 
 /// Byte offset of a marker: the parser gives it for string input; fall back to the char index.
@@ -142,14 +202,33 @@ enum Frame {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
         merges: Vec<Node>,
+        /// Keys written so far, with where: duplicates are found in constant time.
+        seen: HashMap<String, usize>,
     },
 }
 
 struct Builder<'a> {
     text: &'a str,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, with how many nodes each holds.
+    anchors: HashMap<usize, (Node, usize)>,
     docs: Vec<Node>,
+    /// Nodes produced by aliases so far.
+    aliased: usize,
+}
+
+/// How many nodes a tree holds.
+fn size(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar(_) => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| size(k) + size(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -165,17 +244,29 @@ impl Builder<'_> {
                     }),
                 };
                 if anchor != 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node)
             }
             Event::Alias(id) => {
-                let Some(mut node) = self.anchors.get(&id).cloned() else {
+                let Some((node, nodes)) = self.anchors.get(&id) else {
                     return Err(SyntaxError {
                         offset: span.start,
                         message: "unknown alias".into(),
+                        unclosed: None,
                     });
                 };
+                self.aliased = self.aliased.saturating_add(*nodes);
+                if self.aliased > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        offset: span.start,
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (is this a \"billion laughs\" file?); write the repeated parts out, or use fewer nested aliases"
+                        ),
+                        unclosed: None,
+                    });
+                }
+                let mut node = node.clone();
                 node.span = span;
                 self.push(node)
             }
@@ -194,6 +285,7 @@ impl Builder<'_> {
                     entries: Vec::new(),
                     key: None,
                     merges: Vec::new(),
+                    seen: HashMap::new(),
                 });
                 Ok(())
             }
@@ -212,6 +304,7 @@ impl Builder<'_> {
                 _ => Err(SyntaxError {
                     offset: span.start,
                     message: "unbalanced sequence".into(),
+                    unclosed: None,
                 }),
             },
             Event::MappingEnd => match self.stack.pop() {
@@ -234,6 +327,7 @@ impl Builder<'_> {
                 _ => Err(SyntaxError {
                     offset: span.start,
                     message: "unbalanced mapping".into(),
+                    unclosed: None,
                 }),
             },
             Event::DocumentStart(..) => {
@@ -246,7 +340,8 @@ impl Builder<'_> {
 
     fn finish(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let nodes = size(&node);
+            self.anchors.insert(anchor, (node.clone(), nodes));
         }
         self.push(node)
     }
@@ -265,6 +360,7 @@ impl Builder<'_> {
                 entries,
                 key,
                 merges,
+                seen,
                 ..
             }) => match key.take() {
                 None => {
@@ -278,17 +374,19 @@ impl Builder<'_> {
                         return Ok(());
                     }
                     if let Some(text) = k_scalar.map(|s| &s.text)
-                        && let Some((first, _)) = entries
-                            .iter()
-                            .find(|(e, _)| e.as_scalar().is_some_and(|s| &s.text == text))
+                        && let Some(first) = seen.get(text.as_str())
                     {
-                        let line = line_of(self.text, first.span.start);
+                        let line = line_of(self.text, *first);
                         return Err(SyntaxError {
                             offset: k.span.start,
                             message: format!(
                                 "duplicate key `{text}` (first written on line {line})"
                             ),
+                            unclosed: None,
                         });
+                    }
+                    if let Some(text) = k_scalar.map(|s| s.text.clone()) {
+                        seen.insert(text, k.span.start);
                     }
                     entries.push((k, node));
                     Ok(())
@@ -445,6 +543,30 @@ mod tests {
                 "{offset}"
             );
         }
+    }
+
+    #[test]
+    fn an_alias_bomb_stops_at_the_limit() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message.contains("aliases expand to more than"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn unclosed_collections_are_found_where_they_opened() {
+        let text = "- a: [1, 2\n- b: 3\n";
+        assert_eq!(unclosed_before(text, text.len()), Some((5, '[')));
+        assert_eq!(unclosed_before("x: \"a[b\"\n", 9), None);
+        assert_eq!(unclosed_before("x: 'it''s\n", 10), Some((3, '\'')));
+        assert_eq!(unclosed_before("x: [a] # [\n", 11), None);
     }
 
     #[test]

@@ -234,6 +234,18 @@ impl Matcher {
         }
     }
 
+    /// How many of its checks hold for the call (for ranking near misses: of two stubs that
+    /// miss alike, the one that matched more is closer).
+    pub(crate) fn held(&self, call: &Call<'_>) -> usize {
+        match self {
+            Matcher::Fields(checks) => call
+                .request
+                .map_or(0, |m| checks.iter().filter(|c| c.holds(m)).count()),
+            Matcher::Metadata(checks) => checks.iter().filter(|c| c.holds(call)).count(),
+            other => usize::from(other.matches(call)),
+        }
+    }
+
     /// Whether the matcher reads the request message(s), as opposed to the call's metadata.
     pub(crate) fn reads_messages(&self) -> bool {
         match self {

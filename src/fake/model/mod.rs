@@ -34,5 +34,5 @@ pub use self::{
         MetadataEntry, PathStep, Payload, Reply, Respond, SequenceItem, StatusReply, Step,
         StreamItem, StreamPart,
     },
-    stub::{FixtureLocation, Fixtures, Mode, Stub},
+    stub::{Expect, FixtureLocation, Fixtures, Mode, START_STATE, Stub},
 };

@@ -276,6 +276,17 @@ pub enum Health {
     Unknown,
 }
 
+impl Health {
+    /// Gets the name the health protocol and the fixture language use (`SERVING`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Serving => "SERVING",
+            Health::NotServing => "NOT_SERVING",
+            Health::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 /// What a reply does to the server besides answering.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

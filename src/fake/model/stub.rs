@@ -1,6 +1,6 @@
 //! Stubs: a method, conditions on the call, and a reply; and a validated set of them.
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use prost_reflect::MethodDescriptor;
 
@@ -57,6 +57,9 @@ pub struct Stub {
     pub mode: Mode,
     /// Where it was written, for stubs loaded from a fixture file.
     pub origin: Option<FixtureLocation>,
+    /// How many calls it expects to answer (`expect:`): checked at shutdown (`--strict`,
+    /// `--report-dir`) and when a Rust [`FakeServer`](crate::FakeServer) is dropped.
+    pub expect: Option<Expect>,
     /// How logs and errors name the stub, formatted once.
     pub(crate) label: Arc<str>,
 }
@@ -81,6 +84,7 @@ impl Stub {
             key: None,
             mode: Mode::Reactive,
             origin: None,
+            expect: None,
             label: Arc::from(""),
         };
         stub.relabel();
@@ -105,6 +109,126 @@ impl Stub {
         method_name(&self.method)
     }
 }
+
+/// How many calls a stub expects, or a verification asks for: `exactly 1`, `at least 1`,
+/// `at most 3`, `between 2 and 4`, `never`.
+///
+/// Converts from a number (exactly) and from ranges, as in wiremock-rs:
+///
+/// ```
+/// use grpc_double::Expect;
+///
+/// assert_eq!(Expect::from(1), Expect::exactly(1));
+/// assert!(Expect::from(2..).holds(5));
+/// assert!(!Expect::from(..=3).holds(4));
+/// assert_eq!(Expect::from(2..=4).to_string(), "between 2 and 4 calls");
+/// assert_eq!(Expect::never().to_string(), "no calls");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// The fewest calls.
+    pub min: u64,
+    /// The most calls; `None` for no bound.
+    pub max: Option<u64>,
+}
+
+impl Expect {
+    /// Exactly `n` calls.
+    pub fn exactly(n: u64) -> Self {
+        Self {
+            min: n,
+            max: Some(n),
+        }
+    }
+
+    /// At least `n` calls.
+    pub fn at_least(n: u64) -> Self {
+        Self { min: n, max: None }
+    }
+
+    /// At most `n` calls.
+    pub fn at_most(n: u64) -> Self {
+        Self {
+            min: 0,
+            max: Some(n),
+        }
+    }
+
+    /// No call at all.
+    pub fn never() -> Self {
+        Self::exactly(0)
+    }
+
+    /// Whether `calls` calls meet the expectation.
+    pub fn holds(&self, calls: u64) -> bool {
+        calls >= self.min && self.max.is_none_or(|max| calls <= max)
+    }
+}
+
+fn calls(n: u64) -> String {
+    if n == 1 {
+        "1 call".to_owned()
+    } else {
+        format!("{n} calls")
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (0, Some(0)) => f.write_str("no calls"),
+            (min, Some(max)) if min == max => write!(f, "exactly {}", calls(min)),
+            (0, Some(max)) => write!(f, "at most {}", calls(max)),
+            (min, None) => write!(f, "at least {}", calls(min)),
+            (min, Some(max)) => write!(f, "between {min} and {}", calls(max)),
+        }
+    }
+}
+
+impl From<u64> for Expect {
+    fn from(n: u64) -> Self {
+        Self::exactly(n)
+    }
+}
+
+impl From<std::ops::RangeFrom<u64>> for Expect {
+    fn from(r: std::ops::RangeFrom<u64>) -> Self {
+        Self::at_least(r.start)
+    }
+}
+
+impl From<std::ops::RangeInclusive<u64>> for Expect {
+    fn from(r: std::ops::RangeInclusive<u64>) -> Self {
+        Self {
+            min: *r.start(),
+            max: Some(*r.end()),
+        }
+    }
+}
+
+impl From<std::ops::Range<u64>> for Expect {
+    fn from(r: std::ops::Range<u64>) -> Self {
+        Self {
+            min: r.start,
+            max: Some(r.end.saturating_sub(1)),
+        }
+    }
+}
+
+impl From<std::ops::RangeToInclusive<u64>> for Expect {
+    fn from(r: std::ops::RangeToInclusive<u64>) -> Self {
+        Self::at_most(r.end)
+    }
+}
+
+impl From<std::ops::RangeTo<u64>> for Expect {
+    fn from(r: std::ops::RangeTo<u64>) -> Self {
+        Self::at_most(r.end.saturating_sub(1))
+    }
+}
+
+/// The state every scenario starts in.
+pub const START_STATE: &str = "start";
 
 /// How a stub of a bidi method answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -160,6 +284,13 @@ impl Fixtures {
         }
     }
 
+    /// Adds another set's stubs (after this set's, at equal priority) and health.
+    pub fn extend(&mut self, other: Fixtures) {
+        self.stubs.extend(other.stubs);
+        self.stubs.sort_by_key(|s| std::cmp::Reverse(s.priority));
+        self.health.extend(other.health);
+    }
+
     /// Sets the health a service reports when the server starts.
     pub fn set_health(&mut self, service: impl Into<String>, health: Health) {
         self.health.push((service.into(), health));
@@ -183,24 +314,6 @@ impl Fixtures {
     /// Whether there are no stubs.
     pub fn is_empty(&self) -> bool {
         self.stubs.is_empty()
-    }
-
-    /// Lists stubs that can never answer, each with the catch-all stub (no `when`) tried before it,
-    /// e.g. `("stub `b` (f.yaml:9:3)", "stub `a` (f.yaml:2:3)")`.
-    pub fn shadowed(&self) -> Vec<(String, String)> {
-        let mut catch_all: HashMap<String, &Stub> = HashMap::new();
-        let mut out = Vec::new();
-        for stub in &self.stubs {
-            let method = stub.method_name();
-            match catch_all.get(&method) {
-                Some(first) => out.push((stub.to_string(), first.to_string())),
-                None if stub.when.is_empty() => {
-                    catch_all.insert(method, stub);
-                }
-                None => {}
-            }
-        }
-        out
     }
 
     /// Gets the methods that have at least one stub, sorted, e.g. `userservice.UserService/GetUser`.

@@ -110,7 +110,7 @@ impl Sink {
     }
 
     /// The reply of a client-streaming conversation.
-    pub(crate) fn into_response(self, slots: &Arc<Slots>) -> Result<Response<Bytes>, Status> {
+    pub(crate) fn into_response(self, out: &Out) -> Result<Response<Bytes>, Status> {
         let Sink::Single {
             headers,
             message,
@@ -122,9 +122,12 @@ impl Sink {
         if let Some(status) = status {
             return Err(status);
         }
-        let mut response =
-            Response::from_parts(headers, message.unwrap_or_default(), Default::default());
-        attach(&mut response, slots.clone());
+        let message = message.unwrap_or_default();
+        if let Some(capture) = &out.capture {
+            capture.reply(&message);
+        }
+        let mut response = Response::from_parts(headers, message, Default::default());
+        attach(&mut response, out.slots.clone());
         Ok(response)
     }
 }
@@ -137,10 +140,10 @@ pub(crate) async fn converse(
     inbound: &mut Streaming<DynamicMessage>,
     sink: &mut Sink,
 ) {
-    let Respond::Conversation(steps) = handler.entry.respond(choice) else {
+    let Respond::Conversation(steps) = choice.respond() else {
         return;
     };
-    let stub = &handler.entry.stubs[choice.stub];
+    let stub = choice.stub();
     let out = &setup.out;
     let received = Arc::new(Received::default());
     let mut last: Option<Arc<DynamicMessage>> = None;
@@ -169,6 +172,7 @@ pub(crate) async fn converse(
                     Err(status) => return sink.fail(status).await,
                 };
                 len = received.push(message.clone());
+                setup.note_received(&received, len);
                 last = Some(message);
                 let call = handler.call(setup, last.as_ref(), &received, len);
                 if !matchers.iter().all(|m| m.matches(&call)) {
@@ -191,6 +195,7 @@ pub(crate) async fn converse(
                 match next(inbound, out.deadline).await {
                     Ok(Some(message)) => {
                         len = received.push(message.clone());
+                        setup.note_received(&received, len);
                         last = Some(message);
                     }
                     Ok(None) => break,
@@ -224,7 +229,7 @@ pub(crate) async fn converse(
                     &effects.set_state,
                     stub.scenario
                         .as_ref()
-                        .and_then(|s| out.shared.scenarios.get(s)),
+                        .and_then(|s| handler.snapshot.scenario(s)),
                 ) {
                     let state = match next {
                         Computed::Fixed(s) => s.clone(),

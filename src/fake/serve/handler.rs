@@ -8,27 +8,47 @@ use prost_reflect::DynamicMessage;
 use tonic::{Extensions, metadata::MetadataMap};
 
 use super::{
+    journal::{Capture, StubRef},
     listen::ConnInfo,
-    route::MethodEntry,
+    route::{Choice, Lookup, MethodEntry, choose},
     state::Shared,
+    store::Snapshot,
     stream::{Deadline, Out},
     trailers::Slots,
 };
-use crate::fake::{model::Call, template::Received};
+use crate::fake::{
+    model::{Call, Stub},
+    template::Received,
+};
 
-/// Answers the calls of one method.
+/// Answers the calls of one method, from the stubs of one snapshot.
 #[derive(Clone)]
 pub(crate) struct Handler {
+    /// The shared route: the method's descriptors, name and the stubs every call sees.
     pub(crate) entry: Arc<MethodEntry>,
+    /// The route of the call's session, when the session has stubs of its own (tried first).
+    pub(crate) session_entry: Option<Arc<MethodEntry>>,
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) session: Option<String>,
     pub(crate) shared: Arc<Shared>,
 }
 
 /// What one call keeps while it is answered.
 pub(crate) struct Setup {
     pub(crate) metadata: MetadataMap,
-    pub(crate) extensions: Extensions,
     pub(crate) cache: OnceLock<minijinja::Value>,
     pub(crate) out: Out,
+    /// What the journal records of the call.
+    pub(crate) capture: Option<Arc<Capture>>,
+}
+
+impl Setup {
+    /// Notes the messages received so far, for the journal.
+    pub(crate) fn note_received(&self, received: &Arc<Received>, len: usize) {
+        if let Some(capture) = &self.capture {
+            capture.with(|c| c.received = Some((received.clone(), len)));
+        }
+    }
 }
 
 impl Handler {
@@ -41,9 +61,16 @@ impl Handler {
             env.peer = conn.peer.to_string();
         }
         let deadline = extensions.get::<Deadline>().map(|d| d.0);
+        let capture = extensions.get::<Arc<Capture>>().cloned();
+        if let Some(capture) = &capture {
+            let method = &self.entry.method;
+            capture.with(|c| {
+                c.input = Some(method.input());
+                c.output = Some(method.output());
+            });
+        }
         Setup {
             metadata,
-            extensions,
             cache: OnceLock::new(),
             out: Out {
                 env: Arc::new(env),
@@ -51,8 +78,84 @@ impl Handler {
                 shared: self.shared.clone(),
                 conn,
                 slots: Arc::new(Slots::default()),
+                capture: capture.clone(),
             },
+            capture,
         }
+    }
+
+    /// The routes to try, the session's first.
+    fn routes(&self) -> impl Iterator<Item = &Arc<MethodEntry>> {
+        self.session_entry
+            .iter()
+            .chain(std::iter::once(&self.entry))
+    }
+
+    /// Whether a stub answers bidi calls after they half-close.
+    pub(crate) fn has_collect(&self) -> bool {
+        self.routes().any(|r| r.has_collect)
+    }
+
+    /// Every stub of the method, the session's first.
+    pub(crate) fn stubs(&self) -> impl Iterator<Item = &Stub> {
+        self.routes().flat_map(|r| r.stubs.iter())
+    }
+
+    /// Chooses the stub that answers, and notes it (or the near miss) for the journal and log.
+    pub(crate) fn choose(
+        &self,
+        call: &Call<'_>,
+        setup: &Setup,
+        accept: impl Fn(&Stub) -> bool,
+    ) -> Result<Choice, tonic::Status> {
+        let lookup = Lookup {
+            scenarios: &self.snapshot.scenarios,
+            session: self.session.as_deref(),
+        };
+        let chosen = match &self.session_entry {
+            Some(session) => choose(&[session, &self.entry], call, &lookup, accept),
+            None => choose(&[&self.entry], call, &lookup, accept),
+        };
+        if let Some(capture) = &setup.capture {
+            capture.with(|c| {
+                if call.len > 0 || c.received.is_none() {
+                    c.received = Some((call.received.clone(), call.len));
+                }
+                match &chosen {
+                    Ok(choice) => {
+                        let stub = choice.stub();
+                        c.stub = Some(StubRef {
+                            label: stub.label.clone(),
+                            id: stub.id.as_deref().map(Arc::from),
+                        });
+                        c.near_miss = None;
+                    }
+                    Err(status) => c.near_miss = Some(status.message().to_owned()),
+                }
+            });
+        }
+        chosen
+    }
+
+    /// Chooses a conversation at the call's start, if one matches (no near miss noted).
+    pub(crate) fn conversation(&self, call: &Call<'_>, setup: &Setup) -> Option<Choice> {
+        let any = self
+            .stubs()
+            .any(|s| matches!(s.then, crate::fake::model::Respond::Conversation(_)));
+        if !any {
+            return None;
+        }
+        let choice = self
+            .choose(call, setup, |s| {
+                matches!(s.then, crate::fake::model::Respond::Conversation(_))
+            })
+            .ok();
+        if choice.is_none()
+            && let Some(capture) = &setup.capture
+        {
+            capture.with(|c| c.near_miss = None);
+        }
+        choice
     }
 
     pub(crate) fn call<'a>(

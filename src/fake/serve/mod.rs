@@ -5,16 +5,27 @@
 //! and only reads it.
 
 mod codec;
+mod control;
 mod converse;
 mod handler;
+mod journal;
 mod listen;
-mod log;
+mod observe;
 mod respond;
 mod route;
 mod server;
 mod service;
 mod state;
+mod store;
 mod stream;
 mod trailers;
+mod verify;
 
-pub use self::server::{Compression, FakeServer, ServerOptions, StopHandle};
+pub(crate) use self::{control::Control, journal::Query, server::Server};
+pub use self::{
+    control::{ScenarioState, SessionInfo, StubInfo},
+    journal::ReceivedCall,
+    observe::SESSION_HEADER,
+    server::{Compression, ServerOptions, StopHandle},
+    verify::{NearMiss, Verification},
+};

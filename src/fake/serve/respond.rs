@@ -18,7 +18,6 @@ pub(crate) use super::handler::Handler;
 use super::{
     converse::{Sink, converse},
     handler::Setup,
-    log::AnsweredBy,
     route::{Choice, reply_context},
     stream::{
         Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts, wait_delay,
@@ -34,17 +33,6 @@ pub(crate) type ReplyStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Status>> + Send>>;
 
 impl Handler {
-    fn choose(
-        &self,
-        call: &Call<'_>,
-        setup: &Setup,
-        accept: impl Fn(&crate::fake::Stub) -> bool,
-    ) -> Result<Choice, Status> {
-        let choice = self.entry.find(call, &self.shared, accept)?;
-        AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
-        Ok(choice)
-    }
-
     pub(crate) async fn unary(
         self,
         req: Request<DynamicMessage>,
@@ -69,14 +57,11 @@ impl Handler {
         // A conversation is chosen when the call starts, from its metadata.
         let empty = Arc::new(Received::default());
         let start = self.call(&setup, None, &empty, 0);
-        if let Ok(choice) = self.entry.find(&start, &self.shared, |s| {
-            matches!(s.then, Respond::Conversation(_))
-        }) {
-            AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
+        if let Some(choice) = self.conversation(&start, &setup) {
             drop(start);
             let mut sink = Sink::single();
             converse(&self, &setup, &choice, &mut inbound, &mut sink).await;
-            return sink.into_response(&setup.out.slots);
+            return sink.into_response(&setup.out);
         }
         drop(start);
         let mut messages = Vec::new();
@@ -100,9 +85,8 @@ impl Handler {
         choice: &Choice,
         setup: &Setup,
     ) -> Result<Response<Bytes>, Status> {
-        let reply = self
-            .entry
-            .reply(choice)
+        let reply = choice
+            .reply()
             .ok_or_else(|| Status::internal("the stub has no reply"))?;
         let ctx = reply_context(call, choice);
         let out = &setup.out;
@@ -123,14 +107,14 @@ impl Handler {
         let bytes = match reply.stream.first() {
             Some(StreamPart::Message(item)) => {
                 render::payload(&item.payload, &ctx).map_err(|e| {
-                    Status::internal(format!(
-                        "reply template of {} failed: {e}",
-                        self.entry.stubs[choice.stub]
-                    ))
+                    Status::internal(format!("reply template of {} failed: {e}", choice.stub()))
                 })?
             }
             _ => Bytes::new(),
         };
+        if let Some(capture) = &out.capture {
+            capture.reply(&bytes);
+        }
         let mut response = Response::from_parts(headers, bytes, Default::default());
         out.slots.set_trailers(trailers);
         attach(&mut response, out.slots.clone());
@@ -149,9 +133,8 @@ impl Handler {
         let choice = self.choose(&call, &setup, |s| {
             !matches!(s.then, Respond::Conversation(_))
         })?;
-        let reply = self
-            .entry
-            .reply(&choice)
+        let reply = choice
+            .reply()
             .ok_or_else(|| Status::internal("the stub has no reply"))?;
         let ctx = reply_context(&call, &choice);
         let out = setup.out.clone();
@@ -164,10 +147,9 @@ impl Handler {
             return Err(Status::with_metadata(Code::Ok, "", headers));
         }
         let (tx, rx) = mpsc::channel(1);
-        let entry = self.entry.clone();
         let task_out = out.clone();
         tokio::spawn(async move {
-            let Some(reply) = entry.reply(&choice) else {
+            let Some(reply) = choice.reply() else {
                 return;
             };
             stream_reply(&tx, reply, &ctx, &task_out).await;
@@ -198,12 +180,9 @@ impl Handler {
         let empty = Arc::new(Received::default());
         let (conversation, headers) = {
             let start = self.call(&setup, None, &empty, 0);
-            match self.entry.find(&start, &self.shared, |s| {
-                matches!(s.then, Respond::Conversation(_))
-            }) {
-                Ok(choice) => {
-                    AnsweredBy::note(&setup.extensions, &self.entry.stubs[choice.stub].label);
-                    let headers = match self.entry.respond(&choice) {
+            match self.conversation(&start, &setup) {
+                Some(choice) => {
+                    let headers = match choice.respond() {
                         Respond::Conversation(steps) => match steps.first() {
                             Some(Step::Headers(entries)) => {
                                 render_metadata(entries, &reply_context(&start, &choice))?
@@ -214,7 +193,7 @@ impl Handler {
                     };
                     (Some(choice), headers)
                 }
-                Err(_) => (None, self.reactive_headers(&start)?),
+                None => (None, self.reactive_headers(&start)?),
             }
         };
         tokio::spawn(async move {
@@ -239,7 +218,7 @@ impl Handler {
     /// The headers of the first reactive stub with headers whose conditions that do not read
     /// messages hold at the call's start.
     fn reactive_headers(&self, start: &Call<'_>) -> Result<MetadataMap, Status> {
-        for stub in &self.entry.stubs {
+        for stub in self.stubs() {
             let Some(reply) = stub.then.reply_for(1) else {
                 continue;
             };
@@ -249,7 +228,7 @@ impl Handler {
             let state = stub
                 .scenario
                 .as_ref()
-                .and_then(|s| self.shared.scenarios.get(s))
+                .and_then(|s| self.snapshot.scenario(s))
                 .map_or_else(|| Arc::from(""), |s| super::state::state_of(&s.lock(), ""));
             start.set_scenario_state(state);
             if stub
@@ -278,6 +257,7 @@ impl Handler {
                 Err(status) => return finish(&tx, Stop::Status(status)).await,
             };
             let len = received.push(message.clone());
+            setup.note_received(&received, len);
             let answer = {
                 let call = self.call(setup, Some(&message), &received, len);
                 match self.choose(&call, setup, reactive) {
@@ -287,7 +267,7 @@ impl Handler {
             };
             match answer {
                 Ok((ctx, choice)) => {
-                    let Some(reply) = self.entry.reply(&choice) else {
+                    let Some(reply) = choice.reply() else {
                         continue;
                     };
                     match self.answer(reply, &ctx, setup, &tx).await {
@@ -296,13 +276,13 @@ impl Handler {
                     }
                 }
                 // Collect stubs may still answer the messages no reactive stub took.
-                Err(_) if self.entry.has_collect => unanswered += 1,
+                Err(_) if self.has_collect() => unanswered += 1,
                 Err(status) => return finish(&tx, Stop::Status(status)).await,
             }
         }
         // Half-closed: a collect stub answers everything received, or the call ends OK.
         let len = received.with(usize::MAX, <[_]>::len);
-        if self.entry.has_collect {
+        if self.has_collect() {
             let last = received.get(len.saturating_sub(1));
             let answer = {
                 let call = self.call(setup, last.as_ref(), &received, len);
@@ -313,7 +293,7 @@ impl Handler {
             };
             match answer {
                 Ok((ctx, choice)) => {
-                    if let Some(reply) = self.entry.reply(&choice) {
+                    if let Some(reply) = choice.reply() {
                         match self.answer(reply, &ctx, setup, &tx).await {
                             Ok(trailers) => last_trailers = trailers,
                             Err(()) => return,

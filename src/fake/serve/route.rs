@@ -19,21 +19,51 @@ use std::{
 use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, Value};
 use tonic::Status;
 
-use super::state::{Scenario, Shared, state_of};
+use super::state::{Scenario, in_session, scoped_key, state_of};
 use crate::fake::{
     model::{Call, Computed, Miss, Reply, Respond, Stub, closeness},
     template::with_vars,
 };
 use crate::schema::value::show::{Style, show_message};
 
-/// Per-stub counts of matching calls, per key.
+/// Per-stub counts of matching calls, per key (and session).
 #[derive(Debug, Default)]
-struct Counter {
+pub(crate) struct Counter {
     plain: AtomicU64,
     keyed: Mutex<HashMap<String, u64>>,
 }
 
 impl Counter {
+    /// Gets how many calls the stub answered, over every key.
+    pub(crate) fn total(&self) -> u64 {
+        let keyed: u64 = self
+            .keyed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum();
+        self.plain.load(Ordering::Relaxed) + keyed
+    }
+
+    /// Gets how many calls of one session the stub answered.
+    pub(crate) fn in_session(&self, session: &str) -> u64 {
+        self.keyed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(key, _)| in_session(key, session))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Forgets the counts of one session.
+    pub(crate) fn forget_session(&self, session: &str) {
+        self.keyed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| !in_session(key, session));
+    }
+
     /// Claims the next attempt (1-based), unless `times` are used up.
     fn claim(&self, key: Option<&str>, times: Option<u64>) -> Option<u64> {
         let limit = times.unwrap_or(u64::MAX);
@@ -153,6 +183,8 @@ impl Index {
 /// The stub that answers a call, and for which turn.
 #[derive(Debug, Clone)]
 pub(crate) struct Choice {
+    /// The route it came from: the session's, or the shared one.
+    pub(crate) entry: Arc<MethodEntry>,
     pub(crate) stub: usize,
     /// This stub's matching calls so far (for its key), this one included.
     pub(crate) attempt: u64,
@@ -168,20 +200,25 @@ pub(crate) struct MethodEntry {
     /// `package.Service/Method`.
     pub(crate) name: String,
     pub(crate) stubs: Vec<Stub>,
-    counters: Vec<Counter>,
+    counters: Vec<Arc<Counter>>,
     index: Option<Index>,
     /// Whether some stub answers a bidi call after it half-closes (`mode: collect`).
     pub(crate) has_collect: bool,
 }
 
 impl MethodEntry {
-    pub(crate) fn new(method: MethodDescriptor, name: String, stubs: Vec<Stub>) -> Self {
+    pub(crate) fn new(
+        method: MethodDescriptor,
+        name: String,
+        stubs: Vec<(Stub, Arc<Counter>)>,
+    ) -> Self {
+        let (stubs, counters): (Vec<Stub>, Vec<Arc<Counter>>) = stubs.into_iter().unzip();
         let index = Index::build(&stubs);
         let has_collect = stubs
             .iter()
             .any(|s| s.mode == crate::fake::model::Mode::Collect);
         Self {
-            counters: stubs.iter().map(|_| Counter::default()).collect(),
+            counters,
             method,
             name,
             stubs,
@@ -193,37 +230,45 @@ impl MethodEntry {
     /// Chooses the first stub (by priority, then file order) whose conditions hold and whose
     /// turn is free; `accept` says which stubs take part (e.g. conversations at a call's start).
     pub(crate) fn find(
-        &self,
+        self: &Arc<Self>,
         call: &Call<'_>,
-        shared: &Shared,
-        accept: impl Fn(&Stub) -> bool,
-    ) -> Result<Choice, Status> {
+        lookup: &Lookup<'_>,
+        accept: &impl Fn(&Stub) -> bool,
+    ) -> Option<Choice> {
         let candidates: Vec<usize> = match (&self.index, call.request) {
             (Some(index), Some(request)) => index.candidates(request),
             _ => (0..self.stubs.len()).collect(),
         };
-        for i in candidates {
+        candidates.into_iter().find_map(|i| {
             let stub = &self.stubs[i];
             if !accept(stub) {
-                continue;
+                return None;
             }
-            if let Some(choice) = self.try_stub(i, stub, call, shared) {
-                return Ok(choice);
-            }
-        }
-        Err(self.unmatched(call, shared, &accept))
+            self.try_stub(i, stub, call, lookup)
+        })
     }
 
-    /// The stub's key for this call (`key: "{{ request.job_id }}"`).
-    fn key(stub: &Stub, call: &Call<'_>) -> Option<String> {
-        let template = stub.key.as_ref()?;
-        Some(template.render_text(call.context()).unwrap_or_default())
+    /// The stub's key for this call (`key: "{{ request.job_id }}"`), scoped to the session.
+    fn key(stub: &Stub, call: &Call<'_>, session: Option<&str>) -> Option<String> {
+        let key = stub
+            .key
+            .as_ref()
+            .map(|t| t.render_text(call.context()).unwrap_or_default());
+        scoped_key(session, key.as_deref())
     }
 
-    fn try_stub(&self, i: usize, stub: &Stub, call: &Call<'_>, shared: &Shared) -> Option<Choice> {
-        let key = Self::key(stub, call);
-        let scenario: Option<&Scenario> =
-            stub.scenario.as_ref().and_then(|s| shared.scenarios.get(s));
+    fn try_stub(
+        self: &Arc<Self>,
+        i: usize,
+        stub: &Stub,
+        call: &Call<'_>,
+        lookup: &Lookup<'_>,
+    ) -> Option<Choice> {
+        let key = Self::key(stub, call, lookup.session);
+        let scenario: Option<&Scenario> = stub
+            .scenario
+            .as_ref()
+            .and_then(|s| lookup.scenarios.get(s).map(|s| &**s));
         let Some(scenario) = scenario else {
             call.set_scenario_state(Arc::from(""));
             if !stub.when.iter().all(|m| m.matches(call)) {
@@ -231,6 +276,7 @@ impl MethodEntry {
             }
             let attempt = self.counters[i].claim(key.as_deref(), stub.times)?;
             return Some(Choice {
+                entry: self.clone(),
                 stub: i,
                 attempt,
                 key,
@@ -248,6 +294,7 @@ impl MethodEntry {
         }
         let attempt = self.counters[i].claim(key.as_deref(), stub.times)?;
         let choice = Choice {
+            entry: self.clone(),
             stub: i,
             attempt,
             key,
@@ -267,38 +314,36 @@ impl MethodEntry {
         Some(choice)
     }
 
-    /// UNIMPLEMENTED, naming the closest stub and why it did not match.
-    fn unmatched(
+    /// The closest stub to a call none matched, with its reasons and its distance.
+    pub(crate) fn closest(
         &self,
         call: &Call<'_>,
-        shared: &Shared,
+        lookup: &Lookup<'_>,
         accept: &impl Fn(&Stub) -> bool,
-    ) -> Status {
-        let name = &self.name;
-        let request = match call.request {
-            Some(message) if call.len <= 1 => {
-                truncate(&show_message(message, Style::MATCHING), 200)
-            }
-            _ => format!("{} messages", call.len),
-        };
-        let closest = self
-            .stubs
+    ) -> Option<(Vec<Miss>, &Stub, f64)> {
+        self.stubs
             .iter()
             .filter(|stub| accept(stub))
             .map(|stub| {
                 let state = stub
                     .scenario
                     .as_ref()
-                    .and_then(|s| shared.scenarios.get(s))
+                    .and_then(|s| lookup.scenarios.get(s).map(|s| &**s))
                     .map_or_else(
                         || Arc::from(""),
-                        |s| state_of(&s.lock(), &Self::key(stub, call).unwrap_or_default()),
+                        |s| {
+                            state_of(
+                                &s.lock(),
+                                &Self::key(stub, call, lookup.session).unwrap_or_default(),
+                            )
+                        },
                     );
                 call.set_scenario_state(state);
                 let mut misses: Vec<Miss> = Vec::new();
                 stub.when
                     .iter()
                     .for_each(|m| m.mismatches(call, &mut misses));
+                let held: usize = stub.when.iter().map(|m| m.held(call)).sum();
                 if misses.is_empty() {
                     misses.push(Miss {
                         reason: format!(
@@ -308,34 +353,30 @@ impl MethodEntry {
                         distance: 0.0,
                     });
                 }
-                (misses, stub)
+                // Each miss costs 0.5 to 1 (by how near the value came); each check that held
+                // takes off a little.
+                let distance = closeness(&misses) - 0.1 * held as f64;
+                (misses, stub, distance)
             })
             // Closest first; ties keep priority order.
-            .min_by(|(a, _), (b, _)| closeness(a).total_cmp(&closeness(b)));
-        let message = match closest {
-            None => format!(
-                "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
-            ),
-            Some((misses, stub)) => format!(
-                "no stub matched {name} (request: {request}); closest is {stub}: {}",
-                misses
-                    .iter()
-                    .map(|m| m.reason.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        };
-        Status::unimplemented(message)
+            .min_by(|(_, _, a), (_, _, b)| a.total_cmp(b))
+    }
+}
+
+impl Choice {
+    /// The stub that answers.
+    pub(crate) fn stub(&self) -> &Stub {
+        &self.entry.stubs[self.stub]
     }
 
-    /// The reply a choice answers with (`None` for a conversation).
-    pub(crate) fn reply(&self, choice: &Choice) -> Option<&Reply> {
-        self.stubs[choice.stub].then.reply_for(choice.attempt)
+    /// The reply it answers with (`None` for a conversation).
+    pub(crate) fn reply(&self) -> Option<&Reply> {
+        self.stub().then.reply_for(self.attempt)
     }
 
-    /// The conversation a choice runs.
-    pub(crate) fn respond(&self, choice: &Choice) -> &Respond {
-        &self.stubs[choice.stub].then
+    /// How the stub answers.
+    pub(crate) fn respond(&self) -> &Respond {
+        &self.stub().then
     }
 }
 
@@ -349,6 +390,54 @@ fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// Where a call looks stubs up: the published scenarios and its session.
+pub(crate) struct Lookup<'a> {
+    pub(crate) scenarios: &'a HashMap<String, Arc<Scenario>>,
+    pub(crate) session: Option<&'a str>,
+}
+
+/// Chooses among the session's route (first) and the shared one; UNIMPLEMENTED naming the
+/// closest stub of either when none matched.
+pub(crate) fn choose(
+    routes: &[&Arc<MethodEntry>],
+    call: &Call<'_>,
+    lookup: &Lookup<'_>,
+    accept: impl Fn(&Stub) -> bool,
+) -> Result<Choice, Status> {
+    if let Some(choice) = routes
+        .iter()
+        .find_map(|entry| entry.find(call, lookup, &accept))
+    {
+        return Ok(choice);
+    }
+    let Some(first) = routes.last() else {
+        return Err(Status::unimplemented("no route"));
+    };
+    let name = &first.name;
+    let request = match call.request {
+        Some(message) if call.len <= 1 => truncate(&show_message(message, Style::MATCHING), 200),
+        _ => format!("{} messages", call.len),
+    };
+    let closest = routes
+        .iter()
+        .filter_map(|entry| entry.closest(call, lookup, &accept))
+        .min_by(|(_, _, a), (_, _, b)| a.total_cmp(b));
+    let message = match closest {
+        None => format!(
+            "no stub for {name}; add one to your fixtures: `- method: {name}` (request: {request})"
+        ),
+        Some((misses, stub, _)) => format!(
+            "no stub matched {name} (request: {request}); closest is {stub}: {}",
+            misses
+                .iter()
+                .map(|m| m.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    Err(Status::unimplemented(message))
 }
 
 /// The template context of a chosen reply: the call's, with `attempt` and `state`.

@@ -1,9 +1,9 @@
-//! The fake server: listeners, health, reflection, the call log and graceful shutdown.
+//! The server engine: listeners, health, reflection, the call log and journal, sessions, and
+//! graceful shutdown.
 
 use std::{
     convert::Infallible,
     net::SocketAddr,
-    path::Path,
     sync::Arc,
     task::{Context, Poll},
     time::Duration,
@@ -19,15 +19,18 @@ use tonic::{body::Body, codec::CompressionEncoding};
 use tower::{Layer as _, ServiceExt as _, util::BoxCloneSyncService};
 
 use super::{
+    control::Control,
+    journal::Journal,
     listen::{Http2Settings, Lifecycle, ListenerControl, accept_loop},
-    log::CallLogLayer,
+    observe::ObserveLayer,
     service::{CallOptions, DynamicService},
     state::{Limits, Shared},
+    store::Store,
 };
 use crate::{
     Schema,
     error::{Error, ErrorKind, Result},
-    fake::model::Fixtures,
+    fake::model::{Fixtures, Health},
 };
 
 /// Reply compression, when the client accepts it.
@@ -70,6 +73,18 @@ pub struct ServerOptions {
     pub clock: Option<std::time::SystemTime>,
     /// The most messages one reply sends.
     pub max_stream_messages: usize,
+    /// The most calls the journal keeps (the oldest are dropped, and counted); 0 turns the
+    /// journal off.
+    pub journal_size: usize,
+    /// Sessions unused for this long are forgotten (their stubs, states and journal entries);
+    /// `None` keeps them.
+    pub session_ttl: Option<Duration>,
+    /// The admin HTTP API's address (`None`: no admin API).
+    pub admin: Option<String>,
+    /// The bearer token the admin API requires; without one, it only listens on loopback.
+    pub admin_token: Option<String>,
+    /// Worker threads of the server's runtime; `None`: one per core.
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -86,50 +101,33 @@ impl Default for ServerOptions {
             seed: 0,
             clock: None,
             max_stream_messages: 100_000,
+            journal_size: 10_000,
+            session_ttl: Some(Duration::from_secs(600)),
+            admin: None,
+            admin_token: None,
+            worker_threads: None,
         }
     }
 }
 
-/// A running fake gRPC server.
-///
-/// Dropping it stops the server; [`FakeServer::shutdown`] stops it gracefully and waits.
-///
-/// # Examples
-///
-/// ```no_run
-/// use grpc_double::{FakeServer, Fixtures, Schema, ServerOptions};
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// // Arrange
-/// let schema = Schema::bundled();
-/// let fixtures = Fixtures::bundled(&schema)?;
-/// let server = FakeServer::start(&schema, fixtures, ServerOptions::default()).await?;
-/// // Act: point a client at `server.uri()`.
-/// println!("{}", server.uri());
-/// // Assert, then:
-/// server.shutdown().await?;
-/// # Ok(()) }
-/// ```
+/// The engine of a running server, on the current tokio runtime: listeners, the dynamic
+/// service, the journal, the session sweeper. [`crate::FakeServer`] runs one on its own thread.
 #[derive(Debug)]
-pub struct FakeServer {
+pub(crate) struct Server {
     addrs: Vec<SocketAddr>,
-    services: Vec<String>,
+    control: Arc<Control>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Result<()>>>,
 }
 
-impl FakeServer {
+impl Server {
     /// Binds every listener and starts serving on the current tokio runtime.
     ///
     /// When this returns, every listener accepts connections.
-    ///
-    /// # Errors
-    ///
-    /// A listen address is invalid or cannot be bound.
-    pub async fn start(
+    pub(crate) async fn start(
         schema: &Schema,
         fixtures: Fixtures,
-        options: ServerOptions,
+        options: &ServerOptions,
     ) -> Result<Self> {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
@@ -155,14 +153,8 @@ impl FakeServer {
             max_message_size: options.max_message_size,
         };
         let (reporter, health) = tonic_health::server::health_reporter();
-        let scenarios: std::collections::BTreeSet<String> = fixtures
-            .stubs()
-            .iter()
-            .filter_map(|s| s.scenario.clone())
-            .collect();
         let start_health = fixtures.health().to_vec();
         let shared = Arc::new(Shared::new(
-            scenarios,
             reporter.clone(),
             options.seed,
             options.clock,
@@ -170,23 +162,35 @@ impl FakeServer {
                 max_stream_messages: options.max_stream_messages,
             },
         ));
-        let dynamic =
-            DynamicService::new(schema.services(), fixtures, call_options, shared.clone());
-        let services = dynamic.services().to_vec();
+        let services: Vec<String> = schema
+            .services()
+            .map(|s| s.full_name().to_owned())
+            .collect();
+        let store = Store::new(schema.services().collect(), fixtures);
+        let dynamic = DynamicService::new(
+            services.clone(),
+            store.published(),
+            call_options,
+            shared.clone(),
+        );
+        shared.set_health("", Health::Serving).await;
         for service in &services {
-            reporter
-                .set_service_status(service, tonic_health::ServingStatus::Serving)
-                .await;
+            shared.set_health(service, Health::Serving).await;
         }
         for (service, health) in start_health {
             shared.set_health(&service, health).await;
         }
-        let root = root_service(schema, dynamic, health, &options)?;
-        let service: BoxedService = if options.log_calls {
+        let journal = Arc::new(Journal::new(options.journal_size));
+        let control = Arc::new(Control::new(store, journal.clone(), shared, services));
+        let root = root_service(schema, dynamic, health, options)?;
+        let service: BoxedService = if options.log_calls || journal.is_on() {
             BoxCloneSyncService::new(
-                CallLogLayer
-                    .layer(root)
-                    .map_response(|response: http::Response<_>| response.map(Body::new)),
+                ObserveLayer {
+                    log: options.log_calls,
+                    journal,
+                }
+                .layer(root)
+                .map_response(|response: http::Response<_>| response.map(Body::new)),
             )
         } else {
             BoxCloneSyncService::new(root)
@@ -215,6 +219,9 @@ impl FakeServer {
             ));
         }
         drop(alive);
+        if let Some(ttl) = options.session_ttl {
+            tokio::spawn(sweep_sessions(control.clone(), ttl, stopped.clone()));
+        }
         let mut stop_watch = stop.subscribe();
         let grace = options.shutdown_grace;
         let task = tokio::spawn(async move {
@@ -230,50 +237,29 @@ impl FakeServer {
         });
         Ok(Self {
             addrs,
-            services,
+            control,
             stop,
             task: Some(task),
         })
     }
 
     /// Gets the bound addresses, in `--listen` order.
-    pub fn addrs(&self) -> &[SocketAddr] {
+    pub(crate) fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
 
-    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051`.
-    pub fn uri(&self) -> String {
-        self.addrs
-            .first()
-            .map_or_else(String::new, |addr| format!("http://{addr}"))
+    /// Gets what the server can be asked and told.
+    pub(crate) fn control(&self) -> &Arc<Control> {
+        &self.control
     }
 
-    /// Gets the full names of the served services, e.g. `userservice.UserService`.
-    pub fn services(&self) -> &[String] {
-        &self.services
+    /// Gets a handle that starts a graceful shutdown.
+    pub(crate) fn stop_handle(&self) -> StopHandle {
+        StopHandle(self.stop.clone())
     }
 
-    /// Stops accepting connections, lets in-flight calls finish (bounded by the grace period),
-    /// and waits.
-    ///
-    /// # Errors
-    ///
-    /// The server failed while running.
-    pub async fn shutdown(mut self) -> Result<()> {
-        let _ = self.stop.send(true);
-        self.wait_inner().await
-    }
-
-    /// Waits until the server stops (after [`FakeServer::stop_handle`] fires).
-    ///
-    /// # Errors
-    ///
-    /// The server failed while running.
-    pub async fn wait(mut self) -> Result<()> {
-        self.wait_inner().await
-    }
-
-    async fn wait_inner(&mut self) -> Result<()> {
+    /// Waits until the server stops (after its stop handle fires).
+    pub(crate) async fn wait(mut self) -> Result<()> {
         match self.task.take() {
             Some(task) => task
                 .await
@@ -281,39 +267,29 @@ impl FakeServer {
             None => Ok(()),
         }
     }
-
-    /// Gets a handle that starts a graceful shutdown from elsewhere (a signal handler).
-    pub fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.stop.clone())
-    }
-
-    /// Writes `{"grpc": ["127.0.0.1:PORT", …], "pid": N}` to `path` atomically (a temporary file
-    /// renamed into place), so that harnesses polling for the file never read half of it.
-    ///
-    /// # Errors
-    ///
-    /// The file cannot be written.
-    pub fn write_ready_file(&self, path: &Path) -> Result<()> {
-        let body = serde_json::json!({
-            "grpc": self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "pid": std::process::id(),
-        });
-        let file_name = path
-            .file_name()
-            .map_or_else(|| "ready".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, format!("{body}\n")).map_err(|err| Error::io(&tmp, err))?;
-        std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err))
-    }
 }
 
-impl Drop for FakeServer {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
 }
 
-/// Starts a graceful shutdown of a [`FakeServer`].
+/// Forgets idle sessions, checking a few times per TTL.
+async fn sweep_sessions(control: Arc<Control>, ttl: Duration, mut stopped: watch::Receiver<bool>) {
+    let every = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        for session in control.expire_sessions(ttl) {
+            tracing::info!(session, "session expired (idle longer than --session-ttl)");
+        }
+    }
+}
+
+/// Starts a graceful shutdown of a [`crate::FakeServer`].
 #[derive(Debug, Clone)]
 pub struct StopHandle(watch::Sender<bool>);
 
@@ -321,6 +297,11 @@ impl StopHandle {
     /// Starts the shutdown; idempotent.
     pub fn stop(&self) {
         let _ = self.0.send(true);
+    }
+
+    /// Gets a receiver that sees the shutdown start.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
     }
 }
 

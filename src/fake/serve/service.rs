@@ -5,24 +5,19 @@
 //! call costs one hash lookup on the path and no descriptor lookups by name.
 
 use std::{
-    collections::HashMap,
     convert::Infallible,
     sync::Arc,
     task::{Context, Poll},
 };
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
-use prost_reflect::ServiceDescriptor;
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
 use super::{
-    codec::DynamicCodec, respond::Handler, route::MethodEntry, state::Shared, stream::Deadline,
-    trailers::add_trailers,
-};
-use crate::{
-    fake::model::{Fixtures, Stub},
-    schema::method_name,
+    codec::DynamicCodec, observe::SESSION_HEADER, respond::Handler, state::Shared, store::Snapshot,
+    stream::Deadline, trailers::add_trailers,
 };
 
 /// Transport settings applied to every call.
@@ -34,13 +29,13 @@ pub(crate) struct CallOptions {
 
 #[derive(Debug)]
 struct Inner {
-    routes: HashMap<String, Arc<MethodEntry>>,
+    published: Arc<ArcSwap<Snapshot>>,
     services: Vec<String>,
     options: CallOptions,
     shared: Arc<Shared>,
 }
 
-/// Serves every method of the given services from the fixtures.
+/// Serves every method of the given services from the store's current snapshot.
 #[derive(Debug, Clone)]
 pub(crate) struct DynamicService {
     inner: Arc<Inner>,
@@ -48,41 +43,19 @@ pub(crate) struct DynamicService {
 
 impl DynamicService {
     pub(crate) fn new(
-        services: impl IntoIterator<Item = ServiceDescriptor>,
-        fixtures: Fixtures,
+        services: Vec<String>,
+        published: Arc<ArcSwap<Snapshot>>,
         options: CallOptions,
         shared: Arc<Shared>,
     ) -> Self {
-        let mut by_method: HashMap<String, Vec<Stub>> = HashMap::new();
-        for stub in fixtures.stubs {
-            by_method.entry(stub.method_name()).or_default().push(stub);
-        }
-        let mut routes = HashMap::new();
-        let mut names = Vec::new();
-        for service in services {
-            names.push(service.full_name().to_owned());
-            for method in service.methods() {
-                let name = method_name(&method);
-                let stubs = by_method.remove(&name).unwrap_or_default();
-                routes.insert(
-                    format!("/{name}"),
-                    Arc::new(MethodEntry::new(method, name, stubs)),
-                );
-            }
-        }
         Self {
             inner: Arc::new(Inner {
-                routes,
-                services: names,
+                published,
+                services,
                 options,
                 shared,
             }),
         }
-    }
-
-    /// Gets the full names of the services served, e.g. `userservice.UserService`.
-    pub(crate) fn services(&self) -> &[String] {
-        &self.inner.services
     }
 }
 
@@ -102,10 +75,22 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let inner = self.inner.clone();
         async move {
-            let Some(entry) = inner.routes.get(req.uri().path()).cloned() else {
-                let status = unknown_method(&inner, req.uri().path());
+            let snapshot = inner.published.load_full();
+            let path = req.uri().path();
+            let Some(entry) = snapshot.shared.get(path).cloned() else {
+                let status = unknown_method(&inner, path);
                 return Ok(status.into_http());
             };
+            let session = req
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            let session_entry = session.as_deref().and_then(|s| {
+                snapshot.touch(s);
+                snapshot.sessions.get(s)?.get(path).cloned()
+            });
             match deadline(req.headers()) {
                 Ok(Some(deadline)) => {
                     if deadline <= tokio::time::Instant::now() {
@@ -129,6 +114,9 @@ where
             }
             let handler = Handler {
                 entry,
+                session_entry,
+                snapshot,
+                session,
                 shared: inner.shared.clone(),
             };
             let response = match (

@@ -5,7 +5,7 @@
 //! only by the stubs of that scenario), and health is tonic's reporter.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -17,8 +17,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::fake::{model::Health, template::CallEnv};
 
-/// The state every scenario starts in.
-pub(crate) const START: &str = "start";
+use crate::fake::model::START_STATE as START;
 
 /// Limits of one call.
 #[derive(Debug, Clone)]
@@ -33,7 +32,39 @@ pub(crate) struct Scenario {
     states: Mutex<HashMap<String, Arc<str>>>,
 }
 
+/// The key a scenario state or a counter is kept under: the session's, then the stub's key.
+pub(crate) fn scoped_key(session: Option<&str>, key: Option<&str>) -> Option<String> {
+    match (session, key) {
+        (None, None) => None,
+        (None, Some(key)) => Some(key.to_owned()),
+        (Some(session), key) => Some(format!("{session}\u{1}{}", key.unwrap_or(""))),
+    }
+}
+
+/// Whether a scoped key belongs to `session`.
+pub(crate) fn in_session(scoped: &str, session: &str) -> bool {
+    scoped
+        .strip_prefix(session)
+        .is_some_and(|rest| rest.starts_with('\u{1}'))
+}
+
 impl Scenario {
+    /// Forgets the states of one session.
+    pub(crate) fn forget_session(&self, session: &str) {
+        self.lock().retain(|key, _| !in_session(key, session));
+    }
+
+    /// Gets every state, by scoped key.
+    pub(crate) fn states(&self) -> Vec<(String, Arc<str>)> {
+        let mut out: Vec<(String, Arc<str>)> = self
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Locks the scenario for a read-check-write.
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
@@ -51,14 +82,14 @@ pub(crate) struct Shared {
     seq: AtomicU64,
     seed: u64,
     clock: Option<SystemTime>,
-    pub(crate) scenarios: HashMap<String, Scenario>,
     pub(crate) health: HealthReporter,
+    /// The health last set per service, to read back (tonic's reporter only writes).
+    health_now: Mutex<BTreeMap<String, Health>>,
     pub(crate) limits: Limits,
 }
 
 impl Shared {
     pub(crate) fn new(
-        scenarios: impl IntoIterator<Item = String>,
         health: HealthReporter,
         seed: u64,
         clock: Option<SystemTime>,
@@ -68,11 +99,8 @@ impl Shared {
             seq: AtomicU64::new(0),
             seed,
             clock,
-            scenarios: scenarios
-                .into_iter()
-                .map(|name| (name, Scenario::default()))
-                .collect(),
             health,
+            health_now: Mutex::new(BTreeMap::new()),
             limits,
         }
     }
@@ -83,8 +111,20 @@ impl Shared {
         CallEnv::new(seq, self.seed, self.clock.unwrap_or_else(SystemTime::now))
     }
 
+    /// Gets the health last set per service.
+    pub(crate) fn health_now(&self) -> BTreeMap<String, Health> {
+        self.health_now
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Sets the health of a service.
     pub(crate) async fn set_health(&self, service: &str, health: Health) {
+        self.health_now
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(service.to_owned(), health);
         let status = match health {
             Health::Serving => ServingStatus::Serving,
             Health::NotServing => ServingStatus::NotServing,

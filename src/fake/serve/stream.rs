@@ -8,7 +8,7 @@ use prost_reflect::DynamicMessage;
 use tokio::{sync::mpsc, time::Instant};
 use tonic::{Code, Status, Streaming, metadata::MetadataMap};
 
-use super::{listen::ConnInfo, state::Shared, trailers::Slots};
+use super::{journal::Capture, listen::ConnInfo, state::Shared, trailers::Slots};
 use crate::fake::{
     model::{Delay, Effects, StatusReply, StreamPart, render},
     template::{CallEnv, with_vars},
@@ -29,6 +29,8 @@ pub(crate) struct Out {
     pub(crate) shared: Arc<Shared>,
     pub(crate) conn: Option<ConnInfo>,
     pub(crate) slots: Arc<Slots>,
+    /// What the journal records of the call (`None` when the journal is off).
+    pub(crate) capture: Option<Arc<Capture>>,
 }
 
 /// Why sending stopped early.
@@ -110,7 +112,6 @@ pub(crate) async fn send_parts(
     out: &Out,
     sent: &mut usize,
 ) -> Result<(), Stop> {
-    let limit = out.shared.limits.max_stream_messages;
     for part in parts {
         match part {
             StreamPart::Message(item) => {
@@ -119,7 +120,7 @@ pub(crate) async fn send_parts(
                     .map_err(Stop::Status)?;
                 let bytes = render::payload(&item.payload, ctx)
                     .map_err(|e| Stop::Status(template_failed(e)))?;
-                push(tx, bytes, sent, limit).await?;
+                push(tx, bytes, sent, out).await?;
             }
             StreamPart::Each(generated) => {
                 let items = generated
@@ -153,10 +154,11 @@ pub(crate) async fn send_parts(
                         .map_err(Stop::Status)?;
                     let bytes = render::payload(&generated.payload, &item_ctx)
                         .map_err(|e| Stop::Status(template_failed(e)))?;
-                    push(tx, bytes, sent, limit).await?;
+                    push(tx, bytes, sent, out).await?;
                 }
             }
             StreamPart::Abort(code) => {
+                settle(tx).await;
                 out.slots.abort(*code);
                 return Err(Stop::Aborted);
             }
@@ -165,11 +167,29 @@ pub(crate) async fn send_parts(
     Ok(())
 }
 
-async fn push(tx: &Tx, bytes: Bytes, sent: &mut usize, limit: usize) -> Result<(), Stop> {
+/// Lets the messages before a reset reach the client: a reset discards what HTTP/2 still
+/// holds for the stream, so wait until the body took every message, then a moment for the
+/// connection to write them.
+async fn settle(tx: &Tx) {
+    while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+/// How long a reset waits for the messages before it to be written.
+const SETTLE: Duration = Duration::from_millis(50);
+
+async fn push(tx: &Tx, bytes: Bytes, sent: &mut usize, out: &Out) -> Result<(), Stop> {
+    let limit = out.shared.limits.max_stream_messages;
     if *sent >= limit {
         return Err(Stop::Status(Status::resource_exhausted(format!(
             "the reply has more than {limit} messages (--max-stream-messages)"
         ))));
+    }
+    if let Some(capture) = &out.capture {
+        capture.reply(&bytes);
     }
     tx.send(Ok(bytes)).await.map_err(|_| Stop::Gone)?;
     *sent += 1;

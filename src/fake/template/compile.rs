@@ -28,6 +28,12 @@ pub(crate) enum CompileError {
     UnknownVariable { name: String, help: String },
     /// `request.<field>` names no field of the input type.
     UnknownField { message: String, help: String },
+    /// A test (`x is name`) or filter (`x | name`) that minijinja does not have.
+    UnknownHelper {
+        what: &'static str,
+        name: String,
+        help: String,
+    },
 }
 
 /// Compiles templates into one environment while fixtures load.
@@ -35,6 +41,8 @@ pub(crate) struct TemplateCompiler {
     env: Environment<'static>,
     slot: Arc<OnceLock<Environment<'static>>>,
     next: usize,
+    /// Tests and filters already probed, and whether they exist.
+    probed: std::collections::HashMap<(&'static str, String), bool>,
 }
 
 /// What a template may refer to: the method's input type, and local names (the element of a
@@ -79,6 +87,7 @@ impl TemplateCompiler {
             env,
             slot: Arc::new(OnceLock::new()),
             next: 0,
+            probed: std::collections::HashMap::new(),
         }
     }
 
@@ -134,6 +143,9 @@ impl TemplateCompiler {
         for var in vars {
             check_reference(&var, scope)?;
         }
+        for (what, name) in helpers_used(source) {
+            self.check_helper(what, name)?;
+        }
         Ok(Template {
             env: self.slot.clone(),
             name,
@@ -142,10 +154,146 @@ impl TemplateCompiler {
         })
     }
 
+    /// Checks that a test or filter exists, by rendering a probe that uses it (minijinja reports
+    /// unknown ones only when rendering reaches them, so a false `expr` would hide a typo).
+    fn check_helper(&mut self, what: &'static str, name: String) -> Result<(), CompileError> {
+        let key = (what, name);
+        let known = match self.probed.get(&key) {
+            Some(known) => *known,
+            None => {
+                let probe = match what {
+                    "test" => format!("{{% if none is {} %}}{{% endif %}}", key.1),
+                    _ => format!("{{{{ none | {} }}}}", key.1),
+                };
+                let unknown = match self.env.render_str(&probe, ()) {
+                    Err(err) => matches!(
+                        err.kind(),
+                        minijinja::ErrorKind::UnknownTest | minijinja::ErrorKind::UnknownFilter
+                    ),
+                    Ok(_) => false,
+                };
+                self.probed.insert(key.clone(), !unknown);
+                !unknown
+            }
+        };
+        if known {
+            return Ok(());
+        }
+        let (what, name) = key;
+        let list: &[&str] = if what == "test" {
+            &[
+                "defined",
+                "none",
+                "true",
+                "false",
+                "string",
+                "number",
+                "startingwith",
+                "endingwith",
+                "containing",
+                "in",
+                "eq",
+                "gt",
+                "lt",
+                "even",
+                "odd",
+                "divisibleby",
+            ]
+        } else {
+            &[
+                "length",
+                "list",
+                "map",
+                "select",
+                "selectattr",
+                "rejectattr",
+                "join",
+                "default",
+                "upper",
+                "lower",
+                "trim",
+                "replace",
+                "int",
+                "float",
+                "first",
+                "last",
+                "sum",
+                "sort",
+                "unique",
+                "b64encode",
+                "b64decode",
+                "tojson",
+            ]
+        };
+        Err(CompileError::UnknownHelper {
+            what,
+            help: crate::schema::did_you_mean(
+                &name,
+                list.iter().copied(),
+                &format!("{what}s include: "),
+            ),
+            name,
+        })
+    }
+
     /// Finishes loading: every template compiled so far becomes renderable.
     pub(crate) fn finish(self) {
         let _ = self.slot.set(self.env);
     }
+}
+
+/// The tests (`x is name`, `x is not name`) and filters (`x | name`) a template's source names,
+/// outside string literals.
+fn helpers_used(source: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    let ident = |from: usize| -> (String, usize) {
+        let mut j = from;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        let start = j;
+        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+            j += 1;
+        }
+        (source[start..j].to_owned(), j)
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'|' if bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|') => {
+                let (name, next) = ident(i + 1);
+                if !name.is_empty() {
+                    out.push(("filter", name));
+                }
+                i = next;
+                continue;
+            }
+            b'i' if source[i..].starts_with("is")
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_whitespace) =>
+            {
+                let (mut name, mut next) = ident(i + 2);
+                if name == "not" {
+                    (name, next) = ident(next);
+                }
+                if !name.is_empty() {
+                    out.push(("test", name));
+                }
+                i = next;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 /// `{{ expr }}` and nothing else: the expression.

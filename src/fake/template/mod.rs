@@ -26,6 +26,7 @@ mod convert;
 mod helpers;
 mod render;
 
+pub(crate) use self::helpers::rfc3339;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
     context::{Received, context, metadata_value, with_vars},

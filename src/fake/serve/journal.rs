@@ -1,0 +1,326 @@
+//! The call journal: every call the server answered, as plain data a test can query.
+//!
+//! A call records into its own [`Capture`] while it runs (one uncontended lock per call); when it
+//! ends, the capture becomes an [`Entry`] in one of several shards, so recording never
+//! serialises calls. The journal keeps the newest `--journal-size` entries and counts the ones it
+//! dropped. Messages are kept as the server saw them (shared, not copied) and turned into JSON
+//! only when someone reads the journal.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
+use tonic::metadata::{KeyAndValueRef, MetadataMap};
+
+use crate::fake::{model::code_name, template::Received};
+
+/// The most replies one entry keeps (the rest are counted).
+const MAX_REPLIES: usize = 100;
+const SHARDS: usize = 16;
+
+/// Which stub answered, as the journal and verification name it.
+#[derive(Debug, Clone)]
+pub(crate) struct StubRef {
+    /// `stub `id` (file:line:col)`.
+    pub(crate) label: Arc<str>,
+    pub(crate) id: Option<Arc<str>>,
+}
+
+/// What one call records while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct CaptureData {
+    pub(crate) input: Option<MessageDescriptor>,
+    pub(crate) output: Option<MessageDescriptor>,
+    pub(crate) received: Option<(Arc<Received>, usize)>,
+    pub(crate) replies: Vec<Bytes>,
+    pub(crate) replies_dropped: usize,
+    pub(crate) headers: MetadataMap,
+    pub(crate) trailers: MetadataMap,
+    pub(crate) stub: Option<StubRef>,
+    pub(crate) near_miss: Option<String>,
+}
+
+/// A call's capture, shared by its handler (which fills it) and the layer that ends the call.
+#[derive(Debug, Default)]
+pub(crate) struct Capture(Mutex<CaptureData>);
+
+impl Capture {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CaptureData) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Notes a reply message sent.
+    pub(crate) fn reply(&self, bytes: &Bytes) {
+        self.with(|c| {
+            if c.replies.len() < MAX_REPLIES {
+                c.replies.push(bytes.clone());
+            } else {
+                c.replies_dropped += 1;
+            }
+        });
+    }
+
+    pub(crate) fn take(&self) -> CaptureData {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One call, as recorded.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    /// `/package.Service/Method`.
+    pub(crate) path: Arc<str>,
+    pub(crate) session: Option<String>,
+    pub(crate) started: SystemTime,
+    pub(crate) duration: Duration,
+    pub(crate) peer: Option<String>,
+    pub(crate) listener: Option<String>,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) code: i32,
+    pub(crate) message: String,
+    pub(crate) data: CaptureData,
+}
+
+/// The journal: bounded, sharded.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    shards: Vec<Mutex<VecDeque<Arc<Entry>>>>,
+    per_shard: usize,
+    seq: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Which entries a query wants.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Query {
+    /// `package.Service/Method`.
+    pub(crate) method: Option<String>,
+    /// A stub's id or label.
+    pub(crate) stub: Option<String>,
+    /// A status name (`NOT_FOUND`) or number.
+    pub(crate) status: Option<i32>,
+    /// `Some(None)`: calls without a session.
+    pub(crate) session: Option<Option<String>>,
+    pub(crate) since: Option<SystemTime>,
+    pub(crate) until: Option<SystemTime>,
+    /// Only calls no stub answered.
+    pub(crate) unmatched: bool,
+    pub(crate) limit: Option<usize>,
+}
+
+impl Journal {
+    /// A journal keeping at most `size` entries (0 keeps none).
+    pub(crate) fn new(size: usize) -> Self {
+        let per_shard = size.div_ceil(SHARDS);
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
+            per_shard,
+            seq: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether it records anything.
+    pub(crate) fn is_on(&self) -> bool {
+        self.per_shard > 0
+    }
+
+    /// The next entry number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records a finished call.
+    pub(crate) fn push(&self, entry: Entry) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let shard = &self.shards[(entry.seq as usize) % SHARDS];
+        let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= self.per_shard {
+            shard.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        shard.push_back(Arc::new(entry));
+    }
+
+    /// Gets how many entries were dropped to keep the journal bounded.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Forgets every entry (of one session, when given).
+    pub(crate) fn clear(&self, session: Option<&str>) {
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            match session {
+                None => shard.clear(),
+                Some(s) => shard.retain(|e| e.session.as_deref() != Some(s)),
+            }
+        }
+    }
+
+    /// The entries a query wants, oldest first.
+    pub(crate) fn entries(&self, query: &Query) -> Vec<Arc<Entry>> {
+        let mut out: Vec<Arc<Entry>> = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(shard.iter().filter(|e| query.wants(e)).cloned());
+        }
+        out.sort_by_key(|e| e.seq);
+        if let Some(limit) = query.limit {
+            let skip = out.len().saturating_sub(limit);
+            out.drain(..skip);
+        }
+        out
+    }
+}
+
+impl Query {
+    fn wants(&self, entry: &Entry) -> bool {
+        self.method
+            .as_ref()
+            .is_none_or(|m| entry.path.trim_start_matches('/') == m.trim_start_matches('/'))
+            && self.stub.as_ref().is_none_or(|s| {
+                entry
+                    .data
+                    .stub
+                    .as_ref()
+                    .is_some_and(|stub| stub.id.as_deref() == Some(s.as_str()) || &*stub.label == s)
+            })
+            && self.status.is_none_or(|c| entry.code == c)
+            && self
+                .session
+                .as_ref()
+                .is_none_or(|s| entry.session.as_deref() == s.as_deref())
+            && self.since.is_none_or(|t| entry.started >= t)
+            && self.until.is_none_or(|t| entry.started <= t)
+            && (!self.unmatched || entry.data.stub.is_none())
+    }
+}
+
+/// One call the server received, as plain data (what the journal, the admin API and
+/// [`crate::FakeServer::received_calls`] give).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ReceivedCall {
+    /// The call's number in the journal, from 1.
+    pub seq: u64,
+    /// `package.Service/Method`.
+    pub method: String,
+    /// The session (`x-grpc-double-session`), if the call named one.
+    pub session: Option<String>,
+    /// When the call started, RFC 3339.
+    pub started: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// The client's address.
+    pub peer: Option<String>,
+    /// The listener that took the call.
+    pub listener: Option<String>,
+    /// Request headers (`-bin` values in base64), in order.
+    pub metadata: Vec<(String, String)>,
+    /// The request message(s) as proto3 JSON (proto field names), in order.
+    pub requests: Vec<serde_json::Value>,
+    /// The reply message(s) as proto3 JSON, in order (at most 100; see `replies_dropped`).
+    pub replies: Vec<serde_json::Value>,
+    /// Replies sent but not kept.
+    pub replies_dropped: usize,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// Response trailers (besides the status).
+    pub trailers: Vec<(String, String)>,
+    /// The status name, e.g. `OK` or `NOT_FOUND`.
+    pub status: String,
+    /// The status code, 0 to 16.
+    pub code: i32,
+    /// The status message.
+    pub message: String,
+    /// The stub that answered (its id, or its label), or `None`.
+    pub stub: Option<String>,
+    /// Why no stub answered: the closest stub and its reasons.
+    pub near_miss: Option<String>,
+}
+
+fn json(message: &DynamicMessage) -> serde_json::Value {
+    message
+        .serialize_with_options(
+            serde_json::value::Serializer,
+            &SerializeOptions::new()
+                .use_proto_field_name(true)
+                .stringify_64_bit_integers(false),
+        )
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Headers as (name, text) pairs; `-bin` values in base64.
+pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    map.iter()
+        .map(|entry| match entry {
+            KeyAndValueRef::Ascii(k, v) => {
+                (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+            }
+            KeyAndValueRef::Binary(k, v) => (
+                k.as_str().to_owned(),
+                base64::engine::general_purpose::STANDARD.encode(v.to_bytes().unwrap_or_default()),
+            ),
+        })
+        .collect()
+}
+
+impl Entry {
+    /// The entry as plain data.
+    pub(crate) fn to_call(&self) -> ReceivedCall {
+        let requests = match &self.data.received {
+            Some((received, len)) => {
+                received.with(*len, |messages| messages.iter().map(|m| json(m)).collect())
+            }
+            None => Vec::new(),
+        };
+        let replies = match &self.data.output {
+            Some(output) => self
+                .data
+                .replies
+                .iter()
+                .map(|bytes| {
+                    DynamicMessage::decode(output.clone(), bytes.as_ref())
+                        .map_or(serde_json::Value::Null, |m| json(&m))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        ReceivedCall {
+            seq: self.seq,
+            method: self.path.trim_start_matches('/').to_owned(),
+            session: self.session.clone(),
+            started: crate::fake::template::rfc3339(self.started),
+            duration_ms: (self.duration.as_secs_f64() * 1e6).round() / 1e3,
+            peer: self.peer.clone(),
+            listener: self.listener.clone(),
+            metadata: pairs(&self.metadata),
+            requests,
+            replies,
+            replies_dropped: self.data.replies_dropped,
+            headers: pairs(&self.data.headers),
+            trailers: pairs(&self.data.trailers),
+            status: code_name(tonic::Code::from(self.code)).to_owned(),
+            code: self.code,
+            message: self.message.clone(),
+            stub: self
+                .data
+                .stub
+                .as_ref()
+                .map(|s| s.id.as_deref().unwrap_or(&s.label).to_owned()),
+            near_miss: self.data.near_miss.clone(),
+        }
+    }
+}

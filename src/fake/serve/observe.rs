@@ -1,0 +1,272 @@
+//! What the server remembers of each call: one log line (method, peer, listener, status,
+//! duration, the stub that answered) and one journal entry.
+//!
+//! The status of a gRPC call is known only when its last frame leaves (trailers), or at once for
+//! trailers-only errors, so the layer wraps the response body and finishes the record when the
+//! trailers pass or the body is dropped (a cancelled call). Handlers fill the call's
+//! [`Capture`], found in the request's extensions.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Instant, SystemTime},
+};
+
+use bytes::Bytes;
+use futures_util::{FutureExt as _, future::BoxFuture};
+use http_body::Frame;
+use tonic::metadata::MetadataMap;
+
+use super::{
+    journal::{Capture, Entry, Journal},
+    listen::ConnInfo,
+};
+use crate::fake::model::code_name;
+
+/// The request header that names a call's session.
+pub const SESSION_HEADER: &str = "x-grpc-double-session";
+
+/// Paths the journal leaves out: the server's own services, not the user's contract.
+fn is_infrastructure(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+/// Adds the call log and the journal to every service of the server.
+#[derive(Debug, Clone)]
+pub(crate) struct ObserveLayer {
+    pub(crate) log: bool,
+    pub(crate) journal: Arc<Journal>,
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Observe<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+    R: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+{
+    type Response = http::Response<ObservedBody<R>>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let started = SystemTime::now();
+        let capture = Arc::new(Capture::default());
+        req.extensions_mut().insert(capture.clone());
+        let path: Arc<str> = req.uri().path().into();
+        let conn = req.extensions().get::<ConnInfo>();
+        let peer = conn.map(|info| info.peer.to_string());
+        let listener = conn.map(|info| info.local.to_string());
+        let journal = (self.layer.journal.is_on() && !is_infrastructure(&path))
+            .then(|| self.layer.journal.clone());
+        let metadata = match &journal {
+            Some(_) => MetadataMap::from_headers(req.headers().clone()),
+            None => MetadataMap::new(),
+        };
+        let session = req
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let log = self.layer.log;
+        let future = self.inner.call(req);
+        async move {
+            let response = future.await?;
+            let mut record = Record {
+                path,
+                peer,
+                listener,
+                session,
+                start,
+                started,
+                capture,
+                metadata,
+                log,
+                journal,
+                done: false,
+            };
+            // Trailers-only responses (immediate errors) carry the status in the headers.
+            let status = grpc_status(response.headers());
+            if record.journal.is_some() {
+                let metadata = user_metadata(response.headers());
+                record.capture.with(|c| match status {
+                    Some(_) => c.trailers = metadata,
+                    None => c.headers = metadata,
+                });
+            }
+            if let Some(code) = status {
+                record.finish(code, grpc_message(response.headers()));
+            }
+            Ok(response.map(|inner| ObservedBody { inner, record }))
+        }
+        .boxed()
+    }
+}
+
+/// The headers or trailers a stub set: without the protocol's own.
+fn user_metadata(headers: &http::HeaderMap) -> MetadataMap {
+    let mut out = http::HeaderMap::new();
+    for (name, value) in headers {
+        let protocol = matches!(
+            name.as_str(),
+            "content-type"
+                | "grpc-status"
+                | "grpc-message"
+                | "grpc-status-details-bin"
+                | "grpc-encoding"
+                | "grpc-accept-encoding"
+        );
+        if !protocol {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    MetadataMap::from_headers(out)
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+fn grpc_message(headers: &http::HeaderMap) -> String {
+    headers
+        .get("grpc-message")
+        .map(|m| {
+            percent_encoding::percent_decode(m.as_bytes())
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
+struct Record {
+    path: Arc<str>,
+    peer: Option<String>,
+    listener: Option<String>,
+    session: Option<String>,
+    start: Instant,
+    started: SystemTime,
+    capture: Arc<Capture>,
+    metadata: MetadataMap,
+    log: bool,
+    journal: Option<Arc<Journal>>,
+    done: bool,
+}
+
+impl Record {
+    fn finish(&mut self, code: i32, message: String) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let duration = self.start.elapsed();
+        if self.log {
+            let status = code_name(tonic::Code::from(code));
+            let peer = self.peer.as_deref().unwrap_or("-");
+            let listener = self.listener.as_deref().unwrap_or("-");
+            let millis = duration.as_secs_f64() * 1e3;
+            let stub = self
+                .capture
+                .with(|c| c.stub.as_ref().map(|s| s.label.clone()));
+            let stub = stub.as_deref().unwrap_or("-");
+            if code == 0 {
+                tracing::info!(target: "grpc_double::call", method = %self.path, peer, listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+            } else {
+                tracing::warn!(target: "grpc_double::call", method = %self.path, peer, listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+            }
+        }
+        if let Some(journal) = self.journal.take() {
+            journal.push(Entry {
+                seq: journal.next_seq(),
+                path: self.path.clone(),
+                session: self.session.take(),
+                started: self.started,
+                duration,
+                peer: self.peer.take(),
+                listener: self.listener.take(),
+                metadata: std::mem::take(&mut self.metadata),
+                code,
+                message,
+                data: self.capture.take(),
+            });
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        // The body was dropped before its trailers: the client went away.
+        self.finish(
+            tonic::Code::Cancelled as i32,
+            "the client cancelled the call".into(),
+        );
+    }
+}
+
+/// A response body that finishes the call's record when its trailers pass.
+pub(crate) struct ObservedBody<B> {
+    inner: B,
+    record: Record,
+}
+
+impl<B> http_body::Body for ObservedBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(trailers) = f.trailers_ref()
+                    && let Some(code) = grpc_status(trailers)
+                {
+                    if self.record.journal.is_some() {
+                        let metadata = user_metadata(trailers);
+                        self.record.capture.with(|c| c.trailers = metadata);
+                    }
+                    let message = grpc_message(trailers);
+                    self.record.finish(code, message);
+                }
+            }
+            Some(Err(_)) => self
+                .record
+                .finish(tonic::Code::Internal as i32, "the stream was reset".into()),
+            None => self.record.finish(0, String::new()),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
