@@ -22,6 +22,36 @@ pub fn version() -> Option<String> {
     Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// The arguments of `taskset` that run h2load on `cpu`.
+fn arguments(cpu: usize, addr: &str, path: &str, body: &Path, requests: u64) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-c",
+        &cpu.to_string(),
+        "h2load",
+        "-n",
+        &requests.to_string(),
+    ]
+    .map(str::to_owned)
+    .into();
+    args.extend(["-c", &CLIENTS.to_string(), "-m", &STREAMS.to_string()].map(str::to_owned));
+    args.extend(["-d".to_owned(), body.display().to_string()]);
+    for header in ["content-type: application/grpc", "te: trailers"] {
+        args.extend(["-H".to_owned(), header.to_owned()]);
+    }
+    args.push(format!("http://{addr}{path}"));
+    args
+}
+
+/// The shell command line of one run (`--write`).
+pub fn command_line(cpu: usize, addr: &str, path: &str, body: &Path, requests: u64) -> String {
+    let quote = |a: String| if a.contains(' ') { format!("'{a}'") } else { a };
+    let args: Vec<String> = arguments(cpu, addr, path, body, requests)
+        .into_iter()
+        .map(quote)
+        .collect();
+    format!("taskset {}", args.join(" "))
+}
+
 /// One finished run of the load.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
@@ -38,19 +68,7 @@ pub fn run(
 ) -> Result<Run, String> {
     let start = Instant::now();
     let output = Command::new("taskset")
-        .arg("-c")
-        .arg(cpu.to_string())
-        .arg("h2load")
-        .arg("-n")
-        .arg(requests.to_string())
-        .arg("-c")
-        .arg(CLIENTS.to_string())
-        .arg("-m")
-        .arg(STREAMS.to_string())
-        .arg("-d")
-        .arg(body)
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .arg(format!("http://{addr}{path}"))
+        .args(arguments(cpu, &addr.to_string(), path, body, requests))
         .output()
         .map_err(|e| format!("run h2load: {e}"))?;
     let wall = start.elapsed();

@@ -95,7 +95,9 @@ cargo bench --bench serve [-- OPTIONS]
   --allow-busy     report even when the machine is busy; the output says it is noisy
   --fake PATH      the grpc-double binary to measure (default: the release build cargo made)
   --cpus S,L       the server's and the load generator's CPU (default: the first two allowed)
-  --list           print the row ids and exit";
+  --list           print the row ids and exit
+  --write DIR      write the fixtures and request bodies into DIR, print each row's server and
+                   h2load command lines (to profile one row by hand), and exit";
 
 #[derive(Debug)]
 struct Options {
@@ -107,6 +109,7 @@ struct Options {
     fake: PathBuf,
     cpus: Option<(usize, usize)>,
     list: bool,
+    write: Option<PathBuf>,
     help: bool,
 }
 
@@ -121,6 +124,7 @@ impl Options {
             fake: PathBuf::from(env!("CARGO_BIN_EXE_grpc-double")),
             cpus: None,
             list: false,
+            write: None,
             help: false,
         };
         while let Some(arg) = args.next() {
@@ -161,6 +165,7 @@ impl Options {
                     options.cpus = Some((s, l));
                 }
                 "--list" => options.list = true,
+                "--write" => options.write = Some(value("--write")?.into()),
                 "--help" | "-h" => options.help = true,
                 other => return Err(format!("unknown argument `{other}`")),
             }
@@ -210,6 +215,9 @@ fn main() -> ExitCode {
 }
 
 fn run(options: &Options) -> Result<u8, String> {
+    if let Some(dir) = &options.write {
+        return write_commands(options, dir);
+    }
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let rows = rows::all(dir.path()).map_err(|e| format!("write the request bodies: {e}"))?;
     if options.list {
@@ -274,8 +282,8 @@ fn run(options: &Options) -> Result<u8, String> {
     let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
     let mut measured = Vec::new();
     for row in &shown {
-        if row.fake == Proc::FakeJournal && setup.journal.is_none() {
-            let skip = Outcome::Skipped("n/a (no --journal flag yet)".into());
+        if row.fake == Proc::FakeJournalOff && !setup.journal_size {
+            let skip = Outcome::Skipped("n/a (no --journal-size flag)".into());
             outcomes.insert(row.id, skip);
         } else {
             measured.push(*row);
@@ -355,7 +363,43 @@ fn run(options: &Options) -> Result<u8, String> {
     Ok(exit::OK)
 }
 
-/// Fixture files, the binaries, and whether the fake has a journal flag.
+/// `--write`: the files of every row in `dir`, and the commands that serve and load it.
+fn write_commands(options: &Options, dir: &Path) -> Result<u8, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let rows = rows::all(dir).map_err(|e| format!("write the request bodies: {e}"))?;
+    let setup = setup(options, dir)?;
+    for row in rows.iter().filter(|row| options.selects(row.id)) {
+        println!("# {}: {}", row.id, row.title);
+        for proc in [row.fake, row.reference] {
+            let launch = setup.launch(proc);
+            let env = launch
+                .env
+                .as_ref()
+                .map(|(key, value)| format!("{key}={value} "))
+                .unwrap_or_default();
+            let args: Vec<String> = launch
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            println!(
+                "{env}taskset -c 0 {} {} --listen 127.0.0.1:50051",
+                launch.program.display(),
+                args.join(" ")
+            );
+        }
+        match &row.load {
+            rows::Load::H2load(body) => println!(
+                "{}\n",
+                h2load::command_line(1, "127.0.0.1:50051", row.path, body, 200_000)
+            ),
+            rows::Load::PingPong => println!("(the Rust ping-pong client: no command line)\n"),
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Fixture files, the binaries, and whether the fake can turn its journal off.
 fn setup(options: &Options, dir: &Path) -> Result<Setup, String> {
     let help = Command::new(&options.fake)
         .args(["serve", "--help"])
@@ -366,8 +410,7 @@ fn setup(options: &Options, dir: &Path) -> Result<Setup, String> {
         this: env::current_exe().map_err(|e| format!("this executable: {e}"))?,
         manifest_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         files: fixtures::write(dir).map_err(|e| format!("write the fixtures: {e}"))?,
-        journal: rows::JournalFlag::detect(&String::from_utf8_lossy(&help.stdout)),
-        dir: dir.to_owned(),
+        journal_size: rows::has_journal_size(&String::from_utf8_lossy(&help.stdout)),
     })
 }
 

@@ -29,8 +29,9 @@ pub enum Proc {
     FakeManyStubs,
     /// `kinds.yaml`: the error stub and the 100-message ListUsers stub.
     FakeKinds,
-    /// The bundled default with the journal on.
-    FakeJournal,
+    /// The bundled default with the journal off (`--journal-size 0`); every other fake runs
+    /// with the journal on, as `serve` does by default.
+    FakeJournalOff,
     /// The reference, GetUser answering the constant reply.
     RefConstant,
     /// The reference answering what every other fixture answers.
@@ -45,37 +46,19 @@ impl Proc {
             Proc::FakeOneStub => "fake-stubs-1",
             Proc::FakeManyStubs => "fake-stubs-1000",
             Proc::FakeKinds => "fake-kinds",
-            Proc::FakeJournal => "fake-journal",
+            Proc::FakeJournalOff => "fake-journal-off",
             Proc::RefConstant => "reference-constant",
             Proc::RefDefault => "reference-default",
         }
     }
 }
 
-/// How `grpc-double serve` takes the journal flag, when it has one.
-#[derive(Debug, Clone, Copy)]
-pub enum JournalFlag {
-    /// `--journal` alone.
-    Switch,
-    /// `--journal <PATH>`.
-    Path,
-}
-
-impl JournalFlag {
-    /// Reads `grpc-double serve --help`: `None` when it has no `--journal`.
-    pub fn detect(help: &str) -> Option<Self> {
-        let line = help.lines().find(|line| {
-            let line = line.trim_start();
-            line.starts_with('-') && line.contains("--journal")
-        })?;
-        Some(
-            if line.contains("--journal <") || line.contains("--journal=<") {
-                JournalFlag::Path
-            } else {
-                JournalFlag::Switch
-            },
-        )
-    }
+/// Whether `grpc-double serve --help` offers `--journal-size` (0 turns the journal off).
+pub fn has_journal_size(help: &str) -> bool {
+    help.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with('-') && line.contains("--journal-size")
+    })
 }
 
 /// Everything needed to start the processes.
@@ -87,8 +70,8 @@ pub struct Setup {
     pub this: PathBuf,
     pub manifest_dir: PathBuf,
     pub files: Files,
-    pub journal: Option<JournalFlag>,
-    pub dir: PathBuf,
+    /// The binary has `--journal-size` (the journal-off row is skipped without it).
+    pub journal_size: bool,
 }
 
 impl Setup {
@@ -103,7 +86,7 @@ impl Setup {
             Proc::RefConstant => return reference("constant"),
             Proc::RefDefault => return reference("default"),
             Proc::FakeConstant => vec![&self.files.constant],
-            Proc::FakeBundled | Proc::FakeJournal => vec![&bundled],
+            Proc::FakeBundled | Proc::FakeJournalOff => vec![&bundled],
             Proc::FakeOneStub => vec![&bundled, &self.files.one_stub],
             Proc::FakeManyStubs => vec![&bundled, &self.files.many_stubs],
             Proc::FakeKinds => vec![&self.files.kinds],
@@ -118,11 +101,9 @@ impl Setup {
             args.push("--fixtures".into());
             args.push(file.into());
         }
-        if proc == Proc::FakeJournal {
-            args.push("--journal".into());
-            if let Some(JournalFlag::Path) = self.journal {
-                args.push(self.dir.join("journal.jsonl").into());
-            }
+        if proc == Proc::FakeJournalOff {
+            args.push("--journal-size".into());
+            args.push("0".into());
         }
         Launch {
             program: self.fake.clone(),
@@ -178,8 +159,8 @@ pub struct Row {
 
 const GET_USER: &str = "/userservice.UserService/GetUser";
 
-/// Every row, in table order (the journal row too: the caller skips it when the binary has no
-/// journal). Body files go into `dir`.
+/// Every row, in table order (the journal-off row too: the caller skips it when the binary has
+/// no `--journal-size`). Body files go into `dir`.
 pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
     use fixtures::*;
     let unary = |id: &'static str, title: String, fake, reference, user_id: &str, expected| Row {
@@ -205,10 +186,21 @@ pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
             CONSTANT_ID,
             ok(&constant_reply()),
         ),
+        Row {
+            versus: Some(("journal-off", "vs journal off")),
+            ..unary(
+                "unary-templated",
+                "GetUser, bundled default (`user_id` templated; journal on, the default)".into(),
+                Proc::FakeBundled,
+                Proc::RefDefault,
+                TEMPLATED_ID,
+                ok(&templated_reply(TEMPLATED_ID)),
+            )
+        },
         unary(
-            "unary-templated",
-            "GetUser, bundled default (`user_id` templated)".into(),
-            Proc::FakeBundled,
+            "journal-off",
+            "GetUser, bundled default, `--journal-size 0`".into(),
+            Proc::FakeJournalOff,
             Proc::RefDefault,
             TEMPLATED_ID,
             ok(&templated_reply(TEMPLATED_ID)),
@@ -324,17 +316,6 @@ pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
             warmup: 1500,
         },
     ];
-    rows.push(Row {
-        versus: Some(("unary-templated", "vs journal off")),
-        ..unary(
-            "journal-on",
-            "GetUser, bundled default, journal on".into(),
-            Proc::FakeJournal,
-            Proc::RefDefault,
-            TEMPLATED_ID,
-            ok(&templated_reply(TEMPLATED_ID)),
-        )
-    });
     for row in &mut rows {
         if let Load::H2load(path) = &mut row.load {
             *path = dir.join(format!("{}.bin", row.id));
