@@ -67,6 +67,19 @@ impl Capture {
         });
     }
 
+    /// Notes several reply messages sent.
+    pub(crate) fn replies<'a>(&self, sent: impl Iterator<Item = &'a Bytes>) {
+        self.with(|c| {
+            for bytes in sent {
+                if c.replies.len() < MAX_REPLIES {
+                    c.replies.push(bytes.clone());
+                } else {
+                    c.replies_dropped += 1;
+                }
+            }
+        });
+    }
+
     pub(crate) fn take(&self) -> CaptureData {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
