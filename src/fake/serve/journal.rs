@@ -8,6 +8,7 @@
 
 use std::{
     collections::VecDeque,
+    net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -89,13 +90,13 @@ impl Capture {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) seq: u64,
-    /// `/package.Service/Method`.
-    pub(crate) path: Arc<str>,
+    /// `/package.Service/Method` (see [`Entry::path`]).
+    pub(crate) path: http::uri::PathAndQuery,
     pub(crate) session: Option<String>,
     pub(crate) started: SystemTime,
     pub(crate) duration: Duration,
-    pub(crate) peer: Option<String>,
-    pub(crate) listener: Option<String>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) listener: Option<SocketAddr>,
     pub(crate) metadata: MetadataMap,
     pub(crate) code: i32,
     pub(crate) message: String,
@@ -201,7 +202,7 @@ impl Query {
     fn wants(&self, entry: &Entry) -> bool {
         self.method
             .as_ref()
-            .is_none_or(|m| entry.path.trim_start_matches('/') == m.trim_start_matches('/'))
+            .is_none_or(|m| entry.path().trim_start_matches('/') == m.trim_start_matches('/'))
             && self.stub.as_ref().is_none_or(|s| {
                 entry
                     .data
@@ -291,6 +292,11 @@ pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
 }
 
 impl Entry {
+    /// Gets the call's path, e.g. `/package.Service/Method`.
+    pub(crate) fn path(&self) -> &str {
+        self.path.path()
+    }
+
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
         let requests = match &self.data.received {
@@ -313,12 +319,12 @@ impl Entry {
         };
         ReceivedCall {
             seq: self.seq,
-            method: self.path.trim_start_matches('/').to_owned(),
+            method: self.path().trim_start_matches('/').to_owned(),
             session: self.session.clone(),
             started: crate::fake::template::rfc3339(self.started),
             duration_ms: (self.duration.as_secs_f64() * 1e6).round() / 1e3,
-            peer: self.peer.clone(),
-            listener: self.listener.clone(),
+            peer: self.peer.map(|a| a.to_string()),
+            listener: self.listener.map(|a| a.to_string()),
             metadata: pairs(&self.metadata),
             requests,
             replies,

@@ -109,7 +109,7 @@ pub(crate) fn verify(
     let mut misses: Vec<(f64, u64, Vec<String>, &Arc<Entry>)> = Vec::new();
     for entry in entries
         .iter()
-        .filter(|e| e.path.trim_start_matches('/') == method)
+        .filter(|e| e.path().trim_start_matches('/') == method)
     {
         let (received, len) = entry
             .data
