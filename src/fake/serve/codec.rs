@@ -1,10 +1,14 @@
 //! A tonic codec for messages known only at run time.
 //!
 //! Requests decode into [`DynamicMessage`]s of the method's input type (the descriptor is held by
-//! the codec, so there is no lookup per call). Replies are already encoded — at load time for
-//! static stubs — so the encoder only copies bytes into the frame.
+//! the codec, so there is no lookup per call); when the journal records the call, the decoder
+//! also hands it each message's bytes, so the journal never keeps decoded messages. Replies are
+//! already encoded — at load time for static stubs — so the encoder only copies bytes into the
+//! frame.
 
-use bytes::{BufMut as _, Bytes};
+use std::sync::Arc;
+
+use bytes::{Buf as _, BufMut as _, Bytes};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{
@@ -12,15 +16,19 @@ use tonic::{
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
 };
 
+use super::journal::Capture;
+
 /// Decodes the method's input type; encodes pre-encoded replies.
 #[derive(Debug, Clone)]
 pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
+    capture: Option<Arc<Capture>>,
 }
 
 impl DynamicCodec {
-    pub(crate) fn new(input: MessageDescriptor) -> Self {
-        Self { input }
+    /// A codec for `input`, noting each request's bytes in `capture` (the journal's).
+    pub(crate) fn new(input: MessageDescriptor, capture: Option<Arc<Capture>>) -> Self {
+        Self { input, capture }
     }
 }
 
@@ -35,7 +43,10 @@ impl Codec for DynamicCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        DynamicDecoder(self.input.clone())
+        DynamicDecoder {
+            input: self.input.clone(),
+            capture: self.capture.clone(),
+        }
     }
 }
 
@@ -55,20 +66,39 @@ impl Encoder for BytesEncoder {
 
 /// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT.
 #[derive(Debug)]
-pub(crate) struct DynamicDecoder(MessageDescriptor);
+pub(crate) struct DynamicDecoder {
+    input: MessageDescriptor,
+    capture: Option<Arc<Capture>>,
+}
 
 impl Decoder for DynamicDecoder {
     type Item = DynamicMessage;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        let mut message = DynamicMessage::new(self.0.clone());
-        message.merge(src).map_err(|err| {
+        let invalid = |err: prost::DecodeError| {
             Status::invalid_argument(format!(
                 "cannot decode the request as `{}`: {err}",
-                self.0.full_name()
+                self.input.full_name()
             ))
-        })?;
+        };
+        let mut message = DynamicMessage::new(self.input.clone());
+        let len = src.remaining();
+        // tonic holds a whole message in one buffer, so it is one slice.
+        let chunk = src.chunk();
+        if chunk.len() == len {
+            message.merge(chunk).map_err(invalid)?;
+            if let Some(capture) = &self.capture {
+                capture.request(chunk);
+            }
+            src.advance(len);
+        } else {
+            let bytes = src.copy_to_bytes(len);
+            message.merge(bytes.as_ref()).map_err(invalid)?;
+            if let Some(capture) = &self.capture {
+                capture.request(&bytes);
+            }
+        }
         Ok(Some(message))
     }
 }

@@ -41,15 +41,6 @@ pub(crate) struct Setup {
     pub(crate) capture: Option<Arc<Capture>>,
 }
 
-impl Setup {
-    /// Notes the messages received so far, for the journal.
-    pub(crate) fn note_received(&self, received: &Arc<Received>, len: usize) {
-        if let Some(capture) = &self.capture {
-            capture.with(|c| c.received = Some((received.clone(), len)));
-        }
-    }
-}
-
 impl Handler {
     pub(crate) fn setup(&self, metadata: MetadataMap, extensions: Extensions) -> Setup {
         let mut env = self.shared.call_env();
@@ -61,13 +52,6 @@ impl Handler {
         }
         let deadline = extensions.get::<Deadline>().map(|d| d.0);
         let capture = extensions.get::<Arc<Capture>>().cloned();
-        if let Some(capture) = &capture {
-            let method = &self.entry.method;
-            capture.with(|c| {
-                c.input = Some(method.input());
-                c.output = Some(method.output());
-            });
-        }
         Setup {
             metadata: Arc::new(RequestMetadata::new(metadata)),
             out: Out {
@@ -115,17 +99,12 @@ impl Handler {
             None => choose(&[&self.entry], call, &lookup, accept),
         };
         if let Some(capture) = &setup.capture {
-            capture.with(|c| {
-                if call.len > 0 || c.received.is_none() {
-                    c.received = Some((call.received.clone(), call.len));
+            capture.with(|c| match &chosen {
+                Ok(choice) => {
+                    c.stub = Some(choice.stub_ref());
+                    c.near_miss = None;
                 }
-                match &chosen {
-                    Ok(choice) => {
-                        c.stub = Some(choice.stub_ref());
-                        c.near_miss = None;
-                    }
-                    Err(status) => c.near_miss = Some(status.message().to_owned()),
-                }
+                Err(status) => c.near_miss = Some(status.message().to_owned()),
             });
         }
         chosen

@@ -3,8 +3,9 @@
 //! A call records into its own [`Capture`] while it runs (one uncontended lock per call); when it
 //! ends, the capture becomes an [`Entry`] in one of several shards, so recording never
 //! serialises calls. The journal keeps the newest `--journal-size` entries and counts the ones it
-//! dropped. Messages are kept as the server saw them (shared, not copied) and turned into JSON
-//! only when someone reads the journal.
+//! dropped. Messages are kept as the bytes that came off the wire (one small block each, about
+//! the size of the message) and decoded, then turned into JSON, only when someone reads the
+//! journal: recording a call costs a copy, not a second life for its decoded messages.
 
 use std::{
     collections::VecDeque,
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
-use crate::fake::{model::code_name, template::Received};
+use crate::fake::model::code_name;
 
 /// The most replies one entry keeps (the rest are counted).
 const MAX_REPLIES: usize = 100;
@@ -39,7 +40,8 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
-    pub(crate) received: Option<(Arc<Received>, usize)>,
+    /// The request messages as they came off the wire, in order (decoded when read).
+    pub(crate) requests: Vec<Bytes>,
     pub(crate) replies: Vec<Bytes>,
     pub(crate) replies_dropped: usize,
     pub(crate) headers: MetadataMap,
@@ -50,15 +52,41 @@ pub(crate) struct CaptureData {
 
 /// A call's capture, shared by its handler (which fills it) and the layer that ends the call.
 #[derive(Debug, Default)]
-pub(crate) struct Capture(Mutex<CaptureData>);
+pub(crate) struct Capture {
+    data: Mutex<CaptureData>,
+    /// Whether the journal records the call (else only the call log reads the capture, and
+    /// messages are not kept).
+    journaled: bool,
+}
 
 impl Capture {
+    /// A capture for one call; `journaled` when the journal records it.
+    pub(crate) fn new(journaled: bool) -> Self {
+        Self {
+            data: Mutex::default(),
+            journaled,
+        }
+    }
+
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CaptureData) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Notes a request message received (its encoded bytes, copied out of the receive
+    /// buffer so that the journal holds no more than the message).
+    pub(crate) fn request(&self, bytes: &[u8]) {
+        if !self.journaled {
+            return;
+        }
+        let bytes = Bytes::copy_from_slice(bytes);
+        self.with(|c| c.requests.push(bytes));
     }
 
     /// Notes a reply message sent.
     pub(crate) fn reply(&self, bytes: &Bytes) {
+        if !self.journaled {
+            return;
+        }
         self.with(|c| {
             if c.replies.len() < MAX_REPLIES {
                 c.replies.push(bytes.clone());
@@ -70,6 +98,9 @@ impl Capture {
 
     /// Notes several reply messages sent.
     pub(crate) fn replies<'a>(&self, sent: impl Iterator<Item = &'a Bytes>) {
+        if !self.journaled {
+            return;
+        }
         self.with(|c| {
             for bytes in sent {
                 if c.replies.len() < MAX_REPLIES {
@@ -82,7 +113,17 @@ impl Capture {
     }
 
     pub(crate) fn take(&self) -> CaptureData {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl CaptureData {
+    /// The request messages, decoded (an entry keeps only their bytes).
+    pub(crate) fn decode_requests(&self, input: &MessageDescriptor) -> Vec<DynamicMessage> {
+        self.requests
+            .iter()
+            .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes.as_ref()).ok())
+            .collect()
     }
 }
 
@@ -299,10 +340,8 @@ impl Entry {
 
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
-        let requests = match &self.data.received {
-            Some((received, len)) => {
-                received.with(*len, |messages| messages.iter().map(|m| json(m)).collect())
-            }
+        let requests = match &self.data.input {
+            Some(input) => self.data.decode_requests(input).iter().map(json).collect(),
             None => Vec::new(),
         };
         let replies = match &self.data.output {

@@ -75,8 +75,7 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let started = SystemTime::now();
-        let capture = Arc::new(Capture::default());
-        req.extensions_mut().insert(capture.clone());
+
         // Shared with the request (no copy); addresses are written out only when read.
         let path = req
             .uri()
@@ -88,6 +87,8 @@ where
         let listener = conn.map(|info| info.local);
         let journal = (self.layer.journal.is_on() && !is_infrastructure(path.path()))
             .then(|| self.layer.journal.clone());
+        let capture = Arc::new(Capture::new(journal.is_some()));
+        req.extensions_mut().insert(capture.clone());
         let metadata = match &journal {
             Some(_) => MetadataMap::from_headers(req.headers().clone()),
             None => MetadataMap::new(),

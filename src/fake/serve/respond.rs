@@ -268,7 +268,6 @@ impl Handler {
                 Err(status) => return finish(&tx, Stop::Status(status)).await,
             };
             let len = received.push(message.clone());
-            setup.note_received(&received, len);
             let answer = {
                 let call = self.call(setup, Some(&message), &received, len);
                 match self.choose(&call, setup, reactive) {

@@ -16,8 +16,8 @@ use futures_util::{FutureExt as _, future::BoxFuture};
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
 use super::{
-    codec::DynamicCodec, observe::SESSION_HEADER, respond::Handler, state::Shared, store::Snapshot,
-    stream::Deadline, trailers::add_trailers,
+    codec::DynamicCodec, journal::Capture, observe::SESSION_HEADER, respond::Handler,
+    state::Shared, store::Snapshot, stream::Deadline, trailers::add_trailers,
 };
 
 /// Transport settings applied to every call.
@@ -101,7 +101,14 @@ where
                 Ok(None) => {}
                 Err(status) => return Ok(status.into_http()),
             }
-            let mut grpc = Grpc::new(DynamicCodec::new(entry.method.input()))
+            let capture = req.extensions().get::<Arc<Capture>>().cloned();
+            if let Some(capture) = &capture {
+                capture.with(|c| {
+                    c.input = Some(entry.method.input());
+                    c.output = Some(entry.method.output());
+                });
+            }
+            let mut grpc = Grpc::new(DynamicCodec::new(entry.method.input(), capture))
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd);
             if let Some(encoding) = inner.options.send_compression {

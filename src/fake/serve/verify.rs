@@ -111,13 +111,18 @@ pub(crate) fn verify(
         .iter()
         .filter(|e| e.path().trim_start_matches('/') == method)
     {
-        let (received, len) = entry
-            .data
-            .received
-            .clone()
-            .unwrap_or_else(|| (Arc::new(Received::default()), 0));
-        let last: Option<Arc<DynamicMessage>> = received.get(len.saturating_sub(1));
-        let last = if len == 0 { None } else { last };
+        let messages: Vec<Arc<DynamicMessage>> = match &entry.data.input {
+            Some(input) => entry
+                .data
+                .decode_requests(input)
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+            None => Vec::new(),
+        };
+        let last = messages.last().cloned();
+        let len = messages.len();
+        let received = Received::all(messages);
         let metadata = Arc::new(RequestMetadata::new(entry.metadata.clone()));
         let call = Call::new(&method_name, last.as_ref(), &received, len, &metadata, &env);
         if when.iter().all(|m| m.matches(&call)) {
