@@ -41,7 +41,7 @@ pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
     /// The request messages as they came off the wire, in order (decoded when read).
-    pub(crate) requests: Vec<Bytes>,
+    pub(crate) requests: Requests,
     pub(crate) replies: Vec<Bytes>,
     pub(crate) replies_dropped: usize,
     pub(crate) headers: MetadataMap,
@@ -73,12 +73,11 @@ impl Capture {
     }
 
     /// Notes a request message received (its encoded bytes, copied out of the receive
-    /// buffer so that the journal holds no more than the message).
+    /// buffer so that the journal holds no more than the messages).
     pub(crate) fn request(&self, bytes: &[u8]) {
         if !self.journaled {
             return;
         }
-        let bytes = Bytes::copy_from_slice(bytes);
         self.with(|c| c.requests.push(bytes));
     }
 
@@ -117,12 +116,39 @@ impl Capture {
     }
 }
 
+/// The request messages of one call, encoded, one after the other in one buffer (each after
+/// its length as a varint): a call costs the journal one block however many messages it sent,
+/// and one block to free when its entry is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Requests(Vec<u8>);
+
+impl Requests {
+    fn push(&mut self, message: &[u8]) {
+        prost::encoding::encode_varint(message.len() as u64, &mut self.0);
+        self.0.extend_from_slice(message);
+    }
+
+    /// Each message's bytes, in order.
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let len = prost::encoding::decode_varint(&mut rest).ok()?;
+            let (message, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+            rest = after;
+            Some(message)
+        })
+    }
+}
+
 impl CaptureData {
     /// The request messages, decoded (an entry keeps only their bytes).
     pub(crate) fn decode_requests(&self, input: &MessageDescriptor) -> Vec<DynamicMessage> {
         self.requests
             .iter()
-            .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes.as_ref()).ok())
+            .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes).ok())
             .collect()
     }
 }
