@@ -122,8 +122,12 @@ impl Handler {
             capture.reply(&bytes);
         }
         let mut response = Response::from_parts(headers, bytes, Default::default());
-        out.slots.set_trailers(trailers);
-        attach(&mut response, out.slots.clone());
+        // Nothing resets a single reply, so without trailers of its own its body needs no
+        // wrapper.
+        if !trailers.is_empty() {
+            out.slots.set_trailers(trailers);
+            attach(&mut response, out.slots.clone());
+        }
         Ok(response)
     }
 
