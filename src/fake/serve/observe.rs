@@ -208,9 +208,9 @@ impl Record {
                 .with(|c| c.stub.as_ref().map(|s| s.label.clone()));
             let stub = stub.as_deref().unwrap_or("-");
             if code == 0 {
-                tracing::info!(target: "grpc_double::call", method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+                tracing::info!(target: "grpc_double::call", method = %method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
             } else {
-                tracing::warn!(target: "grpc_double::call", method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+                tracing::warn!(target: "grpc_double::call", method = %method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
             }
         }
         if let Some(journal) = self.journal.take() {
