@@ -16,8 +16,8 @@ use futures_util::{FutureExt as _, future::BoxFuture};
 use tonic::{Status, codec::CompressionEncoding, server::Grpc};
 
 use super::{
-    codec::DynamicCodec, observe::SESSION_HEADER, respond::Handler, state::Shared, store::Snapshot,
-    stream::Deadline, trailers::add_trailers,
+    codec::DynamicCodec, journal::Capture, observe::SESSION_HEADER, respond::Handler,
+    state::Shared, store::Snapshot, stream::Deadline, trailers::add_trailers,
 };
 
 /// Transport settings applied to every call.
@@ -102,8 +102,16 @@ where
                 Ok(None) => {}
                 Err(status) => return Ok(status.into_http()),
             }
+            let capture = req.extensions().get::<Arc<Capture>>().cloned();
+            if let Some(capture) = &capture {
+                capture.with(|c| {
+                    c.input = Some(entry.method.input());
+                    c.output = Some(entry.method.output());
+                });
+            }
             let mut grpc = Grpc::new(DynamicCodec::new(
                 entry.method.input(),
+                capture,
                 inner.options.max_received_bytes,
                 inner
                     .options

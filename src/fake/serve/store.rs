@@ -161,7 +161,7 @@ impl Store {
                     }
                     routes.insert(
                         format!("/{name}"),
-                        Arc::new(MethodEntry::new(method, name, stubs)),
+                        Arc::new(MethodEntry::new(method, name.into(), stubs)),
                     );
                 }
             }
