@@ -84,6 +84,14 @@ pub(crate) enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    #[error("TLS: {what}: {detail}")]
+    #[diagnostic(
+        code(grpc_double::serve::tls),
+        help(
+            "--tls-cert and --tls-client-ca take PEM certificates, --tls-key a PEM private key (PKCS#8, PKCS#1 or SEC1); --tls-self-signed makes a throwaway pair"
+        )
+    )]
+    Tls { what: &'static str, detail: String },
     #[error("cannot start the server's runtime")]
     #[diagnostic(
         code(grpc_double::serve::runtime),

@@ -632,3 +632,107 @@ fn check_reports_fixture_errors_as_json_and_annotations() {
         github.stdout
     );
 }
+
+#[tokio::test]
+async fn serve_reloads_on_sighup_and_strict_exits_3_with_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let reports = dir.path().join("report");
+    let stubs = dir.path().join("stubs.yaml");
+    std::fs::write(
+        &stubs,
+        "- id: ada\n  method: userservice.UserService/GetUser\n  when: { message: { user_id: ada } }\n  then: { message: { name: Ada } }\n",
+    )
+    .unwrap();
+    let child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--no-watch",
+            "--strict",
+        ])
+        .arg("--fixtures")
+        .arg(&stubs)
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let info = wait_for_ready_file(&ready).await;
+    let admin: std::net::SocketAddr = info["admin"]
+        .as_str()
+        .expect("the ready file names the admin API")
+        .parse()
+        .unwrap();
+    let addr = info["grpc"][0].as_str().unwrap().to_owned();
+    let mut client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let bob = || UserRequest {
+        user_id: "bob".into(),
+    };
+    assert_eq!(
+        client.get_user(bob()).await.unwrap_err().code(),
+        tonic::Code::Unimplemented
+    );
+
+    // The file changes; with --no-watch only SIGHUP (or POST /api/reload) picks it up.
+    std::fs::write(
+        &stubs,
+        "- id: anyone\n  method: userservice.UserService/GetUser\n  then: { message: { name: Anyone } }\n",
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = crate::admin::http(admin, "GET", "/api/reload", &[], b"")
+            .await
+            .json();
+        if status["generation"] == 2 {
+            assert_eq!(status["reason"], "requested", "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload: {status}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        client.get_user(bob()).await.unwrap().into_inner().name,
+        "Anyone"
+    );
+    drop(client);
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output: crate::common::Run = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    assert_eq!(
+        output.code,
+        Some(3),
+        "--strict fails the run on an unmatched call: {}",
+        output.stderr
+    );
+    let summary = std::fs::read_to_string(reports.join("summary.txt")).unwrap();
+    assert!(summary.contains("unmatched"), "{summary}");
+    let unmatched: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("unmatched.json")).unwrap())
+            .unwrap();
+    assert_eq!(unmatched[0]["requests"][0]["user_id"], "bob", "{unmatched}");
+    for file in ["journal.json", "unused.json", "stubs.json", "junit.xml"] {
+        assert!(reports.join(file).exists(), "{file} is written");
+    }
+}

@@ -2,8 +2,10 @@
 //!
 //! `schema` is at the bottom; `fake`, `breaking` and `roundtrip` stand side by side on it and
 //! never import one another; `explain.rs` is the one place that combines two; `error.rs` names no
-//! capability; inside `fake`, data flows load → model → serve, so `serve/` never imports `load/`
-//! and no files import each other in a circle.
+//! capability; inside `fake`, data flows load → model → serve, so `serve/` never imports `load/`,
+//! `model/` imports neither, `harness/` (the builder, `FakeServer`, the admin API) is the one room
+//! that combines loader and server and nothing below imports it, and no files import each other
+//! in a circle.
 //!
 //! Every `crate::…`, `super::…` and `self::…` path in `src/` (in `use` trees and in code) is
 //! resolved to the file that defines it. Re-exports (`pub use`) are a module's facade, not a
@@ -324,6 +326,20 @@ fn violations(krate: &Crate) -> Vec<String> {
         if from.starts_with("fake/serve") && to.starts_with("fake/load") {
             out.push(format!("serve reads the model, never the loader: {what}"));
         }
+        if from.starts_with("fake/model")
+            && (to.starts_with("fake/load") || to.starts_with("fake/serve"))
+        {
+            out.push(format!("the model is plain data: {what}"));
+        }
+        if from.starts_with("fake/")
+            && !from.starts_with("fake/harness")
+            && from != Path::new("fake/mod.rs")
+            && to.starts_with("fake/harness")
+        {
+            out.push(format!(
+                "only the harness combines loader and server: {what}"
+            ));
+        }
     }
     out.extend(cycles(krate, "fake"));
     out
@@ -408,12 +424,19 @@ fn the_layering_check_catches_each_kind_of_violation() {
         "fake::load::FixtureSource",
     );
     plant(&mut krate, "fake/model/stub.rs", "fake::serve::service");
+    plant(
+        &mut krate,
+        "fake/serve/route.rs",
+        "fake::harness::FakeServer",
+    );
     let found = violations(&krate).join("\n");
     for expected in [
         "schema is the bottom layer: schema/mod.rs imports fake/model/mod.rs",
         "capabilities do not import each other: breaking/mod.rs imports roundtrip/mod.rs",
         "error.rs names no capability: error.rs imports fake/load/mod.rs",
         "serve reads the model, never the loader: fake/serve/service.rs imports fake/load/source.rs",
+        "the model is plain data: fake/model/stub.rs imports fake/serve/service.rs",
+        "only the harness combines loader and server: fake/serve/route.rs imports fake/harness/server.rs",
         "files import each other in a circle",
     ] {
         assert!(found.contains(expected), "missing {expected:?} in\n{found}");

@@ -10,13 +10,13 @@ use std::panic::Location;
 
 use serde_json::{Map, Value, json};
 
-use super::server::{MountTarget, MountedStub};
+use super::mount::{MountTarget, MountedStub};
 use crate::{
     Schema,
     error::{Error, Result},
     fake::{
         load::FixtureSource,
-        model::{Expect, Fixtures, Health, Mode, Stub, code_name},
+        model::{Expect, FixtureLocation, Fixtures, Health, Mode, Stub, code_name},
     },
 };
 
@@ -207,10 +207,8 @@ impl Then {
 
     /// `health`: set a service's health when answering.
     pub fn health(mut self, service: impl Into<String>, health: Health) -> Self {
-        entry(&mut self.0, "health").insert(
-            service.into(),
-            Value::String(health_name(health).to_owned()),
-        );
+        entry(&mut self.0, "health")
+            .insert(service.into(), Value::String(health.name().to_owned()));
         self
     }
 
@@ -250,14 +248,6 @@ fn entry<'m>(map: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, 
     match value {
         Value::Object(map) => map,
         _ => unreachable!("just made an object"),
-    }
-}
-
-pub(crate) fn health_name(health: Health) -> &'static str {
-    match health {
-        Health::Serving => "SERVING",
-        Health::NotServing => "NOT_SERVING",
-        Health::Unknown => "UNKNOWN",
     }
 }
 
@@ -426,6 +416,26 @@ impl StubBuilder {
         )
     }
 
+    /// The loader's problems with this builder's document, located at the builder's call site
+    /// (the document's own lines mean nothing to the test that wrote the builder).
+    pub(crate) fn problems(&self, errors: &crate::fake::load::FixtureErrors) -> String {
+        let at = format!(
+            "{}:{}:{}",
+            self.built_at.file(),
+            self.built_at.line(),
+            self.built_at.column()
+        );
+        errors
+            .errors()
+            .iter()
+            .map(|e| match e.hint() {
+                Some(hint) => format!("{at}: {} (hint: {hint})", e.message()),
+                None => format!("{at}: {}", e.message()),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Checks the stub against a schema, as a fixture file is checked.
     ///
     /// # Errors
@@ -435,11 +445,19 @@ impl StubBuilder {
     pub fn build(&self, schema: &Schema) -> Result<Stub> {
         let doc = self.to_json();
         let fixtures = Fixtures::load(schema, &[self.source(&doc)]).map_err(Error::diagnostics)?;
-        fixtures
+        let mut stub = fixtures
             .stubs()
             .first()
             .cloned()
-            .ok_or_else(unreachable_empty)
+            .ok_or_else(unreachable_empty)?;
+        // Reports and logs point at the test line that built it, not into its JSON.
+        stub.origin = Some(FixtureLocation {
+            file: self.built_at.file().into(),
+            line: self.built_at.line() as usize,
+            col: self.built_at.column() as usize,
+        });
+        stub.relabel();
+        Ok(stub)
     }
 
     /// Adds the stub to a server (or one of its sessions); panics with the located error
@@ -462,9 +480,9 @@ impl StubBuilder {
     ///
     /// The stub does not load against the server's protos, or its `id` is taken.
     pub fn try_mount(self, target: &impl MountTarget) -> Result<MountedStub> {
-        let (server, session) = target.target();
-        let stub = self.build(server.schema())?;
-        server.add_built(stub, self.to_json(), session)
+        let (schema, control, session) = super::mount::sealed::Sealed::mount_point(target);
+        let stub = self.build(schema)?;
+        MountedStub::add(control, stub, self.to_json(), session)
     }
 }
 

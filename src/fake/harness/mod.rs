@@ -14,6 +14,7 @@
 
 mod admin;
 mod builder;
+mod mount;
 mod reload;
 mod report;
 mod server;
@@ -24,7 +25,8 @@ pub use self::{
         Condition, Then, any_of, chance, expr, message, message_eq, messages, metadata, method,
         not, reply, state, status, stream,
     },
+    mount::{MountTarget, MountedStub},
     reload::ReloadStatus,
     report::Report,
-    server::{FakeServer, FakeServerBuilder, MountTarget, MountedStub, Session},
+    server::{FakeServer, FakeServerBuilder, Session},
 };

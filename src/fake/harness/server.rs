@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use super::{
     admin::{self, Admin},
     builder::StubBuilder,
+    mount::{self, MountTarget},
     reload::{ReloadStatus, Reloader},
     report::Report,
 };
@@ -23,7 +24,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     fake::{
         load::{FixtureSource, verify_request},
-        model::{Expect, Fixtures, Health, Stub},
+        model::{Expect, Fixtures, Health},
         serve::{
             Control, Query, ReceivedCall, ScenarioState, Server, ServerOptions, SessionInfo,
             StopHandle, StubInfo, Verification,
@@ -68,6 +69,7 @@ use crate::{
 #[derive(Debug)]
 pub struct FakeServer {
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     admin: Option<SocketAddr>,
     schema: Schema,
     control: Arc<Control>,
@@ -305,6 +307,7 @@ fn run(
         let (done_tx, done_rx) = oneshot::channel();
         let fake = FakeServer {
             addrs: server.addrs().to_vec(),
+            tls_addrs: server.tls_addrs().to_vec(),
             admin,
             schema,
             control,
@@ -321,61 +324,20 @@ fn run(
     });
 }
 
-/// Where a stub is mounted: a server (shared stubs) or one of its sessions.
-pub trait MountTarget: sealed::Sealed {
-    #[doc(hidden)]
-    fn target(&self) -> (&FakeServer, Option<&str>);
-}
+impl MountTarget for FakeServer {}
+impl MountTarget for Session<'_> {}
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::FakeServer {}
-    impl Sealed for super::Session<'_> {}
-}
-
-impl MountTarget for FakeServer {
-    fn target(&self) -> (&FakeServer, Option<&str>) {
-        (self, None)
+#[allow(private_interfaces)] // sealed: see mount.rs
+impl mount::sealed::Sealed for FakeServer {
+    fn mount_point(&self) -> (&Schema, &Arc<Control>, Option<&str>) {
+        (&self.schema, &self.control, None)
     }
 }
 
-impl MountTarget for Session<'_> {
-    fn target(&self) -> (&FakeServer, Option<&str>) {
-        (self.server, Some(&self.name))
-    }
-}
-
-/// A stub added to a running server.
-#[derive(Debug, Clone)]
-pub struct MountedStub {
-    uid: u64,
-    session: Option<String>,
-    control: Arc<Control>,
-}
-
-impl MountedStub {
-    /// Gets the server's number for the stub.
-    pub fn uid(&self) -> u64 {
-        self.uid
-    }
-
-    /// Gets how many calls it answered.
-    pub fn calls(&self) -> u64 {
-        self.info().map_or(0, |s| s.calls)
-    }
-
-    /// Gets the stub as the admin API lists it (`None` once removed).
-    pub fn info(&self) -> Option<StubInfo> {
-        self.control
-            .find(&self.uid.to_string(), self.session.as_deref())
-            .map(|(info, _)| info)
-    }
-
-    /// Removes it from the server.
-    pub fn remove(self) {
-        let _ = self
-            .control
-            .remove(&self.uid.to_string(), self.session.as_deref());
+#[allow(private_interfaces)] // sealed: see mount.rs
+impl mount::sealed::Sealed for Session<'_> {
+    fn mount_point(&self) -> (&Schema, &Arc<Control>, Option<&str>) {
+        (&self.server.schema, &self.server.control, Some(&self.name))
     }
 }
 
@@ -463,11 +425,22 @@ impl FakeServer {
         &self.addrs
     }
 
-    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051`.
+    /// Gets the addresses of the TLS listeners (a subset of [`FakeServer::addrs`]).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051` (`https://…` when it
+    /// is a TLS listener).
     pub fn uri(&self) -> String {
-        self.addrs
-            .first()
-            .map_or_else(String::new, |addr| format!("http://{addr}"))
+        self.addrs.first().map_or_else(String::new, |addr| {
+            let scheme = if self.tls_addrs.contains(addr) {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{addr}")
+        })
     }
 
     /// Gets the admin API's address, when it was asked for.
@@ -496,26 +469,6 @@ impl FakeServer {
     /// Whether dropping the server checks the stubs' expectations (default: yes).
     pub fn verify_on_drop(&self, on: bool) {
         self.verify_on_drop.store(on, Ordering::Relaxed);
-    }
-
-    pub(crate) fn add_built(
-        &self,
-        stub: Stub,
-        definition: serde_json::Value,
-        session: Option<&str>,
-    ) -> Result<MountedStub> {
-        let added = self
-            .control
-            .add(vec![(stub, Some(definition))], session)
-            .map_err(|message| ErrorKind::Harness {
-                message,
-                help: None,
-            })?;
-        Ok(MountedStub {
-            uid: added.first().map_or(0, |s| s.uid),
-            session: session.map(str::to_owned),
-            control: self.control.clone(),
-        })
     }
 
     /// Loads fixtures (a file, or every one under a directory) and adds their stubs, as if
@@ -577,8 +530,8 @@ impl FakeServer {
     /// let server = FakeServer::builder().start().await?;
     /// // … the code under test calls the server …
     /// let check = server.verify(
-    ///     &Stub::given(method("userservice.UserService/CreateUsers"))
-    ///         .and(message(json!({ "name": "ada" }))),
+    ///     &Stub::given(method("userservice.UserService/GetUser"))
+    ///         .and(message(json!({ "user_id": "ada" }))),
     ///     0,
     /// );
     /// check.assert();
@@ -606,7 +559,7 @@ impl FakeServer {
             ),
             Err(errors) => Verification::invalid(
                 doc["method"].as_str().unwrap_or_default(),
-                &errors.to_string(),
+                &calls.problems(&errors),
             ),
         }
     }
@@ -685,7 +638,8 @@ impl FakeServer {
 
     /// Writes `{"grpc": ["127.0.0.1:PORT", …], "admin": "127.0.0.1:PORT", "pid": N}` to `path`
     /// atomically (a temporary file renamed into place), so that harnesses polling for the
-    /// file never read half of it. `admin` is there when the admin API is.
+    /// file never read half of it. `admin` is there when the admin API is; `tls` lists the
+    /// listeners of `grpc` that speak TLS, when any does.
     ///
     /// # Errors
     ///
@@ -697,6 +651,9 @@ impl FakeServer {
         });
         if let Some(admin) = self.admin {
             body["admin"] = serde_json::Value::String(admin.to_string());
+        }
+        if !self.tls_addrs.is_empty() {
+            body["tls"] = self.tls_addrs.iter().map(ToString::to_string).collect();
         }
         let file_name = path
             .file_name()

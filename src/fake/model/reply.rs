@@ -276,6 +276,17 @@ pub enum Health {
     Unknown,
 }
 
+impl Health {
+    /// Gets the name the health protocol and the fixture language use (`SERVING`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Serving => "SERVING",
+            Health::NotServing => "NOT_SERVING",
+            Health::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 /// What a reply does to the server besides answering.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -322,6 +333,30 @@ impl Reply {
     /// Whether the reply may end the call with an error status (a templated code may).
     pub fn fails(&self) -> bool {
         self.status.as_ref().is_some_and(|s| !s.is_ok())
+    }
+
+    /// Whether sending it renders a template (and so needs the call's template context).
+    ///
+    /// Every templated part of a reply must be named here: a reply that says it reads nothing
+    /// is rendered without a context.
+    pub(crate) fn reads_call(&self) -> bool {
+        let metadata = |entries: &Metadata| entries.iter().any(|e| e.value.is_template());
+        self.delay.base.is_template()
+            || metadata(&self.headers)
+            || metadata(&self.trailers)
+            || self.stream.iter().any(|part| match part {
+                StreamPart::Message(item) => {
+                    item.payload.is_template() || item.delay.base.is_template()
+                }
+                StreamPart::Each(_) => true,
+                StreamPart::Abort(_) => false,
+            })
+            || self.status.as_ref().is_some_and(StatusReply::is_template)
+            || self
+                .effects
+                .set_state
+                .as_ref()
+                .is_some_and(Computed::is_template)
     }
 
     /// The messages of a reply that lists them (no generated parts).

@@ -3,11 +3,13 @@
 //! A call records into its own [`Capture`] while it runs (one uncontended lock per call); when it
 //! ends, the capture becomes an [`Entry`] in one of several shards, so recording never
 //! serialises calls. The journal keeps the newest `--journal-size` entries and counts the ones it
-//! dropped. Messages are kept as the server saw them (shared, not copied) and turned into JSON
-//! only when someone reads the journal.
+//! dropped. Messages are kept as the bytes that came off the wire (one small block each, about
+//! the size of the message) and decoded, then turned into JSON, only when someone reads the
+//! journal: recording a call costs a copy, not a second life for its decoded messages.
 
 use std::{
     collections::VecDeque,
+    net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -19,7 +21,7 @@ use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
-use crate::fake::{model::code_name, template::Received};
+use crate::fake::model::code_name;
 
 /// The most replies one entry keeps (the rest are counted).
 const MAX_REPLIES: usize = 100;
@@ -38,7 +40,8 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
-    pub(crate) received: Option<(Arc<Received>, usize)>,
+    /// The request messages as they came off the wire, in order (decoded when read).
+    pub(crate) requests: Requests,
     pub(crate) replies: Vec<Bytes>,
     pub(crate) replies_dropped: usize,
     pub(crate) headers: MetadataMap,
@@ -49,15 +52,40 @@ pub(crate) struct CaptureData {
 
 /// A call's capture, shared by its handler (which fills it) and the layer that ends the call.
 #[derive(Debug, Default)]
-pub(crate) struct Capture(Mutex<CaptureData>);
+pub(crate) struct Capture {
+    data: Mutex<CaptureData>,
+    /// Whether the journal records the call (else only the call log reads the capture, and
+    /// messages are not kept).
+    journaled: bool,
+}
 
 impl Capture {
+    /// A capture for one call; `journaled` when the journal records it.
+    pub(crate) fn new(journaled: bool) -> Self {
+        Self {
+            data: Mutex::default(),
+            journaled,
+        }
+    }
+
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CaptureData) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Notes a request message received (its encoded bytes, copied out of the receive
+    /// buffer so that the journal holds no more than the messages).
+    pub(crate) fn request(&self, bytes: &[u8]) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| c.requests.push(bytes));
     }
 
     /// Notes a reply message sent.
     pub(crate) fn reply(&self, bytes: &Bytes) {
+        if !self.journaled {
+            return;
+        }
         self.with(|c| {
             if c.replies.len() < MAX_REPLIES {
                 c.replies.push(bytes.clone());
@@ -67,8 +95,61 @@ impl Capture {
         });
     }
 
+    /// Notes several reply messages sent.
+    pub(crate) fn replies<'a>(&self, sent: impl Iterator<Item = &'a Bytes>) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| {
+            for bytes in sent {
+                if c.replies.len() < MAX_REPLIES {
+                    c.replies.push(bytes.clone());
+                } else {
+                    c.replies_dropped += 1;
+                }
+            }
+        });
+    }
+
     pub(crate) fn take(&self) -> CaptureData {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The request messages of one call, encoded, one after the other in one buffer (each after
+/// its length as a varint): a call costs the journal one block however many messages it sent,
+/// and one block to free when its entry is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Requests(Vec<u8>);
+
+impl Requests {
+    fn push(&mut self, message: &[u8]) {
+        prost::encoding::encode_varint(message.len() as u64, &mut self.0);
+        self.0.extend_from_slice(message);
+    }
+
+    /// Each message's bytes, in order.
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let len = prost::encoding::decode_varint(&mut rest).ok()?;
+            let (message, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+            rest = after;
+            Some(message)
+        })
+    }
+}
+
+impl CaptureData {
+    /// The request messages, decoded (an entry keeps only their bytes).
+    pub(crate) fn decode_requests(&self, input: &MessageDescriptor) -> Vec<DynamicMessage> {
+        self.requests
+            .iter()
+            .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes).ok())
+            .collect()
     }
 }
 
@@ -76,13 +157,13 @@ impl Capture {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) seq: u64,
-    /// `/package.Service/Method`.
-    pub(crate) path: Arc<str>,
+    /// `/package.Service/Method` (see [`Entry::path`]).
+    pub(crate) path: http::uri::PathAndQuery,
     pub(crate) session: Option<String>,
     pub(crate) started: SystemTime,
     pub(crate) duration: Duration,
-    pub(crate) peer: Option<String>,
-    pub(crate) listener: Option<String>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) listener: Option<SocketAddr>,
     pub(crate) metadata: MetadataMap,
     pub(crate) code: i32,
     pub(crate) message: String,
@@ -188,7 +269,7 @@ impl Query {
     fn wants(&self, entry: &Entry) -> bool {
         self.method
             .as_ref()
-            .is_none_or(|m| entry.path.trim_start_matches('/') == m.trim_start_matches('/'))
+            .is_none_or(|m| entry.path().trim_start_matches('/') == m.trim_start_matches('/'))
             && self.stub.as_ref().is_none_or(|s| {
                 entry
                     .data
@@ -278,12 +359,15 @@ pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
 }
 
 impl Entry {
+    /// Gets the call's path, e.g. `/package.Service/Method`.
+    pub(crate) fn path(&self) -> &str {
+        self.path.path()
+    }
+
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
-        let requests = match &self.data.received {
-            Some((received, len)) => {
-                received.with(*len, |messages| messages.iter().map(|m| json(m)).collect())
-            }
+        let requests = match &self.data.input {
+            Some(input) => self.data.decode_requests(input).iter().map(json).collect(),
             None => Vec::new(),
         };
         let replies = match &self.data.output {
@@ -300,12 +384,12 @@ impl Entry {
         };
         ReceivedCall {
             seq: self.seq,
-            method: self.path.trim_start_matches('/').to_owned(),
+            method: self.path().trim_start_matches('/').to_owned(),
             session: self.session.clone(),
             started: crate::fake::template::rfc3339(self.started),
             duration_ms: (self.duration.as_secs_f64() * 1e6).round() / 1e3,
-            peer: self.peer.clone(),
-            listener: self.listener.clone(),
+            peer: self.peer.map(|a| a.to_string()),
+            listener: self.listener.map(|a| a.to_string()),
             metadata: pairs(&self.metadata),
             requests,
             replies,
