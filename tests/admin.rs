@@ -452,8 +452,7 @@ async fn an_admin_api_off_loopback_needs_a_token() {
         .options(options)
         .start()
         .await
-        .err()
-        .expect("refused without a token");
+        .expect_err("refused without a token");
     let text = format!("{:?}", miette::Report::new(err));
     assert!(
         text.contains("--admin-token"),

@@ -254,24 +254,24 @@ async fn every_admin_api_example_runs_against_a_live_server() {
             last = Some(answer);
             replayed += 1;
         }
-        if let (Some(answer), Some((json_line, lang, _, example))) = (&last, blocks.get(n + 1)) {
-            if lang == "json" {
-                let example: serde_json::Value = serde_json::from_str(example)
-                    .unwrap_or_else(|e| panic!("docs/admin-api.md:{json_line}: not JSON: {e}"));
-                let real = answer.json();
-                let keys = |v: &serde_json::Value| {
-                    v.as_object()
-                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default()
-                };
-                assert_eq!(
-                    keys(&example)
-                        .into_iter()
-                        .collect::<std::collections::BTreeSet<_>>(),
-                    keys(&real).into_iter().collect(),
-                    "docs/admin-api.md:{json_line}: the example's keys are the answer's: {real}"
-                );
-            }
+        if let (Some(answer), Some((json_line, lang, _, example))) = (&last, blocks.get(n + 1))
+            && lang == "json"
+        {
+            let example: serde_json::Value = serde_json::from_str(example)
+                .unwrap_or_else(|e| panic!("docs/admin-api.md:{json_line}: not JSON: {e}"));
+            let real = answer.json();
+            let keys = |v: &serde_json::Value| {
+                v.as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            };
+            assert_eq!(
+                keys(&example)
+                    .into_iter()
+                    .collect::<std::collections::BTreeSet<_>>(),
+                keys(&real).into_iter().collect(),
+                "docs/admin-api.md:{json_line}: the example's keys are the answer's: {real}"
+            );
         }
     }
     assert!(replayed >= 20, "the examples are found ({replayed})");

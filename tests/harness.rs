@@ -118,8 +118,7 @@ async fn a_builder_stub_that_does_not_fit_the_protos_fails_where_it_was_written(
     let err = Stub::given(method(GET_USER))
         .respond_with(reply(json!({ "nmae": "Ada" })))
         .try_mount(&server)
-        .err()
-        .expect("an unknown field is an error");
+        .expect_err("an unknown field is an error");
     let text = format!("{:?}", miette::Report::new(err));
     assert!(text.contains("nmae"), "{text}");
     assert!(
@@ -220,7 +219,8 @@ fn a_dropped_server_with_an_unmet_expectation_panics_with_its_report() {
         assert_eq!(get_user(&server, "bob", None).await.unwrap().name, "anyone");
     });
     let message = panic_text(catch_unwind(AssertUnwindSafe(|| drop(server))).unwrap_err());
-    let settings = common::insta_settings("harness");
+    let mut settings = common::insta_settings("harness");
+    settings.add_filter(r"tests/harness\.rs:\d+:\d+", "tests/harness.rs:[line:col]");
     settings.bind(|| insta::assert_snapshot!("verify_on_drop", message));
 }
 
@@ -270,10 +270,10 @@ async fn expect_in_a_fixture_file_is_in_the_report() {
 async fn wait_for_generation(server: &FakeServer, generation: u64) -> grpc_double::ReloadStatus {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(status) = server.reload_status() {
-            if status.generation >= generation || !status.ok {
-                return status;
-            }
+        if let Some(status) = server.reload_status()
+            && (status.generation >= generation || !status.ok)
+        {
+            return status;
         }
         assert!(Instant::now() < deadline, "the reload did not happen");
         tokio::time::sleep(Duration::from_millis(5)).await;

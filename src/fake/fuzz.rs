@@ -16,7 +16,7 @@ use super::{
     load::FixtureSource,
     model::Fixtures,
     serve,
-    template::{self, CallEnv, Received, Scope, TemplateCompiler},
+    template::{self, CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler},
 };
 use crate::Schema;
 
@@ -74,7 +74,7 @@ pub fn request(fixtures: &Fixtures, method: u8, header: &str, bytes: &[u8]) {
     if let Ok(value) = header.parse() {
         metadata.insert("x-fuzz", value);
     }
-    if let Ok(messages) = serve::answer(fixtures, method, &metadata, bytes) {
+    if let Ok(messages) = serve::answer(fixtures, method, metadata, bytes) {
         for message in messages {
             // What is sent decodes as the method's output.
             DynamicMessage::decode(method.output(), message.as_slice())
@@ -99,14 +99,16 @@ pub fn template(text: &str, bytes: &[u8]) {
     let message = Arc::new(request);
     let received = Received::one(message.clone());
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));
-    let ctx = template::context(
-        Some(&message),
-        &received,
-        1,
-        template::metadata_value(&MetadataMap::new()),
-        "userservice.UserService/GetUser",
-        &env,
-    );
+    let ctx = template::context(CallVars {
+        request: Some(message),
+        received,
+        len: 1,
+        metadata: Arc::new(RequestMetadata::new(MetadataMap::new())),
+        method: Arc::from("userservice.UserService/GetUser"),
+        env,
+        attempt: None,
+        state: None,
+    });
     let _ = compiled.render(&ctx);
     let _ = compiled.render_text(&ctx);
 }

@@ -14,10 +14,13 @@ use std::{
 
 use std::collections::HashMap;
 
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
+use protox::file::{File, FileResolver};
 
 use super::{
-    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, RootedInclude, Schema, find_protos, walk::Links,
+    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaPair, SchemaResolver, editions,
+    find_protos,
+    resolver::{GOOGLE_RPC, locate_eof},
+    walk::Links,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -133,6 +136,22 @@ impl Input {
     /// Gets the prefix printed before file names of this input, e.g. `new` for the directory
     /// `new/` (buf prints `new/acme/v1/user.proto` for a directory without `buf.yaml`).
     pub fn display_prefix(&self) -> String {
+        self.display_prefix_in(&[])
+    }
+
+    /// Like [`Input::display_prefix`], for an input loaded with the include paths `includes`:
+    /// a directory inside one of them has its files named relative to it, so that include
+    /// path is the prefix (`-I .` prints `google/api/http.proto` for the input `google`).
+    pub fn display_prefix_in(&self, includes: &[PathBuf]) -> String {
+        if let Input::Dir(dir) = self {
+            let dir = super::clean_path(dir);
+            if let Some(root) = includes
+                .iter()
+                .find(|include| dir.starts_with(super::clean_path(include)))
+            {
+                return Input::Dir(root.clone()).display_prefix_in(&[]);
+            }
+        }
         let clean = |p: &Path| {
             let text = p.to_string_lossy().replace('\\', "/");
             let text = text.trim_start_matches("./").trim_end_matches('/');
@@ -160,15 +179,11 @@ impl Input {
         let Input::Dir(dir) = self else {
             return None;
         };
-        let links = dir_links(dir, includes);
-        let mut chain = ChainFileResolver::new();
-        chain.add(GoogleFileResolver::new());
-        chain.add(RootedInclude::new(dir.clone(), links.clone()));
-        for include in includes {
-            chain.add(RootedInclude::new(include.clone(), links.clone()));
-        }
-        chain.add(EmbeddedResolver::default());
-        let mut compiler = protox::Compiler::with_file_resolver(chain);
+        let mut roots = includes.to_vec();
+        roots.push(dir.clone());
+        let links = Links::for_dir(dir, includes);
+        let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default(), &links);
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_source_info(true);
         compiler.open_file(name).ok()?;
         compiler
@@ -177,6 +192,47 @@ impl Input {
             .into_iter()
             .find(|f| f.name() == name)?
             .source_code_info
+    }
+
+    /// Loads the two sides of a comparison (`grpc-double breaking`), neither with source info.
+    ///
+    /// When both are directories, the files that are the same on both sides (the same parse,
+    /// and everything they import the same) are checked to compile and then left out of both
+    /// schemas ([`SchemaPair::unchanged`]): a comparison costs the memory of what changed.
+    /// Other inputs are loaded whole, at the same time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Input::load`], the current side's first.
+    pub fn load_pair(
+        previous: &Input,
+        current: &Input,
+        includes: &[PathBuf],
+    ) -> Result<SchemaPair> {
+        if let (Input::Dir(p), Input::Dir(c)) = (previous, current)
+            && p.is_dir()
+            && c.is_dir()
+        {
+            return super::compare::load_pair(p, c, includes);
+        }
+        // Each side links on one thread: load them at the same time.
+        let (current, previous) = std::thread::scope(|scope| {
+            let previous = scope.spawn(|| previous.load_with(includes, false));
+            let current = current.load_with(includes, false);
+            (current, previous.join())
+        });
+        let current = current?;
+        let previous = previous.map_err(|_| {
+            input_error(
+                "loading the previous input failed unexpectedly",
+                "this is a bug in grpc-double; please report it",
+            )
+        })??;
+        Ok(SchemaPair {
+            previous,
+            current,
+            unchanged: Default::default(),
+        })
     }
 
     /// Compiles the input; `includes` are extra import paths (`-I`).
@@ -217,11 +273,7 @@ impl Input {
                 loader.proto(dir);
             }
             Input::File(file) => {
-                let parent = file
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                loader.include(parent);
+                // The loader adds the file's directory after the -I paths.
                 includes.iter().for_each(|i| {
                     loader.include(i);
                 });
@@ -242,13 +294,6 @@ impl Input {
         }
         loader.load()
     }
-}
-
-/// The links a directory input may follow: those inside it and its include paths.
-fn dir_links(dir: &Path, includes: &[PathBuf]) -> Links {
-    let mut links = Links::inside(includes);
-    links.add_root(dir);
-    links
 }
 
 /// Serves files parsed ahead of time, on worker threads; each is handed over once (protox
@@ -282,7 +327,8 @@ fn load_dir_parsed(
     source_info: bool,
     strip: bool,
 ) -> Result<Schema> {
-    let links = dir_links(dir, includes);
+    super::check_includes(includes)?;
+    let links = Links::for_dir(dir, includes);
     let paths = find_protos(dir, &links)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
@@ -290,20 +336,25 @@ fn load_dir_parsed(
         }
         .into());
     }
+    // protoc's include path: the -I directories, then the input directory; each file is named
+    // relative to the first that holds it (`google/api/http.proto` for the input `google`
+    // under `-I .`, so its imports find the same file under the same name).
+    let mut roots = includes.to_vec();
+    roots.push(dir.to_path_buf());
     let names: Vec<String> = paths
         .iter()
         .map(|p| {
-            p.strip_prefix(dir)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .replace('\\', "/")
+            super::name_under(p, &roots).unwrap_or_else(|| {
+                let relative = p.strip_prefix(dir).unwrap_or(p);
+                relative.to_string_lossy().replace('\\', "/")
+            })
         })
         .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = paths.len().div_ceil(threads);
-    let parsed: Vec<Result<(String, File)>> = std::thread::scope(|scope| {
+    let parsed: Vec<Result<(String, Option<File>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = paths
             .chunks(chunk)
             .zip(names.chunks(chunk))
@@ -315,14 +366,24 @@ fn load_dir_parsed(
                         .map(|(path, name)| {
                             let text = std::fs::read_to_string(path)
                                 .map_err(|err| Error::io(path, err))?;
-                            let file = File::from_source(name, &text).map_err(Error::from)?;
+                            let file = match File::from_source(name, &text) {
+                                Ok(file) => file,
+                                // Compiled by protoc below, with the others.
+                                Err(err) if err.is_parse() && editions::is_editions(&text) => {
+                                    return Ok((name.clone(), None));
+                                }
+                                Err(err) => return Err(locate_eof(err, name, &text).into()),
+                            };
                             if strip {
                                 // Keep only the descriptor: no text, no source info.
                                 let mut proto = file.file_descriptor_proto().clone();
                                 proto.source_code_info = None;
-                                return Ok((name.clone(), File::from_file_descriptor_proto(proto)));
+                                return Ok((
+                                    name.clone(),
+                                    Some(File::from_file_descriptor_proto(proto)),
+                                ));
                             }
-                            Ok((name.clone(), file))
+                            Ok((name.clone(), Some(file)))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -341,18 +402,30 @@ fn load_dir_parsed(
             .collect()
     });
     let mut files = HashMap::with_capacity(parsed.len());
+    let mut editions = Vec::new();
     for result in parsed {
-        let (name, file) = result?;
-        files.insert(name, file);
+        match result? {
+            (name, Some(file)) => {
+                files.insert(name, file);
+            }
+            (name, None) => editions.push(name),
+        }
     }
-    let mut chain = ChainFileResolver::new();
-    chain.add(GoogleFileResolver::new());
-    chain.add(Parsed(std::sync::Mutex::new(files)));
-    for include in includes {
-        chain.add(RootedInclude::new(include.clone(), links.clone()));
+    if !editions.is_empty() {
+        // protox cannot parse these: protoc compiles them, in one run.
+        let compiled =
+            editions::compile(&editions, &roots, &Default::default(), &GOOGLE_RPC, !strip)?;
+        for (name, file) in editions.into_iter().zip(compiled) {
+            files.insert(name, file);
+        }
     }
-    chain.add(EmbeddedResolver::default());
-    let mut compiler = protox::Compiler::with_file_resolver(chain);
+    let resolver = SchemaResolver::with_first(
+        Some(Parsed(std::sync::Mutex::new(files))),
+        includes,
+        EmbeddedResolver::default(),
+        &links,
+    );
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
         .include_imports(true)
         .include_source_info(source_info);
@@ -457,7 +530,10 @@ fn git_files(
         };
         // A committed symbolic link (mode 120000) is a blob holding its target's path: it
         // names a file outside the commit, which is not read.
-        if kind == "blob" && mode != "120000" && path.ends_with(".proto") {
+        if mode == "120000" {
+            continue;
+        }
+        if kind == "blob" && path.ends_with(".proto") {
             entries.push((path.to_owned(), id.to_owned()));
         }
     }

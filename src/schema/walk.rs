@@ -42,6 +42,13 @@ impl Links {
         links
     }
 
+    /// The links a directory input may follow: those inside it and its include paths.
+    pub(crate) fn for_dir(dir: &Path, includes: &[PathBuf]) -> Self {
+        let mut links = Self::inside(includes);
+        links.add_root(dir);
+        links
+    }
+
     /// Every link, as the file system resolves it.
     pub(crate) fn follow_all() -> Self {
         Self {

@@ -5,24 +5,29 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::DynamicMessage;
-use tonic::metadata::MetadataMap;
 
-use crate::fake::template::{self, CallEnv, Received};
+use crate::fake::template::{self, CallEnv, CallVars, Received, RequestMetadata};
+
+/// The scenario state of a stub without a scenario: one shared empty string, so that trying
+/// a stub allocates nothing.
+pub(crate) fn no_state() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    EMPTY.clone()
+}
 
 /// One call, or one message of a stream, being answered.
 pub(crate) struct Call<'a> {
     /// `package.Service/Method`.
-    pub(crate) method: &'a str,
+    pub(crate) method: &'a Arc<str>,
     /// The message being answered (the last one, for client streams); `None` for an empty
     /// client stream, or a conversation's start.
     pub(crate) request: Option<&'a Arc<DynamicMessage>>,
     /// Every message received on the call; the first `len` are this call's `requests`.
     pub(crate) received: &'a Arc<Received>,
     pub(crate) len: usize,
-    pub(crate) metadata: &'a MetadataMap,
-    /// The `metadata` template variable, built at most once per call (shared by every message
-    /// of a stream).
-    pub(crate) metadata_value: &'a OnceLock<minijinja::Value>,
+    /// The request headers (their `metadata` template variable is built at most once per
+    /// call, and shared by every message of a stream).
+    pub(crate) metadata: &'a Arc<RequestMetadata>,
     pub(crate) env: &'a Arc<CallEnv>,
     /// The scenario state of the stub being tried (set by the server before its matchers run).
     state: Mutex<Arc<str>>,
@@ -32,12 +37,11 @@ pub(crate) struct Call<'a> {
 
 impl<'a> Call<'a> {
     pub(crate) fn new(
-        method: &'a str,
+        method: &'a Arc<str>,
         request: Option<&'a Arc<DynamicMessage>>,
         received: &'a Arc<Received>,
         len: usize,
-        metadata: &'a MetadataMap,
-        metadata_value: &'a OnceLock<minijinja::Value>,
+        metadata: &'a Arc<RequestMetadata>,
         env: &'a Arc<CallEnv>,
     ) -> Self {
         Self {
@@ -46,9 +50,8 @@ impl<'a> Call<'a> {
             received,
             len,
             metadata,
-            metadata_value,
             env,
-            state: Mutex::new(Arc::from("")),
+            state: Mutex::new(no_state()),
             context: OnceLock::new(),
         }
     }
@@ -56,20 +59,27 @@ impl<'a> Call<'a> {
     /// Gets the template context: `request`, `requests`, `metadata`, `method` and the call's
     /// environment.
     pub(crate) fn context(&self) -> &minijinja::Value {
-        self.context.get_or_init(|| {
-            let metadata = self
-                .metadata_value
-                .get_or_init(|| template::metadata_value(self.metadata))
-                .clone();
-            template::context(
-                self.request,
-                self.received,
-                self.len,
-                metadata,
-                self.method,
-                self.env,
-            )
-        })
+        self.context
+            .get_or_init(|| template::context(self.vars(None, None)))
+    }
+
+    /// The context of a reply chosen for this call: the call's, with the stub's `attempt` and
+    /// scenario `state`.
+    pub(crate) fn reply_context(&self, attempt: u64, state: Arc<str>) -> minijinja::Value {
+        template::context(self.vars(Some(attempt), Some(state)))
+    }
+
+    fn vars(&self, attempt: Option<u64>, state: Option<Arc<str>>) -> CallVars {
+        CallVars {
+            request: self.request.cloned(),
+            received: self.received.clone(),
+            len: self.len,
+            metadata: self.metadata.clone(),
+            method: self.method.clone(),
+            env: self.env.clone(),
+            attempt,
+            state,
+        }
     }
 
     /// Calls `f` with the messages received so far.

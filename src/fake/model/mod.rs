@@ -22,7 +22,7 @@ mod stub;
 
 pub(crate) use self::compare::glob_regex;
 pub(crate) use self::{
-    call::Call,
+    call::{Call, no_state},
     code::{CODES, code_name, parse_code},
     matcher::{Miss, closeness},
 };

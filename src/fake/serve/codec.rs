@@ -1,10 +1,14 @@
 //! A tonic codec for messages known only at run time.
 //!
 //! Requests decode into [`DynamicMessage`]s of the method's input type (the descriptor is held by
-//! the codec, so there is no lookup per call). Replies are already encoded — at load time for
-//! static stubs — so the encoder only copies bytes into the frame.
+//! the codec, so there is no lookup per call); when the journal records the call, the decoder
+//! also hands it each message's bytes, so the journal never keeps decoded messages. A call's
+//! request bytes together are bounded. Replies are already encoded — at load time for static
+//! stubs — so the encoder only copies bytes into the frame.
 
-use bytes::{BufMut as _, Bytes};
+use std::sync::Arc;
+
+use bytes::{Buf as _, BufMut as _, Bytes};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{
@@ -12,15 +16,33 @@ use tonic::{
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
 };
 
+use super::journal::Capture;
+
 /// Decodes the method's input type; encodes pre-encoded replies.
 #[derive(Debug, Clone)]
 pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
+    capture: Option<Arc<Capture>>,
+    /// The most request bytes one call may send, all its messages together.
+    max_received: usize,
+    /// The largest reply message.
+    max_sent: usize,
 }
 
 impl DynamicCodec {
-    pub(crate) fn new(input: MessageDescriptor) -> Self {
-        Self { input }
+    /// A codec for `input`, noting each request's bytes in `capture` (the journal's).
+    pub(crate) fn new(
+        input: MessageDescriptor,
+        capture: Option<Arc<Capture>>,
+        max_received: usize,
+        max_sent: usize,
+    ) -> Self {
+        Self {
+            input,
+            capture,
+            max_received,
+            max_sent,
+        }
     }
 }
 
@@ -31,44 +53,91 @@ impl Codec for DynamicCodec {
     type Decoder = DynamicDecoder;
 
     fn encoder(&mut self) -> Self::Encoder {
-        BytesEncoder
+        BytesEncoder {
+            limit: self.max_sent,
+        }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        DynamicDecoder(self.input.clone())
+        DynamicDecoder {
+            input: self.input.clone(),
+            capture: self.capture.clone(),
+            left: self.max_received,
+            limit: self.max_received,
+        }
     }
 }
 
-/// Writes an encoded message into the frame.
+/// Writes an encoded message into the frame; one over the limit is RESOURCE_EXHAUSTED (a
+/// backstop: replies are checked before they are queued).
 #[derive(Debug)]
-pub(crate) struct BytesEncoder;
+pub(crate) struct BytesEncoder {
+    limit: usize,
+}
 
 impl Encoder for BytesEncoder {
     type Item = Bytes;
     type Error = Status;
 
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        if item.len() > self.limit {
+            return Err(Status::resource_exhausted(format!(
+                "the reply is {} bytes, over the {}-byte limit (--max-message-size)",
+                item.len(),
+                self.limit
+            )));
+        }
         dst.put_slice(&item);
         Ok(())
     }
 }
 
-/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT.
+/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT, and a call
+/// whose messages together pass the limit RESOURCE_EXHAUSTED (a client stream is kept for
+/// templates, so its size is bounded).
 #[derive(Debug)]
-pub(crate) struct DynamicDecoder(MessageDescriptor);
+pub(crate) struct DynamicDecoder {
+    input: MessageDescriptor,
+    capture: Option<Arc<Capture>>,
+    left: usize,
+    limit: usize,
+}
 
 impl Decoder for DynamicDecoder {
     type Item = DynamicMessage;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        let mut message = DynamicMessage::new(self.0.clone());
-        message.merge(src).map_err(|err| {
+        let len = src.remaining();
+        if len > self.left {
+            return Err(Status::resource_exhausted(format!(
+                "this call sent more than {} bytes of request messages (--max-received-bytes)",
+                self.limit
+            )));
+        }
+        self.left -= len;
+        let invalid = |err: prost::DecodeError| {
             Status::invalid_argument(format!(
                 "cannot decode the request as `{}`: {err}",
-                self.0.full_name()
+                self.input.full_name()
             ))
-        })?;
+        };
+        let mut message = DynamicMessage::new(self.input.clone());
+        // tonic holds a whole message in one buffer, so it is one slice.
+        let chunk = src.chunk();
+        if chunk.len() == len {
+            message.merge(chunk).map_err(invalid)?;
+            if let Some(capture) = &self.capture {
+                capture.request(chunk);
+            }
+            src.advance(len);
+        } else {
+            let bytes = src.copy_to_bytes(len);
+            message.merge(bytes.as_ref()).map_err(invalid)?;
+            if let Some(capture) = &self.capture {
+                capture.request(&bytes);
+            }
+        }
         Ok(Some(message))
     }
 }

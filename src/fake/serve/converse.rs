@@ -123,6 +123,7 @@ impl Sink {
             return Err(status);
         }
         let message = message.unwrap_or_default();
+        out.shared.limits.fits(&message)?;
         if let Some(capture) = &out.capture {
             capture.reply(&message);
         }
@@ -172,7 +173,6 @@ pub(crate) async fn converse(
                     Err(status) => return sink.fail(status).await,
                 };
                 len = received.push(message.clone());
-                setup.note_received(&received, len);
                 last = Some(message);
                 let call = handler.call(setup, last.as_ref(), &received, len);
                 if !matchers.iter().all(|m| m.matches(&call)) {
@@ -195,7 +195,6 @@ pub(crate) async fn converse(
                 match next(inbound, out.deadline).await {
                     Ok(Some(message)) => {
                         len = received.push(message.clone());
-                        setup.note_received(&received, len);
                         last = Some(message);
                     }
                     Ok(None) => break,

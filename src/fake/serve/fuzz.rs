@@ -3,11 +3,7 @@
 //! them (the miss explanation included), and the chosen reply's messages, status and metadata
 //! are rendered as the server renders them.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, OnceLock},
-    time::SystemTime,
-};
+use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::metadata::MetadataMap;
@@ -16,7 +12,7 @@ use super::route::{Counter, Lookup, MethodEntry, choose, reply_context};
 use crate::{
     fake::{
         model::{Call, Fixtures, StreamPart, render},
-        template::{CallEnv, Received},
+        template::{CallEnv, Received, RequestMetadata},
     },
     schema::method_name,
 };
@@ -26,31 +22,23 @@ use crate::{
 pub(crate) fn answer(
     fixtures: &Fixtures,
     method: &MethodDescriptor,
-    metadata: &MetadataMap,
+    metadata: MetadataMap,
     bytes: &[u8],
 ) -> Result<Vec<Vec<u8>>, String> {
     let request = DynamicMessage::decode(method.input(), bytes).map_err(|err| err.to_string())?;
-    let name = method_name(method);
+    let name: Arc<str> = method_name(method).into();
     let stubs = fixtures
         .stubs()
         .iter()
-        .filter(|stub| stub.method_name() == name)
+        .filter(|stub| *stub.method_name() == *name)
         .map(|stub| (stub.clone(), Arc::new(Counter::default())))
         .collect();
     let entry = Arc::new(MethodEntry::new(method.clone(), name.clone(), stubs));
     let message = Arc::new(request);
     let received = Received::one(message.clone());
-    let metadata_value = OnceLock::new();
+    let metadata = Arc::new(RequestMetadata::new(metadata));
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));
-    let call = Call::new(
-        &name,
-        Some(&message),
-        &received,
-        1,
-        metadata,
-        &metadata_value,
-        &env,
-    );
+    let call = Call::new(&name, Some(&message), &received, 1, &metadata, &env);
     let scenarios = HashMap::new();
     let lookup = Lookup {
         scenarios: &scenarios,

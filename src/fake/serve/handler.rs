@@ -2,13 +2,13 @@
 //! environment (sequence number, clock, random source, listener, peer), its deadline and its
 //! trailers slot.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use prost_reflect::DynamicMessage;
 use tonic::{Extensions, metadata::MetadataMap};
 
 use super::{
-    journal::{Capture, StubRef},
+    journal::Capture,
     listen::ConnInfo,
     route::{Choice, Lookup, MethodEntry, choose},
     state::Shared,
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::fake::{
     model::{Call, Stub},
-    template::Received,
+    template::{Received, RequestMetadata},
 };
 
 /// Answers the calls of one method, from the stubs of one snapshot.
@@ -35,20 +35,10 @@ pub(crate) struct Handler {
 
 /// What one call keeps while it is answered.
 pub(crate) struct Setup {
-    pub(crate) metadata: MetadataMap,
-    pub(crate) cache: OnceLock<minijinja::Value>,
+    pub(crate) metadata: Arc<RequestMetadata>,
     pub(crate) out: Out,
     /// What the journal records of the call.
     pub(crate) capture: Option<Arc<Capture>>,
-}
-
-impl Setup {
-    /// Notes the messages received so far, for the journal.
-    pub(crate) fn note_received(&self, received: &Arc<Received>, len: usize) {
-        if let Some(capture) = &self.capture {
-            capture.with(|c| c.received = Some((received.clone(), len)));
-        }
-    }
 }
 
 impl Handler {
@@ -56,22 +46,14 @@ impl Handler {
         let mut env = self.shared.call_env();
         let conn = extensions.get::<ConnInfo>().cloned();
         if let Some(conn) = &conn {
-            env.listener = conn.local.to_string();
+            env.listener = Some(conn.local);
             env.listener_index = conn.listener;
-            env.peer = conn.peer.to_string();
+            env.peer = Some(conn.peer);
         }
         let deadline = extensions.get::<Deadline>().map(|d| d.0);
         let capture = extensions.get::<Arc<Capture>>().cloned();
-        if let Some(capture) = &capture {
-            let method = &self.entry.method;
-            capture.with(|c| {
-                c.input = Some(method.input());
-                c.output = Some(method.output());
-            });
-        }
         Setup {
-            metadata,
-            cache: OnceLock::new(),
+            metadata: Arc::new(RequestMetadata::new(metadata)),
             out: Out {
                 env: Arc::new(env),
                 deadline,
@@ -117,21 +99,12 @@ impl Handler {
             None => choose(&[&self.entry], call, &lookup, accept),
         };
         if let Some(capture) = &setup.capture {
-            capture.with(|c| {
-                if call.len > 0 || c.received.is_none() {
-                    c.received = Some((call.received.clone(), call.len));
+            capture.with(|c| match &chosen {
+                Ok(choice) => {
+                    c.stub = Some(choice.stub_ref());
+                    c.near_miss = None;
                 }
-                match &chosen {
-                    Ok(choice) => {
-                        let stub = choice.stub();
-                        c.stub = Some(StubRef {
-                            label: stub.label.clone(),
-                            id: stub.id.as_deref().map(Arc::from),
-                        });
-                        c.near_miss = None;
-                    }
-                    Err(status) => c.near_miss = Some(status.message().to_owned()),
-                }
+                Err(status) => c.near_miss = Some(status.message().to_owned()),
             });
         }
         chosen
@@ -171,7 +144,6 @@ impl Handler {
             received,
             len,
             &setup.metadata,
-            &setup.cache,
             &setup.out.env,
         )
     }

@@ -3,11 +3,13 @@
 //! A call records into its own [`Capture`] while it runs (one uncontended lock per call); when it
 //! ends, the capture becomes an [`Entry`] in one of several shards, so recording never
 //! serialises calls. The journal keeps the newest `--journal-size` entries and counts the ones it
-//! dropped. Messages are kept as the server saw them (shared, not copied) and turned into JSON
-//! only when someone reads the journal.
+//! dropped. Messages are kept as the bytes that came off the wire (one small block each, about
+//! the size of the message) and decoded, then turned into JSON, only when someone reads the
+//! journal: recording a call costs a copy, not a second life for its decoded messages.
 
 use std::{
     collections::VecDeque,
+    net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -19,7 +21,7 @@ use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
-use crate::fake::{model::code_name, template::Received};
+use crate::fake::model::code_name;
 
 /// The most replies one entry keeps (the rest are counted).
 const MAX_REPLIES: usize = 100;
@@ -38,8 +40,10 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
-    pub(crate) received: Option<(Arc<Received>, usize)>,
-    pub(crate) replies: Vec<Bytes>,
+    /// The request headers and messages and the reply messages, as bytes (read back only
+    /// when someone reads the journal).
+    packed: Packed,
+    replies_kept: usize,
     pub(crate) replies_dropped: usize,
     pub(crate) headers: MetadataMap,
     pub(crate) trailers: MetadataMap,
@@ -47,28 +51,178 @@ pub(crate) struct CaptureData {
     pub(crate) near_miss: Option<String>,
 }
 
+impl CaptureData {
+    fn reply(&mut self, bytes: &[u8]) {
+        if self.replies_kept < MAX_REPLIES {
+            self.packed.push(Part::Reply, bytes);
+            self.replies_kept += 1;
+        } else {
+            self.replies_dropped += 1;
+        }
+    }
+}
+
 /// A call's capture, shared by its handler (which fills it) and the layer that ends the call.
 #[derive(Debug, Default)]
-pub(crate) struct Capture(Mutex<CaptureData>);
+pub(crate) struct Capture {
+    data: Mutex<CaptureData>,
+    /// Whether the journal records the call (else only the call log reads the capture, and
+    /// neither headers nor messages are kept).
+    journaled: bool,
+}
 
 impl Capture {
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CaptureData) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    /// A capture for one call; `journaled` when the journal records it.
+    pub(crate) fn new(journaled: bool) -> Self {
+        Self {
+            data: Mutex::default(),
+            journaled,
+        }
     }
 
-    /// Notes a reply message sent.
-    pub(crate) fn reply(&self, bytes: &Bytes) {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CaptureData) -> R) -> R {
+        f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Notes the request headers.
+    pub(crate) fn request_headers(&self, headers: &http::HeaderMap) {
+        if !self.journaled {
+            return;
+        }
         self.with(|c| {
-            if c.replies.len() < MAX_REPLIES {
-                c.replies.push(bytes.clone());
-            } else {
-                c.replies_dropped += 1;
+            for (name, value) in headers {
+                c.packed.push_header(name.as_str(), value.as_bytes());
             }
         });
     }
 
+    /// Notes a request message received.
+    pub(crate) fn request(&self, bytes: &[u8]) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| c.packed.push(Part::Request, bytes));
+    }
+
+    /// Notes a reply message sent.
+    pub(crate) fn reply(&self, bytes: &Bytes) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| c.reply(bytes));
+    }
+
+    /// Notes several reply messages sent.
+    pub(crate) fn replies<'a>(&self, sent: impl Iterator<Item = &'a Bytes>) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| sent.for_each(|bytes| c.reply(bytes)));
+    }
+
     pub(crate) fn take(&self) -> CaptureData {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// What a packed record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A request header: its name's length (varint), its name, its value.
+    Header = 0,
+    Request = 1,
+    Reply = 2,
+}
+
+/// What one call sent and received, copied one record after the other into one buffer (a
+/// tag byte, the length as a varint, the bytes). A journal entry thus holds one block however
+/// many headers and messages its call had, instead of the connection's buffers and one block
+/// per header and message: recording is a copy, and dropping an old entry frees one block —
+/// memory long out of the cache, where every separate block costs a miss.
+#[derive(Debug, Default)]
+struct Packed(Vec<u8>);
+
+impl Packed {
+    /// Room for the headers and messages of a typical unary call at once.
+    const FIRST: usize = 512;
+
+    fn push(&mut self, part: Part, bytes: &[u8]) {
+        self.reserve(bytes.len() + 11);
+        self.0.push(part as u8);
+        prost::encoding::encode_varint(bytes.len() as u64, &mut self.0);
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn push_header(&mut self, name: &str, value: &[u8]) {
+        let total =
+            prost::encoding::encoded_len_varint(name.len() as u64) + name.len() + value.len();
+        self.reserve(total + 11);
+        self.0.push(Part::Header as u8);
+        prost::encoding::encode_varint(total as u64, &mut self.0);
+        prost::encoding::encode_varint(name.len() as u64, &mut self.0);
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.extend_from_slice(value);
+    }
+
+    fn reserve(&mut self, more: usize) {
+        if self.0.capacity() == 0 {
+            self.0.reserve(more.max(Self::FIRST));
+        }
+    }
+
+    /// The bytes of every record of one kind, in order.
+    fn iter(&self, part: Part) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            loop {
+                let (&tag, after) = rest.split_first()?;
+                rest = after;
+                let len = prost::encoding::decode_varint(&mut rest).ok()?;
+                let (record, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+                rest = after;
+                if tag == part as u8 {
+                    return Some(record);
+                }
+            }
+        })
+    }
+
+    /// The request headers, as they came.
+    fn headers(&self) -> MetadataMap {
+        let mut map = http::HeaderMap::new();
+        for mut record in self.iter(Part::Header) {
+            let Ok(len) = prost::encoding::decode_varint(&mut record) else {
+                continue;
+            };
+            let Some((name, value)) = usize::try_from(len)
+                .ok()
+                .and_then(|len| record.split_at_checked(len))
+            else {
+                continue;
+            };
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name),
+                http::HeaderValue::from_bytes(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        MetadataMap::from_headers(map)
+    }
+}
+
+impl CaptureData {
+    /// The request messages, decoded (an entry keeps only their bytes).
+    pub(crate) fn decode_requests(&self, input: &MessageDescriptor) -> Vec<DynamicMessage> {
+        self.packed
+            .iter(Part::Request)
+            .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes).ok())
+            .collect()
+    }
+
+    /// The request headers.
+    pub(crate) fn request_headers(&self) -> MetadataMap {
+        self.packed.headers()
     }
 }
 
@@ -76,14 +230,13 @@ impl Capture {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) seq: u64,
-    /// `/package.Service/Method`.
-    pub(crate) path: Arc<str>,
+    /// `/package.Service/Method` (see [`Entry::path`]).
+    pub(crate) path: http::uri::PathAndQuery,
     pub(crate) session: Option<String>,
     pub(crate) started: SystemTime,
     pub(crate) duration: Duration,
-    pub(crate) peer: Option<String>,
-    pub(crate) listener: Option<String>,
-    pub(crate) metadata: MetadataMap,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) listener: Option<SocketAddr>,
     pub(crate) code: i32,
     pub(crate) message: String,
     pub(crate) data: CaptureData,
@@ -188,7 +341,7 @@ impl Query {
     fn wants(&self, entry: &Entry) -> bool {
         self.method
             .as_ref()
-            .is_none_or(|m| entry.path.trim_start_matches('/') == m.trim_start_matches('/'))
+            .is_none_or(|m| entry.path().trim_start_matches('/') == m.trim_start_matches('/'))
             && self.stub.as_ref().is_none_or(|s| {
                 entry
                     .data
@@ -278,21 +431,24 @@ pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
 }
 
 impl Entry {
+    /// Gets the call's path, e.g. `/package.Service/Method`.
+    pub(crate) fn path(&self) -> &str {
+        self.path.path()
+    }
+
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
-        let requests = match &self.data.received {
-            Some((received, len)) => {
-                received.with(*len, |messages| messages.iter().map(|m| json(m)).collect())
-            }
+        let requests = match &self.data.input {
+            Some(input) => self.data.decode_requests(input).iter().map(json).collect(),
             None => Vec::new(),
         };
         let replies = match &self.data.output {
             Some(output) => self
                 .data
-                .replies
-                .iter()
+                .packed
+                .iter(Part::Reply)
                 .map(|bytes| {
-                    DynamicMessage::decode(output.clone(), bytes.as_ref())
+                    DynamicMessage::decode(output.clone(), bytes)
                         .map_or(serde_json::Value::Null, |m| json(&m))
                 })
                 .collect(),
@@ -300,13 +456,13 @@ impl Entry {
         };
         ReceivedCall {
             seq: self.seq,
-            method: self.path.trim_start_matches('/').to_owned(),
+            method: self.path().trim_start_matches('/').to_owned(),
             session: self.session.clone(),
             started: crate::fake::template::rfc3339(self.started),
             duration_ms: (self.duration.as_secs_f64() * 1e6).round() / 1e3,
-            peer: self.peer.clone(),
-            listener: self.listener.clone(),
-            metadata: pairs(&self.metadata),
+            peer: self.peer.map(|a| a.to_string()),
+            listener: self.listener.map(|a| a.to_string()),
+            metadata: pairs(&self.data.request_headers()),
             requests,
             replies,
             replies_dropped: self.data.replies_dropped,

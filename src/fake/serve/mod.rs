@@ -19,6 +19,7 @@ mod service;
 mod state;
 mod store;
 mod stream;
+mod tls;
 mod trailers;
 mod verify;
 
@@ -28,5 +29,6 @@ pub use self::{
     journal::ReceivedCall,
     observe::SESSION_HEADER,
     server::{Compression, ServerOptions, StopHandle},
+    tls::{CLIENT_SUBJECT_HEADER, TlsOptions},
     verify::{NearMiss, Verification},
 };

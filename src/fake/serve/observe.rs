@@ -7,6 +7,7 @@
 //! [`Capture`], found in the request's extensions.
 
 use std::{
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -15,6 +16,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
+use http::uri::PathAndQuery;
 use http_body::Frame;
 use tonic::metadata::MetadataMap;
 
@@ -73,18 +75,22 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let started = SystemTime::now();
-        let capture = Arc::new(Capture::default());
-        req.extensions_mut().insert(capture.clone());
-        let path: Arc<str> = req.uri().path().into();
+
+        // Shared with the request (no copy); addresses are written out only when read.
+        let path = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let conn = req.extensions().get::<ConnInfo>();
-        let peer = conn.map(|info| info.peer.to_string());
-        let listener = conn.map(|info| info.local.to_string());
-        let journal = (self.layer.journal.is_on() && !is_infrastructure(&path))
+        let peer = conn.map(|info| info.peer);
+        let listener = conn.map(|info| info.local);
+        let journal = (self.layer.journal.is_on() && !is_infrastructure(path.path()))
             .then(|| self.layer.journal.clone());
-        let metadata = match &journal {
-            Some(_) => MetadataMap::from_headers(req.headers().clone()),
-            None => MetadataMap::new(),
-        };
+        let capture = Arc::new(Capture::new(journal.is_some()));
+        capture.request_headers(req.headers());
+        req.extensions_mut().insert(capture.clone());
+
         let session = req
             .headers()
             .get(SESSION_HEADER)
@@ -102,7 +108,6 @@ where
                 start,
                 started,
                 capture,
-                metadata,
                 log,
                 journal,
                 done: false,
@@ -161,14 +166,13 @@ fn grpc_message(headers: &http::HeaderMap) -> String {
 }
 
 struct Record {
-    path: Arc<str>,
-    peer: Option<String>,
-    listener: Option<String>,
+    path: PathAndQuery,
+    peer: Option<SocketAddr>,
+    listener: Option<SocketAddr>,
     session: Option<String>,
     start: Instant,
     started: SystemTime,
     capture: Arc<Capture>,
-    metadata: MetadataMap,
     log: bool,
     journal: Option<Arc<Journal>>,
     done: bool,
@@ -180,19 +184,29 @@ impl Record {
             return;
         }
         let duration = self.start.elapsed();
-        if self.log {
+        // The line is put together only when the subscriber would print it (not under -q).
+        let shown = self.log
+            && if code == 0 {
+                tracing::enabled!(target: "grpc_double::call", tracing::Level::INFO)
+            } else {
+                tracing::enabled!(target: "grpc_double::call", tracing::Level::WARN)
+            };
+        if shown {
             let status = code_name(tonic::Code::from(code));
-            let peer = self.peer.as_deref().unwrap_or("-");
-            let listener = self.listener.as_deref().unwrap_or("-");
+            let address =
+                |addr: Option<SocketAddr>| addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
+            let peer = address(self.peer);
+            let listener = address(self.listener);
+            let method = self.path.path();
             let millis = duration.as_secs_f64() * 1e3;
             let stub = self
                 .capture
                 .with(|c| c.stub.as_ref().map(|s| s.label.clone()));
             let stub = stub.as_deref().unwrap_or("-");
             if code == 0 {
-                tracing::info!(target: "grpc_double::call", method = %self.path, peer, listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+                tracing::info!(target: "grpc_double::call", method = %method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
             } else {
-                tracing::warn!(target: "grpc_double::call", method = %self.path, peer, listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
+                tracing::warn!(target: "grpc_double::call", method = %method, peer = %peer, listener = %listener, status, duration_ms = format_args!("{millis:.2}"), stub, "call");
             }
         }
         if let Some(journal) = self.journal.take() {
@@ -204,7 +218,6 @@ impl Record {
                 duration,
                 peer: self.peer.take(),
                 listener: self.listener.take(),
-                metadata: std::mem::take(&mut self.metadata),
                 code,
                 message,
                 data: self.capture.take(),

@@ -18,9 +18,10 @@ pub(crate) use super::handler::Handler;
 use super::{
     converse::{Sink, converse},
     handler::Setup,
-    route::{Choice, reply_context},
+    route::{Choice, context_for, reply_context},
     stream::{
-        Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts, wait_delay,
+        Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
+        template_failed, wait_delay,
     },
     trailers::attach,
 };
@@ -32,7 +33,32 @@ use crate::fake::{
 pub(crate) type ReplyStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Status>> + Send>>;
 
+/// How many rendered messages wait for the client at most. More than one lets the body take
+/// several messages per poll, so HTTP/2 writes them together; a bound keeps a long generated
+/// stream from being rendered far ahead of a slow reader.
+const STREAM_BUFFER: usize = 32;
+
 impl Handler {
+    /// A unary call from its body: exactly one request message, then the reply.
+    pub(crate) async fn unary_checked(
+        self,
+        req: Request<tonic::Streaming<DynamicMessage>>,
+    ) -> Result<Response<Bytes>, Status> {
+        let (metadata, extensions, mut stream) = req.into_parts();
+        let Some(message) = stream.message().await? else {
+            return Err(Status::internal(
+                "a unary call needs one request message; the request body had none",
+            ));
+        };
+        if stream.message().await?.is_some() {
+            return Err(Status::internal(
+                "a unary call carries one request message; this request sent more",
+            ));
+        }
+        self.unary(Request::from_parts(metadata, extensions, message))
+            .await
+    }
+
     pub(crate) async fn unary(
         self,
         req: Request<DynamicMessage>,
@@ -88,7 +114,7 @@ impl Handler {
         let reply = choice
             .reply()
             .ok_or_else(|| Status::internal("the stub has no reply"))?;
-        let ctx = reply_context(call, choice);
+        let ctx = context_for(call, choice);
         let out = &setup.out;
         wait_delay(&reply.delay, &ctx, out).await?;
         apply(&reply.effects, out).await;
@@ -112,12 +138,17 @@ impl Handler {
             }
             _ => Bytes::new(),
         };
+        self.shared.limits.fits(&bytes)?;
         if let Some(capture) = &out.capture {
             capture.reply(&bytes);
         }
         let mut response = Response::from_parts(headers, bytes, Default::default());
-        out.slots.set_trailers(trailers);
-        attach(&mut response, out.slots.clone());
+        // Nothing resets a single reply, so without trailers of its own its body needs no
+        // wrapper.
+        if !trailers.is_empty() {
+            out.slots.set_trailers(trailers);
+            attach(&mut response, out.slots.clone());
+        }
         Ok(response)
     }
 
@@ -136,7 +167,7 @@ impl Handler {
         let reply = choice
             .reply()
             .ok_or_else(|| Status::internal("the stub has no reply"))?;
-        let ctx = reply_context(&call, &choice);
+        let ctx = context_for(&call, &choice);
         let out = setup.out.clone();
         wait_delay(&reply.delay, &ctx, &out).await?;
         apply(&reply.effects, &out).await;
@@ -146,7 +177,12 @@ impl Handler {
             end_status(reply.status.as_ref(), trailers, Some(&headers), &ctx)?;
             return Err(Status::with_metadata(Code::Ok, "", headers));
         }
-        let (tx, rx) = mpsc::channel(1);
+        if let Some(body) = immediate_stream(reply, &ctx, &out) {
+            let mut response = Response::from_parts(headers, body, Default::default());
+            attach(&mut response, out.slots.clone());
+            return Ok(response);
+        }
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let task_out = out.clone();
         tokio::spawn(async move {
             let Some(reply) = choice.reply() else {
@@ -175,7 +211,7 @@ impl Handler {
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, inbound) = req.into_parts();
         let setup = Arc::new(self.setup(metadata, extensions));
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let slots = setup.out.slots.clone();
         let empty = Arc::new(Received::default());
         let (conversation, headers) = {
@@ -257,11 +293,10 @@ impl Handler {
                 Err(status) => return finish(&tx, Stop::Status(status)).await,
             };
             let len = received.push(message.clone());
-            setup.note_received(&received, len);
             let answer = {
                 let call = self.call(setup, Some(&message), &received, len);
                 match self.choose(&call, setup, reactive) {
-                    Ok(choice) => Ok((reply_context(&call, &choice), choice)),
+                    Ok(choice) => Ok((context_for(&call, &choice), choice)),
                     Err(status) => Err(status),
                 }
             };
@@ -287,7 +322,7 @@ impl Handler {
             let answer = {
                 let call = self.call(setup, last.as_ref(), &received, len);
                 match self.choose(&call, setup, |s| s.mode == Mode::Collect) {
-                    Ok(choice) => Ok((reply_context(&call, &choice), choice)),
+                    Ok(choice) => Ok((context_for(&call, &choice), choice)),
                     Err(status) => Err(status),
                 }
             };
@@ -342,6 +377,54 @@ impl Handler {
             }
         }
     }
+}
+
+/// A server-streaming reply with nothing to wait for (listed messages, no delays), rendered at
+/// once and handed to the body as a plain iterator: no task, no channel. `None` when a part
+/// waits or is generated.
+fn immediate_stream(reply: &Reply, ctx: &minijinja::Value, out: &Out) -> Option<ReplyStream> {
+    let all_immediate = reply
+        .stream
+        .iter()
+        .all(|part| matches!(part, StreamPart::Message(item) if item.delay.is_zero()));
+    if !all_immediate {
+        return None;
+    }
+    let limit = out.shared.limits.max_stream_messages;
+    let mut items: Vec<Result<Bytes, Status>> = Vec::with_capacity(reply.stream.len() + 1);
+    let mut stop = None;
+    for item in reply.messages() {
+        if items.len() >= limit {
+            stop = Some(Status::resource_exhausted(format!(
+                "the reply has more than {limit} messages (--max-stream-messages)"
+            )));
+            break;
+        }
+        match render::payload(&item.payload, ctx) {
+            Ok(bytes) => items.push(Ok(bytes)),
+            Err(e) => {
+                stop = Some(template_failed(e));
+                break;
+            }
+        }
+    }
+    if let Some(capture) = &out.capture {
+        capture.replies(items.iter().filter_map(|item| item.as_ref().ok()));
+    }
+    let end = match stop {
+        Some(status) => Some(status),
+        None => match render_metadata(&reply.trailers, ctx)
+            .and_then(|trailers| end_status(reply.status.as_ref(), trailers, None, ctx))
+        {
+            Ok(trailers) => {
+                out.slots.set_trailers(trailers);
+                None
+            }
+            Err(status) => Some(status),
+        },
+    };
+    items.extend(end.map(Err));
+    Some(Box::pin(futures_util::stream::iter(items)))
 }
 
 /// Streams a server-streaming reply: its messages as the client reads, then its status.

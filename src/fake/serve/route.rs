@@ -19,11 +19,11 @@ use std::{
 use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, Value};
 use tonic::Status;
 
-use super::state::{Scenario, in_session, scoped_key, state_of};
-use crate::fake::{
-    model::{Call, Computed, Miss, Reply, Respond, Stub, closeness},
-    template::with_vars,
+use super::{
+    journal::StubRef,
+    state::{Scenario, in_session, scoped_key, state_of},
 };
+use crate::fake::model::{Call, Computed, Miss, Reply, Respond, Stub, closeness, no_state};
 use crate::schema::value::show::{Style, show_message};
 
 /// Per-stub counts of matching calls, per key (and session).
@@ -198,9 +198,11 @@ pub(crate) struct Choice {
 pub(crate) struct MethodEntry {
     pub(crate) method: MethodDescriptor,
     /// `package.Service/Method`.
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) stubs: Vec<Stub>,
     counters: Vec<Arc<Counter>>,
+    /// How the journal names each stub, made once (not per call).
+    refs: Vec<StubRef>,
     index: Option<Index>,
     /// Whether some stub answers a bidi call after it half-closes (`mode: collect`).
     pub(crate) has_collect: bool,
@@ -209,16 +211,24 @@ pub(crate) struct MethodEntry {
 impl MethodEntry {
     pub(crate) fn new(
         method: MethodDescriptor,
-        name: String,
+        name: Arc<str>,
         stubs: Vec<(Stub, Arc<Counter>)>,
     ) -> Self {
         let (stubs, counters): (Vec<Stub>, Vec<Arc<Counter>>) = stubs.into_iter().unzip();
         let index = Index::build(&stubs);
+        let refs = stubs
+            .iter()
+            .map(|stub| StubRef {
+                label: stub.label.clone(),
+                id: stub.id.as_deref().map(Arc::from),
+            })
+            .collect();
         let has_collect = stubs
             .iter()
             .any(|s| s.mode == crate::fake::model::Mode::Collect);
         Self {
             counters,
+            refs,
             method,
             name,
             stubs,
@@ -235,17 +245,17 @@ impl MethodEntry {
         lookup: &Lookup<'_>,
         accept: &impl Fn(&Stub) -> bool,
     ) -> Option<Choice> {
-        let candidates: Vec<usize> = match (&self.index, call.request) {
-            (Some(index), Some(request)) => index.candidates(request),
-            _ => (0..self.stubs.len()).collect(),
-        };
-        candidates.into_iter().find_map(|i| {
+        let try_one = |i: usize| {
             let stub = &self.stubs[i];
             if !accept(stub) {
                 return None;
             }
             self.try_stub(i, stub, call, lookup)
-        })
+        };
+        match (&self.index, call.request) {
+            (Some(index), Some(request)) => index.candidates(request).into_iter().find_map(try_one),
+            _ => (0..self.stubs.len()).find_map(try_one),
+        }
     }
 
     /// The stub's key for this call (`key: "{{ request.job_id }}"`), scoped to the session.
@@ -270,7 +280,7 @@ impl MethodEntry {
             .as_ref()
             .and_then(|s| lookup.scenarios.get(s).map(|s| &**s));
         let Some(scenario) = scenario else {
-            call.set_scenario_state(Arc::from(""));
+            call.set_scenario_state(no_state());
             if !stub.when.iter().all(|m| m.matches(call)) {
                 return None;
             }
@@ -280,7 +290,7 @@ impl MethodEntry {
                 stub: i,
                 attempt,
                 key,
-                state: Arc::from(""),
+                state: no_state(),
             });
         };
         // Read, check and move the scenario under its lock: concurrent calls see each state
@@ -369,6 +379,11 @@ impl Choice {
         &self.entry.stubs[self.stub]
     }
 
+    /// How the journal names the stub.
+    pub(crate) fn stub_ref(&self) -> StubRef {
+        self.entry.refs[self.stub].clone()
+    }
+
     /// The reply it answers with (`None` for a conversation).
     pub(crate) fn reply(&self) -> Option<&Reply> {
         self.stub().then.reply_for(self.attempt)
@@ -440,13 +455,16 @@ pub(crate) fn choose(
     Err(Status::unimplemented(message))
 }
 
+/// The context a chosen reply renders with: none at all (undefined) when nothing in the reply
+/// is a template, which is what lets a constant reply skip building one per call.
+pub(crate) fn context_for(call: &Call<'_>, choice: &Choice) -> minijinja::Value {
+    match choice.reply() {
+        Some(reply) if !reply.reads_call() => minijinja::Value::UNDEFINED,
+        _ => reply_context(call, choice),
+    }
+}
+
 /// The template context of a chosen reply: the call's, with `attempt` and `state`.
 pub(crate) fn reply_context(call: &Call<'_>, choice: &Choice) -> minijinja::Value {
-    with_vars(
-        call.context(),
-        [
-            ("attempt".to_owned(), minijinja::Value::from(choice.attempt)),
-            ("state".to_owned(), minijinja::Value::from(&*choice.state)),
-        ],
-    )
+    call.reply_context(choice.attempt, choice.state.clone())
 }

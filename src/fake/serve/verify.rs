@@ -1,14 +1,14 @@
 //! Verification: how many recorded calls a request matcher (the fixture `when` vocabulary)
 //! matches, against an expected count, with the closest misses when the count is off.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use prost_reflect::DynamicMessage;
 
 use super::journal::{Entry, ReceivedCall};
 use crate::fake::{
     model::{Call, Expect, Matcher, Miss, closeness},
-    template::{CallEnv, Received},
+    template::{CallEnv, Received, RequestMetadata},
 };
 
 /// The answer to a verification.
@@ -118,30 +118,28 @@ pub(crate) fn verify(
     expect: Expect,
 ) -> Verification {
     let env = Arc::new(CallEnv::new(0, 0, std::time::SystemTime::now()));
+    let method_name: Arc<str> = Arc::from(method);
     let mut matched = 0u64;
     let mut calls = Vec::new();
     let mut misses: Vec<(f64, u64, Vec<String>, &Arc<Entry>)> = Vec::new();
     for entry in entries
         .iter()
-        .filter(|e| e.path.trim_start_matches('/') == method)
+        .filter(|e| e.path().trim_start_matches('/') == method)
     {
-        let (received, len) = entry
-            .data
-            .received
-            .clone()
-            .unwrap_or_else(|| (Arc::new(Received::default()), 0));
-        let last: Option<Arc<DynamicMessage>> = received.get(len.saturating_sub(1));
-        let last = if len == 0 { None } else { last };
-        let cache = OnceLock::new();
-        let call = Call::new(
-            method,
-            last.as_ref(),
-            &received,
-            len,
-            &entry.metadata,
-            &cache,
-            &env,
-        );
+        let messages: Vec<Arc<DynamicMessage>> = match &entry.data.input {
+            Some(input) => entry
+                .data
+                .decode_requests(input)
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+            None => Vec::new(),
+        };
+        let last = messages.last().cloned();
+        let len = messages.len();
+        let received = Received::all(messages);
+        let metadata = Arc::new(RequestMetadata::new(entry.data.request_headers()));
+        let call = Call::new(&method_name, last.as_ref(), &received, len, &metadata, &env);
         if when.iter().all(|m| m.matches(&call)) {
             matched += 1;
             if calls.len() < MAX_CALLS {

@@ -7,14 +7,14 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, RwLock},
+    sync::{Arc, OnceLock, RwLock},
 };
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
-use super::helpers::CallEnv;
+use super::helpers::{CallEnv, ENV_VAR};
 use crate::schema::find_field;
 
 /// The messages received on one call, in order; shared by every context built during it.
@@ -58,32 +58,105 @@ impl Received {
     }
 }
 
+/// The request headers of a call, and their template form (`metadata`), built the first time a
+/// template reads it and then shared by every message of the call.
+#[derive(Debug, Default)]
+pub(crate) struct RequestMetadata {
+    map: MetadataMap,
+    value: OnceLock<minijinja::Value>,
+}
+
+impl RequestMetadata {
+    pub(crate) fn new(map: MetadataMap) -> Self {
+        Self {
+            map,
+            value: OnceLock::new(),
+        }
+    }
+
+    /// Gets the `metadata` variable.
+    fn value(&self) -> minijinja::Value {
+        self.value.get_or_init(|| metadata_value(&self.map)).clone()
+    }
+}
+
+impl std::ops::Deref for RequestMetadata {
+    type Target = MetadataMap;
+
+    fn deref(&self) -> &MetadataMap {
+        &self.map
+    }
+}
+
+/// What a call's template context is made of: shared handles, nothing copied or written out.
+#[derive(Debug, Clone)]
+pub(crate) struct CallVars {
+    /// The message being answered.
+    pub(crate) request: Option<Arc<DynamicMessage>>,
+    /// Every message received; the first `len` are `requests`.
+    pub(crate) received: Arc<Received>,
+    pub(crate) len: usize,
+    pub(crate) metadata: Arc<RequestMetadata>,
+    /// `package.Service/Method`.
+    pub(crate) method: Arc<str>,
+    pub(crate) env: Arc<CallEnv>,
+    /// The chosen stub's turn and scenario state (a reply's context only).
+    pub(crate) attempt: Option<u64>,
+    pub(crate) state: Option<Arc<str>>,
+}
+
 /// The template context: `request`, `requests` (the first `len` received), `metadata`,
-/// `method`, `seq`, `listener`, `peer`, and the helpers' call environment.
-pub(crate) fn context(
-    request: Option<&Arc<DynamicMessage>>,
-    received: &Arc<Received>,
-    len: usize,
-    metadata: minijinja::Value,
-    method: &str,
-    env: &Arc<CallEnv>,
-) -> minijinja::Value {
-    let request = request.map_or(minijinja::Value::UNDEFINED, |m| {
-        minijinja::Value::from_object(MessageObject(m.clone()))
-    });
-    let requests = minijinja::Value::from_object(RequestsObject {
-        received: received.clone(),
-        len,
-    });
-    minijinja::context! {
-        request => request,
-        requests => requests,
-        metadata => metadata,
-        method => method,
-        seq => env.seq,
-        listener => env.listener.as_str(),
-        peer => env.peer.as_str(),
-        __grpc_double_env => minijinja::Value::from_dyn_object(env.clone()),
+/// `method`, `seq`, `listener`, `peer`, `attempt` and `state` (for a reply), and the helpers'
+/// call environment.
+///
+/// It is one object that answers each variable when a template reads it: building it costs
+/// one allocation, and a template that reads only `request.user_id` never pays for the
+/// headers map or the addresses written out.
+pub(crate) fn context(vars: CallVars) -> minijinja::Value {
+    minijinja::Value::from_object(vars)
+}
+
+const BASE_VARS: &[&str] = &[
+    "request", "requests", "metadata", "method", "seq", "listener", "peer", ENV_VAR,
+];
+const REPLY_VARS: &[&str] = &[
+    "request", "requests", "metadata", "method", "seq", "listener", "peer", "attempt", "state",
+    ENV_VAR,
+];
+
+impl Object for CallVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let address = |addr: Option<std::net::SocketAddr>| {
+            minijinja::Value::from(addr.map(|a| a.to_string()).unwrap_or_default())
+        };
+        Some(match key.as_str()? {
+            "request" => minijinja::Value::from_object(MessageObject(self.request.clone()?)),
+            "requests" => minijinja::Value::from_object(RequestsObject {
+                received: self.received.clone(),
+                len: self.len,
+            }),
+            "metadata" => self.metadata.value(),
+            "method" => minijinja::Value::from(self.method.clone()),
+            "seq" => minijinja::Value::from(self.env.seq),
+            "listener" => address(self.env.listener),
+            "peer" => address(self.env.peer),
+            "attempt" => minijinja::Value::from(self.attempt?),
+            "state" => minijinja::Value::from(self.state.clone()?),
+            ENV_VAR => minijinja::Value::from_dyn_object(self.env.clone()),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(if self.attempt.is_some() {
+            REPLY_VARS
+        } else {
+            BASE_VARS
+        })
     }
 }
 

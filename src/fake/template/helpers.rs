@@ -5,6 +5,7 @@
 //! calls in the same order. `now()` reads the call's clock, frozen with `--clock`.
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -77,11 +78,12 @@ pub(crate) struct CallEnv {
     /// The call's time (the frozen clock, when set).
     pub(crate) now: SystemTime,
     pub(crate) rng: Mutex<SplitMix>,
-    /// The listener that took the call, e.g. `127.0.0.1:50051`, and its index.
-    pub(crate) listener: String,
+    /// The listener that took the call, e.g. `127.0.0.1:50051`, and its index (written out
+    /// only when a template reads it).
+    pub(crate) listener: Option<SocketAddr>,
     pub(crate) listener_index: usize,
     /// The client's address.
-    pub(crate) peer: String,
+    pub(crate) peer: Option<SocketAddr>,
 }
 
 impl CallEnv {
@@ -92,9 +94,9 @@ impl CallEnv {
             rng: Mutex::new(SplitMix::new(
                 seed ^ seq.wrapping_mul(0xA076_1D64_78BD_642F),
             )),
-            listener: String::new(),
+            listener: None,
             listener_index: 0,
-            peer: String::new(),
+            peer: None,
         }
     }
 

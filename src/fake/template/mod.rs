@@ -29,7 +29,7 @@ mod render;
 pub(crate) use self::helpers::rfc3339;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
-    context::{Received, context, metadata_value, with_vars},
+    context::{CallVars, Received, RequestMetadata, context, with_vars},
     convert::from_jinja,
     helpers::CallEnv,
     render::is_template,
