@@ -167,6 +167,14 @@ enum Slot {
 
 type Scanned = Result<Option<(Slot, Vec<String>, String)>>;
 
+/// One file's parse, before it is kept: encoded without source info, with its imports and
+/// package.
+struct Parse {
+    encoded: Vec<u8>,
+    imports: Vec<String>,
+    package: String,
+}
+
 /// Parses both trees on worker threads (editions files through protoc, one run per side). A
 /// worker parses a name on both sides one after the other and keeps one copy when the parses
 /// are the same. Working by name also keeps each file's large, short-lived parse on one thread,
@@ -196,26 +204,31 @@ fn scan_pair(previous: &Path, current: &Path, includes: &[PathBuf]) -> Result<(T
                     // One buffer per worker: long-lived bytes do not end up scattered between
                     // the parser's short-lived allocations.
                     let mut buffer = Vec::new();
-                    let mut keep = |parsed: Result<Option<(Vec<u8>, Vec<String>, String)>>,
-                                    same: Option<&[u8]>| {
+                    let mut keep = |parsed: Result<Option<Parse>>, same: Option<&[u8]>| {
                         parsed.map(|parsed| {
-                            parsed.map(|(encoded, imports, package)| {
-                                let slot = if same == Some(encoded.as_slice()) {
-                                    Slot::SameAsCurrent
-                                } else {
-                                    let start = buffer.len();
-                                    buffer.extend_from_slice(&encoded);
-                                    Slot::Own(start..buffer.len())
-                                };
-                                (slot, imports, package)
-                            })
+                            parsed.map(
+                                |Parse {
+                                     encoded,
+                                     imports,
+                                     package,
+                                 }| {
+                                    let slot = if same == Some(encoded.as_slice()) {
+                                        Slot::SameAsCurrent
+                                    } else {
+                                        let start = buffer.len();
+                                        buffer.extend_from_slice(&encoded);
+                                        Slot::Own(start..buffer.len())
+                                    };
+                                    (slot, imports, package)
+                                },
+                            )
                         })
                     };
                     let mut out = Vec::with_capacity(work.len());
                     for &(name, cur, prev) in work {
                         let cur = cur.map(|path| parse(path, name));
                         let cur_bytes = match &cur {
-                            Some(Ok(Some((encoded, _, _)))) => Some(encoded.clone()),
+                            Some(Ok(Some(parse))) => Some(parse.encoded.clone()),
                             _ => None,
                         };
                         let cur = cur.map(|parsed| keep(parsed, None));
@@ -333,7 +346,7 @@ fn compile_editions(
 
 /// Parses one file: its parse without source info, encoded, its imports and its package;
 /// `None` for an editions file (protoc compiles those).
-fn parse(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Vec<String>, String)>> {
+fn parse(path: &Path, name: &str) -> Result<Option<Parse>> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
     let file = match File::from_source(name, &text) {
         Ok(file) => file,
@@ -343,11 +356,11 @@ fn parse(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Vec<String>, String
     let mut proto = file.file_descriptor_proto().clone();
     proto.source_code_info = None;
     let encoded = proto.encode_to_vec();
-    Ok(Some((
+    Ok(Some(Parse {
         encoded,
-        std::mem::take(&mut proto.dependency),
-        proto.package.take().unwrap_or_default(),
-    )))
+        imports: std::mem::take(&mut proto.dependency),
+        package: proto.package.take().unwrap_or_default(),
+    }))
 }
 
 fn panicked(what: &str) -> Error {
