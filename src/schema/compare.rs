@@ -196,8 +196,7 @@ fn scan_pair(previous: &Path, current: &Path, includes: &[PathBuf]) -> Result<(T
                     // One buffer per worker: long-lived bytes do not end up scattered between
                     // the parser's short-lived allocations.
                     let mut buffer = Vec::new();
-                    let mut keep = |parsed: Result<Option<(Vec<u8>, Vec<String>, String)>>,
-                                    same: Option<&[u8]>| {
+                    let mut keep = |parsed: Result<Option<FileParse>>, same: Option<&[u8]>| {
                         parsed.map(|parsed| {
                             parsed.map(|(encoded, imports, package)| {
                                 let slot = if same == Some(encoded.as_slice()) {
@@ -331,9 +330,12 @@ fn compile_editions(
     Ok(())
 }
 
+/// One file's parse without source info (encoded), its imports and its package.
+type FileParse = (Vec<u8>, Vec<String>, String);
+
 /// Parses one file: its parse without source info, encoded, its imports and its package;
 /// `None` for an editions file (protoc compiles those).
-fn parse(path: &Path, name: &str) -> Result<Option<(Vec<u8>, Vec<String>, String)>> {
+fn parse(path: &Path, name: &str) -> Result<Option<FileParse>> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
     let file = match File::from_source(name, &text) {
         Ok(file) => file,
