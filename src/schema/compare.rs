@@ -31,6 +31,7 @@ use super::{
     EmbeddedResolver, GOOGLE_RPC_FILES, Schema, SchemaResolver, check_includes, editions,
     find_protos, name_under,
     resolver::{GOOGLE_RPC, locate_eof},
+    walk::Links,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -137,7 +138,7 @@ pub(crate) fn load_pair(
 /// The `.proto` files below an input directory, named as the loaders name them: relative to
 /// the first `-I` root that holds them, else to the directory.
 fn list(dir: &Path, includes: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
-    let paths = find_protos(dir)?;
+    let paths = find_protos(dir, &Links::for_dir(dir, includes))?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
             path: dir.to_path_buf(),
@@ -495,6 +496,7 @@ fn link(
         Some(Encoded(Arc::clone(files))),
         includes,
         EmbeddedResolver::default(),
+        &Links::for_dir(dir, includes),
     );
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
@@ -514,7 +516,11 @@ fn link(
 fn locate(dir: &Path, open: &[String], includes: &[PathBuf]) -> Option<protox::Error> {
     let mut roots = includes.to_vec();
     roots.push(dir.to_path_buf());
-    let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
+    let resolver = SchemaResolver::new(
+        &roots,
+        EmbeddedResolver::default(),
+        &Links::for_dir(dir, includes),
+    );
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
     GOOGLE_RPC_FILES
