@@ -28,7 +28,7 @@ fn garbage(size: usize, newlines: bool) -> String {
         state ^= state >> 7;
         state ^= state << 17;
         out.push_str(TOKENS[(state % TOKENS.len() as u64) as usize]);
-        out.push(if newlines && state % 9 == 0 {
+        out.push(if newlines && state.is_multiple_of(9) {
             '\n'
         } else {
             ' '
