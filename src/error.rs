@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+use crate::bounded::Bounded;
+
 /// An error from loading protos or fixtures, serving, or checking contracts.
 ///
 /// It is a [`miette::Diagnostic`]: render it with a miette handler to see the source snippet
@@ -26,9 +28,10 @@ pub(crate) enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    /// Shown with at most [`MAX_REPORTED`](crate::bounded::MAX_REPORTED) related errors.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Proto(#[from] protox::Error),
+    Proto(Bounded<protox::Error>),
     #[error("invalid descriptor set {path}: {source}")]
     #[diagnostic(
         code(grpc_double::schema::descriptor_set),
@@ -51,12 +54,34 @@ pub(crate) enum ErrorKind {
         path: String,
         source: prost::DecodeError,
     },
+    #[error("invalid descriptor set {path}: {file} has syntax \"{syntax}\"")]
+    #[diagnostic(
+        code(grpc_double::schema::syntax),
+        help("grpc-double reads proto2 and proto3 files (an empty syntax is proto2)")
+    )]
+    UnsupportedSyntax {
+        path: String,
+        file: String,
+        syntax: String,
+    },
     #[error("no .proto files found in {}", path.display())]
     #[diagnostic(
         code(grpc_double::schema::empty),
         help("point --proto at a .proto file or a directory that contains some")
     )]
     NoProtoFiles { path: PathBuf },
+    #[error(
+        "{} is a symbolic link to {}, outside the input directories; it was not read",
+        path.display(),
+        target.display()
+    )]
+    #[diagnostic(
+        code(grpc_double::input::link_outside),
+        help(
+            "links are followed only while they stay inside the directories given (and the include paths, for protos): add the target's directory as an input, copy the file in, or, for protos, pass --follow-symlinks"
+        )
+    )]
+    LinkOutside { path: PathBuf, target: PathBuf },
     #[error("{} is not under any include path ({includes})", file.display())]
     #[diagnostic(
         code(grpc_double::schema::outside_include_path),
@@ -250,7 +275,7 @@ impl From<ErrorKind> for Error {
 
 impl From<protox::Error> for Error {
     fn from(error: protox::Error) -> Self {
-        ErrorKind::Proto(error).into()
+        ErrorKind::Proto(Bounded::new(error)).into()
     }
 }
 

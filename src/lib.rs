@@ -34,12 +34,19 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_code)]
 
+mod bounded;
 pub mod breaking;
 mod error;
 pub mod explain;
 mod fake;
 pub mod roundtrip;
 pub mod schema;
+
+/// Entry points for the fuzz targets in `fuzz/`: not an API, no stability promised.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use crate::fake::fuzz::*;
+}
 
 pub use self::{
     error::{Error, Result},

@@ -36,3 +36,5 @@ mod breaking;
 mod roundtrip;
 // The breaking checker's rule fixtures against the round-trip property's verdicts.
 mod contracts;
+// Issue 10, untrusted trees: garbage protos, recursive round trips, links out of the inputs.
+mod hostile_inputs;

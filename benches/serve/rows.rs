@@ -21,8 +21,11 @@ use crate::{
 pub enum Proc {
     /// `constant.yaml`: GetUser answers a constant reply.
     FakeConstant,
-    /// `fixtures/users.yaml`, the bundled default.
+    /// `fixtures/users.yaml`, the bundled default: the unary rows.
     FakeBundled,
+    /// The bundled default again, for the stream rows: a journal entry costs what its call
+    /// sent, and the unary rows must not pay for evicting the streams' entries.
+    FakeStreams,
     /// The bundled default plus one keyed GetUser stub.
     FakeOneStub,
     /// The bundled default plus 1,000 keyed GetUser stubs.
@@ -43,6 +46,7 @@ impl Proc {
         match self {
             Proc::FakeConstant => "fake-constant",
             Proc::FakeBundled => "fake-bundled",
+            Proc::FakeStreams => "fake-streams",
             Proc::FakeOneStub => "fake-stubs-1",
             Proc::FakeManyStubs => "fake-stubs-1000",
             Proc::FakeKinds => "fake-kinds",
@@ -86,7 +90,7 @@ impl Setup {
             Proc::RefConstant => return reference("constant"),
             Proc::RefDefault => return reference("default"),
             Proc::FakeConstant => vec![&self.files.constant],
-            Proc::FakeBundled | Proc::FakeJournalOff => vec![&bundled],
+            Proc::FakeBundled | Proc::FakeStreams | Proc::FakeJournalOff => vec![&bundled],
             Proc::FakeOneStub => vec![&bundled, &self.files.one_stub],
             Proc::FakeManyStubs => vec![&bundled, &self.files.many_stubs],
             Proc::FakeKinds => vec![&self.files.kinds],
@@ -277,7 +281,7 @@ pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
         Row {
             id: "create-100",
             title: format!("CreateUsers, {CREATE_FRAMES} frames (client stream, bundled)"),
-            fake: Proc::FakeBundled,
+            fake: Proc::FakeStreams,
             reference: Proc::RefDefault,
             path: "/userservice.UserService/CreateUsers",
             body: wire::frames(&create_requests()),
@@ -289,7 +293,7 @@ pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
         Row {
             id: "chat-batched",
             title: format!("Chat, {CHAT_MESSAGES} messages sent at once (bidi, bundled)"),
-            fake: Proc::FakeBundled,
+            fake: Proc::FakeStreams,
             reference: Proc::RefDefault,
             path: "/userservice.UserService/Chat",
             body: wire::frames(&chat_requests()),
@@ -306,7 +310,7 @@ pub fn all(dir: &Path) -> std::io::Result<Vec<Row>> {
         Row {
             id: "chat-pingpong",
             title: format!("Chat, {CHAT_MESSAGES} messages ping-pong (bidi, bundled)"),
-            fake: Proc::FakeBundled,
+            fake: Proc::FakeStreams,
             reference: Proc::RefDefault,
             path: "/userservice.UserService/Chat",
             body: Vec::new(),

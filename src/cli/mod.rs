@@ -88,6 +88,10 @@ pub(crate) struct SchemaArgs {
     /// Repeatable.
     #[arg(long = "descriptor-set", value_name = "FILE")]
     descriptor_sets: Vec<PathBuf>,
+    /// Follow symbolic links in proto directories and include paths that lead out of them
+    /// (by default such a link is an error, and is not read).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// A fixture file (.yaml, .yml, .json), or a directory searched recursively. Repeatable.
     /// Default: the bundled fixtures/users.yaml when no proto is given.
     #[arg(
@@ -110,6 +114,7 @@ impl SchemaArgs {
             return Ok(Schema::bundled());
         }
         let mut loader = Loader::new();
+        loader.follow_symlinks(self.follow_symlinks);
         self.includes.iter().for_each(|i| {
             loader.include(i);
         });

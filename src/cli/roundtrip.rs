@@ -58,6 +58,11 @@ pub(crate) struct RoundtripArgs {
     /// How deep generated messages nest.
     #[arg(long, value_name = "N", default_value_t = 3)]
     depth: u32,
+    /// The largest encoded size of a generated message, counting every field at its largest
+    /// (e.g. 4MiB, 256KiB, 10000). Nested messages share it, so a recursive type stops where it
+    /// runs out, whatever --depth says.
+    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = parse_size)]
+    max_size: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
@@ -85,6 +90,27 @@ pub(crate) fn load_input(input: &str, includes: &[PathBuf]) -> Result<Schema, Cl
     Ok(grpc_double::schema::Input::parse(input)?.load(includes)?)
 }
 
+/// Parses a size: a number of bytes, optionally with a unit (`KiB`, `MiB`, `kB`, `MB`).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" | "m" => 1 << 20,
+        "kB" | "KB" => 1000,
+        "MB" => 1_000_000,
+        _ => return Err(format!("`{text}` is not a size (e.g. 4MiB, 256KiB, 10000)")),
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("`{text}` is not a size (e.g. 4MiB, 256KiB, 10000)"))
+}
+
 pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, CliError> {
     let new = load_input(&args.input, &args.includes)?;
     let seed = args.seed.unwrap_or_else(random_seed);
@@ -100,6 +126,7 @@ pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, CliError> {
         packages: args.packages.clone(),
         strategy: StrategyConfig {
             depth: args.depth,
+            max_size: args.max_size,
             ..StrategyConfig::default()
         },
         persistence: None,
@@ -124,6 +151,14 @@ pub(crate) fn run(args: RoundtripArgs) -> Result<ExitCode, CliError> {
     }
     if args.encoding != EncodingArg::Both {
         command.push_str(&format!(" --encoding {}", options.encoding.name()));
+    }
+    // What shapes the values, so that the printed command reproduces them with the seed.
+    let defaults = StrategyConfig::default();
+    if args.depth != defaults.depth {
+        command.push_str(&format!(" --depth {}", args.depth));
+    }
+    if args.max_size != defaults.max_size {
+        command.push_str(&format!(" --max-size {}", args.max_size));
     }
     let format = match args.format {
         FormatArg::Text => Format::Text,

@@ -16,6 +16,8 @@
 //! - `drift` — what fixtures mean against two versions of a contract.
 
 mod drift;
+#[doc(hidden)]
+pub mod fuzz;
 mod harness;
 mod lint;
 mod load;

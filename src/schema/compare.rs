@@ -31,6 +31,7 @@ use super::{
     EmbeddedResolver, GOOGLE_RPC_FILES, Schema, SchemaResolver, check_includes, editions,
     find_protos, name_under,
     resolver::{GOOGLE_RPC, locate_eof},
+    walk::Links,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -137,7 +138,7 @@ pub(crate) fn load_pair(
 /// The `.proto` files below an input directory, named as the loaders name them: relative to
 /// the first `-I` root that holds them, else to the directory.
 fn list(dir: &Path, includes: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
-    let paths = find_protos(dir)?;
+    let paths = find_protos(dir, &Links::for_dir(dir, includes))?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
             path: dir.to_path_buf(),
@@ -166,14 +167,6 @@ enum Slot {
 }
 
 type Scanned = Result<Option<(Slot, Vec<String>, String)>>;
-
-/// One file's parse, before it is kept: encoded without source info, with its imports and
-/// package.
-struct Parse {
-    encoded: Vec<u8>,
-    imports: Vec<String>,
-    package: String,
-}
 
 /// Parses both trees on worker threads (editions files through protoc, one run per side). A
 /// worker parses a name on both sides one after the other and keeps one copy when the parses
@@ -204,31 +197,25 @@ fn scan_pair(previous: &Path, current: &Path, includes: &[PathBuf]) -> Result<(T
                     // One buffer per worker: long-lived bytes do not end up scattered between
                     // the parser's short-lived allocations.
                     let mut buffer = Vec::new();
-                    let mut keep = |parsed: Result<Option<Parse>>, same: Option<&[u8]>| {
+                    let mut keep = |parsed: Result<Option<FileParse>>, same: Option<&[u8]>| {
                         parsed.map(|parsed| {
-                            parsed.map(
-                                |Parse {
-                                     encoded,
-                                     imports,
-                                     package,
-                                 }| {
-                                    let slot = if same == Some(encoded.as_slice()) {
-                                        Slot::SameAsCurrent
-                                    } else {
-                                        let start = buffer.len();
-                                        buffer.extend_from_slice(&encoded);
-                                        Slot::Own(start..buffer.len())
-                                    };
-                                    (slot, imports, package)
-                                },
-                            )
+                            parsed.map(|(encoded, imports, package)| {
+                                let slot = if same == Some(encoded.as_slice()) {
+                                    Slot::SameAsCurrent
+                                } else {
+                                    let start = buffer.len();
+                                    buffer.extend_from_slice(&encoded);
+                                    Slot::Own(start..buffer.len())
+                                };
+                                (slot, imports, package)
+                            })
                         })
                     };
                     let mut out = Vec::with_capacity(work.len());
                     for &(name, cur, prev) in work {
                         let cur = cur.map(|path| parse(path, name));
                         let cur_bytes = match &cur {
-                            Some(Ok(Some(parse))) => Some(parse.encoded.clone()),
+                            Some(Ok(Some((encoded, _, _)))) => Some(encoded.clone()),
                             _ => None,
                         };
                         let cur = cur.map(|parsed| keep(parsed, None));
@@ -344,9 +331,12 @@ fn compile_editions(
     Ok(())
 }
 
+/// One file's parse without source info (encoded), its imports and its package.
+type FileParse = (Vec<u8>, Vec<String>, String);
+
 /// Parses one file: its parse without source info, encoded, its imports and its package;
 /// `None` for an editions file (protoc compiles those).
-fn parse(path: &Path, name: &str) -> Result<Option<Parse>> {
+fn parse(path: &Path, name: &str) -> Result<Option<FileParse>> {
     let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
     let file = match File::from_source(name, &text) {
         Ok(file) => file,
@@ -356,11 +346,11 @@ fn parse(path: &Path, name: &str) -> Result<Option<Parse>> {
     let mut proto = file.file_descriptor_proto().clone();
     proto.source_code_info = None;
     let encoded = proto.encode_to_vec();
-    Ok(Some(Parse {
+    Ok(Some((
         encoded,
-        imports: std::mem::take(&mut proto.dependency),
-        package: proto.package.take().unwrap_or_default(),
-    }))
+        std::mem::take(&mut proto.dependency),
+        proto.package.take().unwrap_or_default(),
+    )))
 }
 
 fn panicked(what: &str) -> Error {
@@ -506,6 +496,7 @@ fn link(
         Some(Encoded(Arc::clone(files))),
         includes,
         EmbeddedResolver::default(),
+        &Links::for_dir(dir, includes),
     );
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
@@ -525,7 +516,11 @@ fn link(
 fn locate(dir: &Path, open: &[String], includes: &[PathBuf]) -> Option<protox::Error> {
     let mut roots = includes.to_vec();
     roots.push(dir.to_path_buf());
-    let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
+    let resolver = SchemaResolver::new(
+        &roots,
+        EmbeddedResolver::default(),
+        &Links::for_dir(dir, includes),
+    );
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
     GOOGLE_RPC_FILES

@@ -20,6 +20,7 @@ use super::{
     EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaPair, SchemaResolver, editions,
     find_protos,
     resolver::{GOOGLE_RPC, locate_eof},
+    walk::Links,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -180,7 +181,8 @@ impl Input {
         };
         let mut roots = includes.to_vec();
         roots.push(dir.clone());
-        let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
+        let links = Links::for_dir(dir, includes);
+        let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default(), &links);
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_source_info(true);
         compiler.open_file(name).ok()?;
@@ -326,7 +328,8 @@ fn load_dir_parsed(
     strip: bool,
 ) -> Result<Schema> {
     super::check_includes(includes)?;
-    let paths = find_protos(dir)?;
+    let links = Links::for_dir(dir, includes);
+    let paths = find_protos(dir, &links)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
             path: dir.to_path_buf(),
@@ -420,6 +423,7 @@ fn load_dir_parsed(
         Some(Parsed(std::sync::Mutex::new(files))),
         includes,
         EmbeddedResolver::default(),
+        &links,
     );
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
@@ -521,9 +525,14 @@ fn git_files(
             continue;
         };
         let mut parts = meta.split_whitespace();
-        let (Some(_mode), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(mode), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        // A committed symbolic link (mode 120000) is a blob holding its target's path: it
+        // names a file outside the commit, which is not read.
+        if mode == "120000" {
+            continue;
+        }
         if kind == "blob" && path.ends_with(".proto") {
             entries.push((path.to_owned(), id.to_owned()));
         }

@@ -13,6 +13,7 @@ mod resolver;
 mod span;
 mod text;
 pub(crate) mod value;
+pub(crate) mod walk;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,7 @@ pub(crate) use self::{
 use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) use self::resolver::{EmbeddedResolver, SchemaResolver};
+use self::walk::Links;
 
 /// Files compiled into every schema so that fixtures can attach typed error details.
 const GOOGLE_RPC_FILES: [&str; 2] = ["google/rpc/status.proto", "google/rpc/error_details.proto"];
@@ -203,6 +205,7 @@ pub struct Loader {
     protos: Vec<PathBuf>,
     sources: Vec<(String, String)>,
     descriptor_sets: Vec<DescriptorSetInput>,
+    follow_symlinks: bool,
 }
 
 #[derive(Debug)]
@@ -226,6 +229,19 @@ impl Loader {
     /// Adds a `.proto` file, or every `.proto` file below a directory.
     pub fn proto(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.protos.push(path.into());
+        self
+    }
+
+    /// Follows every symbolic link in directories and include paths, even to files outside them.
+    ///
+    /// By default a link is followed only when it resolves inside the directories and include
+    /// paths given (or to a file added by [`Loader::proto`]); one that leaves them is an error,
+    /// so that a proto tree from an untrusted source cannot make the loader read, and quote in
+    /// an error, a file such as `/proc/self/environ`. Links to directories are descended into
+    /// only when following (each directory once). Imports never name a file by an absolute
+    /// path or through `..`.
+    pub fn follow_symlinks(&mut self, follow: bool) -> &mut Self {
+        self.follow_symlinks = follow;
         self
     }
 
@@ -261,10 +277,16 @@ impl Loader {
         let mut includes = self.includes.clone();
         let mut names = Vec::new();
         let mut files = Vec::new();
+        let mut links = if self.follow_symlinks {
+            Links::follow_all()
+        } else {
+            Links::inside(&self.includes)
+        };
         for path in &self.protos {
             let meta = std::fs::metadata(path).map_err(|err| Error::io(path, err))?;
             if meta.is_dir() {
-                let found = find_protos(path)?;
+                links.add_root(path);
+                let found = find_protos(path, &links)?;
                 if found.is_empty() {
                     return Err(ErrorKind::NoProtoFiles { path: path.clone() }.into());
                 }
@@ -272,7 +294,10 @@ impl Loader {
                 files.extend(found);
             } else {
                 let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+                let parent = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                links.add_root(&parent);
+                links.add_file(path);
+                includes.push(parent);
                 files.push(path.clone());
             }
         }
@@ -285,7 +310,7 @@ impl Loader {
             names.push(name.clone());
         }
         let mut compiler =
-            protox::Compiler::with_file_resolver(SchemaResolver::new(&includes, embedded));
+            protox::Compiler::with_file_resolver(SchemaResolver::new(&includes, embedded, &links));
         compiler.include_imports(true).include_source_info(true);
         // The Google error model is always available, for typed status details in fixtures.
         for name in GOOGLE_RPC_FILES {
@@ -330,6 +355,7 @@ impl Loader {
                         source,
                     }
                 })?;
+            check_syntax(&name, &mut set)?;
             // Files already in the pool (a shared import, or a well-known type) are kept once.
             set.file
                 .retain(|f| pool.get_file_by_name(f.name()).is_none());
@@ -339,6 +365,28 @@ impl Loader {
         }
         Ok(Schema { pool, roots })
     }
+}
+
+/// Rejects files whose `syntax` prost-reflect cannot read, before it sees them: prost-reflect
+/// 0.16 panics (an index out of bounds) while reporting an unknown syntax, `editions` included
+/// (an editions file compiles from its source, where protoc lowers it). An empty syntax is
+/// proto2, as protoc reads it.
+fn check_syntax(set_name: &str, set: &mut prost_types::FileDescriptorSet) -> Result<()> {
+    for file in &mut set.file {
+        match file.syntax.as_deref() {
+            None | Some("proto2" | "proto3") => {}
+            Some("") => file.syntax = None,
+            Some(syntax) => {
+                return Err(ErrorKind::UnsupportedSyntax {
+                    path: set_name.to_owned(),
+                    file: file.name().to_owned(),
+                    syntax: syntax.to_owned(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks that every `-I` directory exists.
@@ -384,25 +432,10 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// Lists the `.proto` files below `dir`, sorted, so that compile order is deterministic.
-pub(crate) fn find_protos(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|err| Error::io(&dir, err))?;
-        for entry in entries {
-            let entry = entry.map_err(|err| Error::io(&dir, err))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|err| Error::io(&path, err))?;
-            if kind.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "proto") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+/// Lists the `.proto` files below `dir`, sorted, so that compile order is deterministic; links
+/// are followed as `links` allows.
+pub(crate) fn find_protos(dir: &Path, links: &Links) -> Result<Vec<PathBuf>> {
+    walk::files(dir, &["proto"], links)
 }
 
 /// Whether an enum is closed: unknown numbers are not kept in the field (proto2, or editions with

@@ -1,10 +1,16 @@
 //! File resolution for protox: built-in well-known types first (a tree that vendors an older or
 //! newer `google/protobuf/*.proto` still compiles), then the user's include paths, then the
 //! embedded `google/rpc` error model and in-memory sources.
+//!
+//! Include paths are read through [`RootedInclude`], which keeps imports inside the input roots
+//! (`walk.rs` says why): no absolute or `..` import names, no links that leave the roots.
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use super::editions;
+use super::{
+    editions,
+    walk::{Links, is_plain_relative},
+};
 use protox::file::{
     ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
 };
@@ -80,6 +86,40 @@ pub(crate) fn locate_eof(err: protox::Error, name: &str, text: &str) -> protox::
     })
 }
 
+/// An include path whose files are read only when they resolve inside the input roots.
+#[derive(Debug)]
+pub(crate) struct RootedInclude {
+    dir: PathBuf,
+    names: IncludeFileResolver,
+    links: Links,
+}
+
+impl RootedInclude {
+    pub(crate) fn new(dir: PathBuf, links: Links) -> Self {
+        Self {
+            names: IncludeFileResolver::new(dir.clone()),
+            dir,
+            links,
+        }
+    }
+}
+
+impl FileResolver for RootedInclude {
+    fn resolve_path(&self, path: &std::path::Path) -> Option<String> {
+        self.names.resolve_path(path)
+    }
+
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        // `import "/etc/passwd"` or `import "../../x"` names no file of this include path.
+        if !is_plain_relative(name) {
+            return Err(protox::Error::file_not_found(name));
+        }
+        let path = self.dir.join(name);
+        self.links.check(&path).map_err(protox::Error::new)?;
+        File::open(name, &path)
+    }
+}
+
 /// The resolver every compile in the crate uses: built-in well-known types, then (optionally)
 /// files parsed ahead of time, then the include paths, then the embedded and in-memory files.
 /// A file that protox cannot parse because it uses editions is compiled by protoc instead
@@ -91,9 +131,10 @@ pub(crate) struct SchemaResolver {
 }
 
 impl SchemaResolver {
-    /// Resolves from the include paths and `embedded`.
-    pub(crate) fn new(includes: &[PathBuf], embedded: EmbeddedResolver) -> Self {
-        Self::with_first(None::<GoogleFileResolver>, includes, embedded)
+    /// Resolves from the include paths and `embedded`; `links` says which files the include
+    /// paths may read.
+    pub(crate) fn new(includes: &[PathBuf], embedded: EmbeddedResolver, links: &Links) -> Self {
+        Self::with_first(None::<GoogleFileResolver>, includes, embedded, links)
     }
 
     /// Like [`SchemaResolver::new`], asking `first` right after the well-known types.
@@ -101,6 +142,7 @@ impl SchemaResolver {
         first: Option<impl FileResolver + 'static>,
         includes: &[PathBuf],
         embedded: EmbeddedResolver,
+        links: &Links,
     ) -> Self {
         let mut chain = ChainFileResolver::new();
         chain.add(GoogleFileResolver::new());
@@ -108,7 +150,7 @@ impl SchemaResolver {
             chain.add(first);
         }
         for include in includes {
-            chain.add(IncludeFileResolver::new(include.clone()));
+            chain.add(RootedInclude::new(include.clone(), links.clone()));
         }
         Self {
             chain,

@@ -184,36 +184,23 @@ impl Reloader {
 fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
     let mut out = Vec::new();
     for path in paths {
-        walk(path, &mut out, 0);
+        walk(path, &mut out);
     }
     out.sort();
     out
 }
 
-fn walk(path: &std::path::Path, out: &mut Fingerprint, depth: usize) {
-    // Depth-bounded: a directory loop cannot spin the watcher.
-    if depth > 32 {
-        return;
-    }
-    let Ok(meta) = std::fs::metadata(path) else {
+/// The files `read_all` reads under `path`, each with its length and modification time; the
+/// path itself, with no length, when it cannot be listed (a change there is noticed).
+fn walk(path: &std::path::Path, out: &mut Fingerprint) {
+    let Ok(files) = FixtureSource::paths(path) else {
         out.push((path.to_owned(), u64::MAX, None));
         return;
     };
-    if meta.is_dir() {
-        let Ok(entries) = std::fs::read_dir(path) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let child = entry.path();
-            let is_fixture = child
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
-            if child.is_dir() || is_fixture {
-                walk(&child, out, depth + 1);
-            }
+    for file in files {
+        match std::fs::metadata(&file) {
+            Ok(meta) => out.push((file, meta.len(), meta.modified().ok())),
+            Err(_) => out.push((file, u64::MAX, None)),
         }
-    } else {
-        out.push((path.to_owned(), meta.len(), meta.modified().ok()));
     }
 }

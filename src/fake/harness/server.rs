@@ -641,10 +641,19 @@ impl FakeServer {
     /// file never read half of it. `admin` is there when the admin API is; `tls` lists the
     /// listeners of `grpc` that speak TLS, when any does.
     ///
+    /// The temporary file has an unpredictable name in the same directory and is created
+    /// exclusively (`O_CREAT | O_EXCL`): a file or symbolic link planted under that name is
+    /// never written through, and the rename replaces a link at `path` itself, not its target.
+    ///
     /// # Errors
     ///
     /// The file cannot be written.
     pub fn write_ready_file(&self, path: &Path) -> Result<()> {
+        use std::{
+            hash::{BuildHasher as _, Hasher as _},
+            io::Write as _,
+        };
+
         let mut body = serde_json::json!({
             "grpc": self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "pid": std::process::id(),
@@ -658,9 +667,36 @@ impl FakeServer {
         let file_name = path
             .file_name()
             .map_or_else(|| "ready".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, format!("{body}\n")).map_err(|err| Error::io(&tmp, err))?;
-        std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err))
+        // std's hasher keys are random per process: 64 unguessable bits per attempt.
+        let random = || {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u32(std::process::id());
+            hasher.finish()
+        };
+        let mut attempt = 0;
+        let (tmp, mut file) = loop {
+            let tmp = path.with_file_name(format!(".{file_name}.{:016x}.tmp", random()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(file) => break (tmp, file),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                    attempt += 1;
+                }
+                Err(err) => return Err(Error::io(&tmp, err)),
+            }
+        };
+        let written = file
+            .write_all(format!("{body}\n").as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|err| Error::io(&tmp, err))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 

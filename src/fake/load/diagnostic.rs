@@ -9,7 +9,10 @@ use std::{fmt, ops::Range, sync::Arc};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-use crate::fake::model::FixtureLocation;
+use crate::{
+    bounded::{More, Windowed, capped},
+    fake::model::FixtureLocation,
+};
 
 /// What a problem is located in: a named text (a fixture file).
 pub(crate) trait Located {
@@ -113,7 +116,7 @@ struct Inner {
     help: Option<String>,
     location: FixtureLocation,
     span: Range<usize>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Windowed<NamedSource<Arc<str>>>>,
 }
 
 impl FixtureError {
@@ -149,7 +152,10 @@ impl FixtureError {
     /// Locates the problem at `span` of `source`.
     pub(crate) fn at(mut self, source: &impl Located, span: Range<usize>) -> Self {
         self.0.location = source.location(span.start);
-        self.0.source = Some(NamedSource::new(source.name(), source.shared_text()));
+        self.0.source = Some(Windowed(NamedSource::new(
+            source.name(),
+            source.shared_text(),
+        )));
         self.0.span = span;
         self
     }
@@ -217,11 +223,14 @@ impl Diagnostic for FixtureError {
 #[derive(Debug, Clone, Default)]
 pub struct FixtureErrors {
     errors: Vec<FixtureError>,
+    /// The summary shown after the first related errors, when there are more.
+    more: Option<More>,
 }
 
 impl FixtureErrors {
     pub(crate) fn push(&mut self, error: FixtureError) {
         self.errors.push(error);
+        self.more = More::of(self.errors.len());
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -257,7 +266,11 @@ impl Diagnostic for FixtureErrors {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.errors.iter().map(|e| e as &dyn Diagnostic)))
+        // A report shows the first errors and counts the rest; `errors()` has them all.
+        Some(capped(
+            self.errors.iter().map(|e| e as &dyn Diagnostic),
+            self.more.as_ref(),
+        ))
     }
 }
 

@@ -276,4 +276,78 @@ mod tests {
         assert_eq!(payloads("userservice.UserService/ListUsers"), [true, true]);
         assert_eq!(payloads("userservice.UserService/GetUser"), [false]);
     }
+
+    #[test]
+    fn a_reply_with_scalar_holes_is_spliced_into_the_bytes_the_whole_message_encodes_to() {
+        let schema = Schema::bundled();
+        // Holes in field order, and out of it (rendered as written, encoded in field order).
+        let yaml = r#"
+- method: userservice.UserService/GetUser
+  then:
+    message:
+      user_id: "{{ request.user_id }}"
+      name: "N-{{ request.user_id }}"
+      email: x@example.com
+      age: "{{ request.user_id | length }}"
+- method: userservice.UserService/GetUser
+  then:
+    message:
+      age: "{{ random(1, 99) }}"
+      email: x@example.com
+      user_id: "{{ request.user_id }}-{{ random(1, 99) }}"
+"#;
+        let fixtures = Fixtures::load(&schema, &[FixtureSource::new("t.yaml", yaml)]).unwrap();
+        for stub in fixtures.stubs() {
+            check_splice(&schema, stub);
+        }
+    }
+
+    fn check_splice(schema: &Schema, stub: &crate::fake::Stub) {
+        use std::sync::Arc;
+
+        use prost::Message as _;
+        use prost_reflect::DynamicMessage;
+
+        use crate::fake::{
+            model::render,
+            template::{CallEnv, CallVars, Received, RequestMetadata, context},
+        };
+
+        let reply = stub.then.replies()[0].clone();
+        let payload = &reply.messages().next().unwrap().payload;
+        let Payload::Template {
+            base,
+            holes,
+            splice,
+        } = payload
+        else {
+            panic!("a templated payload");
+        };
+        assert!(splice.is_some(), "every hole is a scalar field");
+        let input = schema
+            .pool()
+            .get_message_by_name("userservice.UserRequest")
+            .unwrap();
+        for user_id in ["ab", ""] {
+            let mut request = DynamicMessage::new(input.clone());
+            request.set_field_by_name("user_id", prost_reflect::Value::String(user_id.into()));
+            let request = Arc::new(request);
+            // The same seed and call number both ways: the same random draws.
+            let vars = || CallVars {
+                request: Some(request.clone()),
+                received: Received::one(request.clone()),
+                len: 1,
+                metadata: Arc::new(RequestMetadata::default()),
+                method: Arc::from("userservice.UserService/GetUser"),
+                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+                attempt: None,
+                state: None,
+            };
+            let whole = render::message(base, holes, &context(vars()))
+                .unwrap()
+                .encode_to_vec();
+            let spliced = render::payload(payload, &context(vars())).unwrap();
+            assert_eq!(spliced.as_ref(), whole.as_slice(), "user_id {user_id:?}");
+        }
+    }
 }

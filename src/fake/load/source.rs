@@ -1,13 +1,20 @@
 //! Fixture files: a name (shown in errors) and the text, shared by every diagnostic that points
 //! into it.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use super::{
     diagnostic::{Code, FixtureError, FixtureErrors, Located},
     yaml,
 };
-use crate::{error::Error, fake::model::FixtureLocation};
+use crate::{
+    error::Error,
+    fake::model::FixtureLocation,
+    schema::walk::{self, Links},
+};
 
 /// A fixture file's name and text.
 #[derive(Debug, Clone)]
@@ -56,31 +63,24 @@ impl FixtureSource {
     /// Reads a fixture file, or every `.yaml`, `.yml` and `.json` file below a directory (sorted by
     /// path, so that file order, which breaks priority ties, is stable).
     ///
+    /// A directory's symbolic links are followed only while they stay inside it: a link to a
+    /// file elsewhere (`/proc/self/environ`) is an error that names it, unread, and links to
+    /// directories are not descended into.
+    ///
     /// # Errors
     ///
-    /// A path cannot be read.
+    /// A path cannot be read, or a link leaves the directory.
     pub fn read_all(path: &Path) -> Result<Vec<Self>, Error> {
+        Self::paths(path)?.iter().map(|p| Self::read(p)).collect()
+    }
+
+    /// Lists the files [`FixtureSource::read_all`] reads, without reading them.
+    pub(crate) fn paths(path: &Path) -> Result<Vec<PathBuf>, Error> {
         let meta = std::fs::metadata(path).map_err(|err| Error::io(path, err))?;
         if !meta.is_dir() {
-            return Ok(vec![Self::read(path)?]);
+            return Ok(vec![path.to_path_buf()]);
         }
-        let mut files = Vec::new();
-        let mut stack = vec![path.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(|err| Error::io(&dir, err))? {
-                let path = entry.map_err(|err| Error::io(&dir, err))?.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-                {
-                    files.push(path);
-                }
-            }
-        }
-        files.sort();
-        files.iter().map(|p| Self::read(p)).collect()
+        walk::files(path, &["yaml", "yml", "json"], &Links::inside([path]))
     }
 
     /// Gets the name shown in errors, e.g. `fixtures/users.yaml`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{BufMut as _, Bytes, BytesMut};
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, Kind, MapKey, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, Value};
 use tonic::{
     Code,
     metadata::{
@@ -16,11 +16,12 @@ use tonic::{
 use super::{
     code::parse_code,
     reply::{
-        Computed, Delay, Detail, Fill, Hole, JsonTemplate, Metadata, PathStep, Payload, StatusReply,
+        Computed, Delay, Detail, Fill, Hole, JsonTemplate, Metadata, PathStep, Payload, Splice,
+        StatusReply,
     },
 };
 use crate::{
-    fake::template::{Template, from_jinja},
+    fake::template::{CallVars, Template, from_jinja},
     schema::{decode_base64, parse_duration},
 };
 
@@ -28,8 +29,86 @@ use crate::{
 pub(crate) fn payload(payload: &Payload, ctx: &minijinja::Value) -> Result<Bytes, String> {
     match payload {
         Payload::Static(bytes) => Ok(bytes.clone()),
-        Payload::Template { base, holes } => Ok(message(base, holes, ctx)?.encode_to_vec().into()),
+        Payload::Template {
+            base,
+            holes,
+            splice,
+        } => {
+            if let Some(splice) = splice
+                && let Some(bytes) = spliced(splice, holes, ctx)?
+            {
+                return Ok(bytes);
+            }
+            Ok(message(base, holes, ctx)?.encode_to_vec().into())
+        }
     }
+}
+
+/// The payload's constant bytes with each hole's value encoded in its gap; `None` when a
+/// value came out in a form only the whole message can encode.
+fn spliced(
+    splice: &Splice,
+    holes: &[Hole],
+    ctx: &minijinja::Value,
+) -> Result<Option<Bytes>, String> {
+    let constant: usize = splice.gaps.iter().map(Bytes::len).sum();
+    let mut out = Vec::with_capacity(constant + 16 * holes.len());
+    // Holes render in the order they were written (a seeded random source draws in that
+    // order), and are encoded in field-number order.
+    let in_order = splice.order.iter().enumerate().all(|(n, &i)| n == i);
+    let values: Vec<Value> = if in_order {
+        Vec::new()
+    } else {
+        holes
+            .iter()
+            .map(|hole| fill(hole, ctx))
+            .collect::<Result<_, _>>()?
+    };
+    for (gap, &i) in splice.gaps.iter().zip(&splice.order) {
+        out.extend_from_slice(gap);
+        let hole = &holes[i];
+        let encoded = match values.get(i) {
+            Some(value) => encode_scalar(&hole.field, value, &mut out),
+            None => encode_scalar(&hole.field, &fill(hole, ctx)?, &mut out),
+        };
+        if !encoded {
+            return Ok(None);
+        }
+    }
+    if let Some(last) = splice.gaps.last() {
+        out.extend_from_slice(last);
+    }
+    Ok(Some(out.into()))
+}
+
+/// Encodes a singular scalar field as prost-reflect does (a field without presence that holds
+/// its default is left out); `false` for a value the kind does not take.
+fn encode_scalar(field: &FieldDescriptor, value: &Value, out: &mut Vec<u8>) -> bool {
+    use prost::encoding as enc;
+    if !field.supports_presence() && value.is_default_for_field(field) {
+        return true;
+    }
+    let n = field.number();
+    match (value, field.kind()) {
+        (Value::Bool(v), Kind::Bool) => enc::bool::encode(n, v, out),
+        (Value::I32(v), Kind::Int32) => enc::int32::encode(n, v, out),
+        (Value::I32(v), Kind::Sint32) => enc::sint32::encode(n, v, out),
+        (Value::I32(v), Kind::Sfixed32) => enc::sfixed32::encode(n, v, out),
+        (Value::I64(v), Kind::Int64) => enc::int64::encode(n, v, out),
+        (Value::I64(v), Kind::Sint64) => enc::sint64::encode(n, v, out),
+        (Value::I64(v), Kind::Sfixed64) => enc::sfixed64::encode(n, v, out),
+        (Value::U32(v), Kind::Uint32) => enc::uint32::encode(n, v, out),
+        (Value::U32(v), Kind::Fixed32) => enc::fixed32::encode(n, v, out),
+        (Value::U64(v), Kind::Uint64) => enc::uint64::encode(n, v, out),
+        (Value::U64(v), Kind::Fixed64) => enc::fixed64::encode(n, v, out),
+        (Value::F32(v), Kind::Float) => enc::float::encode(n, v, out),
+        (Value::F64(v), Kind::Double) => enc::double::encode(n, v, out),
+        (Value::String(v), Kind::String) => enc::string::encode(n, v, out),
+        (Value::Bytes(v), Kind::Bytes) => enc::bytes::encode(n, v, out),
+        (Value::EnumNumber(v), Kind::Enum(_)) => enc::int32::encode(n, v, out),
+        _ => return false,
+    }
+    true
 }
 
 /// The message of a templated payload.
@@ -49,6 +128,9 @@ pub(crate) fn message(
 fn fill(hole: &Hole, ctx: &minijinja::Value) -> Result<Value, String> {
     match &hole.fill {
         Fill::Template(template) => {
+            if let Some(value) = echo(template, hole, ctx) {
+                return Ok(value);
+            }
             let value = template.render(ctx)?;
             from_jinja(&value, &hole.field, hole.element)
         }
@@ -71,6 +153,18 @@ fn fill(hole: &Hole, ctx: &minijinja::Value) -> Result<Value, String> {
                 .map_err(|e| format!("not a valid {}: {e}", desc.full_name()))
         }
     }
+}
+
+/// The value of `{{ request.<field> }}` read straight from the request, when the hole is a
+/// field of the same kind: what rendering and converting back would give, without either.
+fn echo(template: &Template, hole: &Hole, ctx: &minijinja::Value) -> Option<Value> {
+    let source = template.echo()?;
+    let target = &hole.field;
+    if hole.element || target.is_list() || target.is_map() || source.kind() != target.kind() {
+        return None;
+    }
+    let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
+    Some(request.get_field(source).into_owned())
 }
 
 /// A JSON document with its templated strings rendered (a one-expression template keeps its

@@ -101,7 +101,73 @@ pub enum Payload {
         base: DynamicMessage,
         /// The templated values.
         holes: Vec<Hole>,
+        /// The constant fields encoded once, when every hole is a scalar field of the message
+        /// itself: a call then encodes only its holes, between those bytes.
+        splice: Option<Splice>,
     },
+}
+
+/// A templated message as bytes: its constant fields encoded once, in field-number order, in
+/// the gaps between its holes, so that a call encodes only the values of the holes, where
+/// they belong — the same bytes as encoding the whole message, without building it.
+#[derive(Debug, Clone)]
+pub struct Splice {
+    /// The constant bytes before each hole, and after the last (one more than the holes).
+    pub(crate) gaps: Vec<Bytes>,
+    /// The holes in field-number order (indexes into the payload's holes).
+    pub(crate) order: Vec<usize>,
+}
+
+impl Splice {
+    /// The plan for `base` and `holes`, or `None` when a hole is not a scalar field of the
+    /// message itself (nested, an element, repeated, a message, in a oneof) or the base holds
+    /// what field order alone cannot place (extensions, unknown fields).
+    fn plan(base: &DynamicMessage, holes: &[Hole]) -> Option<Self> {
+        let mut order: Vec<usize> = (0..holes.len()).collect();
+        for hole in holes {
+            let field = &hole.field;
+            let top_level = matches!(&hole.path[..], [PathStep::Field(f)] if f == field);
+            let in_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
+            if !top_level
+                || hole.element
+                || field.is_list()
+                || field.is_map()
+                || in_oneof
+                || matches!(field.kind(), prost_reflect::Kind::Message(_))
+            {
+                return None;
+            }
+        }
+        order.sort_by_key(|&i| holes[i].field.number());
+        if order
+            .windows(2)
+            .any(|w| holes[w[0]].field.number() == holes[w[1]].field.number())
+        {
+            return None;
+        }
+        let mut rest = base.clone();
+        for hole in holes {
+            rest.clear_field(&hole.field);
+        }
+        if rest.extensions().next().is_some() || rest.unknown_fields().next().is_some() {
+            return None;
+        }
+        // The constant fields between consecutive holes, each gap encoded on its own.
+        let bounds: Vec<u32> = order.iter().map(|&i| holes[i].field.number()).collect();
+        let mut gaps = Vec::with_capacity(bounds.len() + 1);
+        for gap in 0..=bounds.len() {
+            let after = gap.checked_sub(1).map_or(0, |i| bounds[i]);
+            let before = bounds.get(gap).copied().unwrap_or(u32::MAX);
+            let mut part = DynamicMessage::new(prost_reflect::ReflectMessage::descriptor(base));
+            for (field, value) in rest.fields() {
+                if field.number() > after && field.number() < before {
+                    part.set_field(&field, value.clone());
+                }
+            }
+            gaps.push(Bytes::from(part.encode_to_vec()));
+        }
+        Some(Self { gaps, order })
+    }
 }
 
 impl Payload {
@@ -110,9 +176,11 @@ impl Payload {
         if holes.is_empty() {
             Payload::Static(message.encode_to_vec().into())
         } else {
+            let splice = Splice::plan(&message, &holes);
             Payload::Template {
                 base: message,
                 holes,
+                splice,
             }
         }
     }

@@ -40,9 +40,10 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
-    /// The request messages as they came off the wire, in order (decoded when read).
-    pub(crate) requests: Requests,
-    pub(crate) replies: Vec<Bytes>,
+    /// The request headers and messages and the reply messages, as bytes (read back only
+    /// when someone reads the journal).
+    packed: Packed,
+    replies_kept: usize,
     pub(crate) replies_dropped: usize,
     pub(crate) headers: MetadataMap,
     pub(crate) trailers: MetadataMap,
@@ -50,12 +51,23 @@ pub(crate) struct CaptureData {
     pub(crate) near_miss: Option<String>,
 }
 
+impl CaptureData {
+    fn reply(&mut self, bytes: &[u8]) {
+        if self.replies_kept < MAX_REPLIES {
+            self.packed.push(Part::Reply, bytes);
+            self.replies_kept += 1;
+        } else {
+            self.replies_dropped += 1;
+        }
+    }
+}
+
 /// A call's capture, shared by its handler (which fills it) and the layer that ends the call.
 #[derive(Debug, Default)]
 pub(crate) struct Capture {
     data: Mutex<CaptureData>,
     /// Whether the journal records the call (else only the call log reads the capture, and
-    /// messages are not kept).
+    /// neither headers nor messages are kept).
     journaled: bool,
 }
 
@@ -72,13 +84,24 @@ impl Capture {
         f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Notes a request message received (its encoded bytes, copied out of the receive
-    /// buffer so that the journal holds no more than the messages).
+    /// Notes the request headers.
+    pub(crate) fn request_headers(&self, headers: &http::HeaderMap) {
+        if !self.journaled {
+            return;
+        }
+        self.with(|c| {
+            for (name, value) in headers {
+                c.packed.push_header(name.as_str(), value.as_bytes());
+            }
+        });
+    }
+
+    /// Notes a request message received.
     pub(crate) fn request(&self, bytes: &[u8]) {
         if !self.journaled {
             return;
         }
-        self.with(|c| c.requests.push(bytes));
+        self.with(|c| c.packed.push(Part::Request, bytes));
     }
 
     /// Notes a reply message sent.
@@ -86,13 +109,7 @@ impl Capture {
         if !self.journaled {
             return;
         }
-        self.with(|c| {
-            if c.replies.len() < MAX_REPLIES {
-                c.replies.push(bytes.clone());
-            } else {
-                c.replies_dropped += 1;
-            }
-        });
+        self.with(|c| c.reply(bytes));
     }
 
     /// Notes several reply messages sent.
@@ -100,15 +117,7 @@ impl Capture {
         if !self.journaled {
             return;
         }
-        self.with(|c| {
-            for bytes in sent {
-                if c.replies.len() < MAX_REPLIES {
-                    c.replies.push(bytes.clone());
-                } else {
-                    c.replies_dropped += 1;
-                }
-            }
-        });
+        self.with(|c| sent.for_each(|bytes| c.reply(bytes)));
     }
 
     pub(crate) fn take(&self) -> CaptureData {
@@ -116,40 +125,104 @@ impl Capture {
     }
 }
 
-/// The request messages of one call, encoded, one after the other in one buffer (each after
-/// its length as a varint): a call costs the journal one block however many messages it sent,
-/// and one block to free when its entry is dropped.
-#[derive(Debug, Default)]
-pub(crate) struct Requests(Vec<u8>);
+/// What a packed record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A request header: its name's length (varint), its name, its value.
+    Header = 0,
+    Request = 1,
+    Reply = 2,
+}
 
-impl Requests {
-    fn push(&mut self, message: &[u8]) {
-        prost::encoding::encode_varint(message.len() as u64, &mut self.0);
-        self.0.extend_from_slice(message);
+/// What one call sent and received, copied one record after the other into one buffer (a
+/// tag byte, the length as a varint, the bytes). A journal entry thus holds one block however
+/// many headers and messages its call had, instead of the connection's buffers and one block
+/// per header and message: recording is a copy, and dropping an old entry frees one block —
+/// memory long out of the cache, where every separate block costs a miss.
+#[derive(Debug, Default)]
+struct Packed(Vec<u8>);
+
+impl Packed {
+    /// Room for the headers and messages of a typical unary call at once.
+    const FIRST: usize = 512;
+
+    fn push(&mut self, part: Part, bytes: &[u8]) {
+        self.reserve(bytes.len() + 11);
+        self.0.push(part as u8);
+        prost::encoding::encode_varint(bytes.len() as u64, &mut self.0);
+        self.0.extend_from_slice(bytes);
     }
 
-    /// Each message's bytes, in order.
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+    fn push_header(&mut self, name: &str, value: &[u8]) {
+        let total =
+            prost::encoding::encoded_len_varint(name.len() as u64) + name.len() + value.len();
+        self.reserve(total + 11);
+        self.0.push(Part::Header as u8);
+        prost::encoding::encode_varint(total as u64, &mut self.0);
+        prost::encoding::encode_varint(name.len() as u64, &mut self.0);
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.extend_from_slice(value);
+    }
+
+    fn reserve(&mut self, more: usize) {
+        if self.0.capacity() == 0 {
+            self.0.reserve(more.max(Self::FIRST));
+        }
+    }
+
+    /// The bytes of every record of one kind, in order.
+    fn iter(&self, part: Part) -> impl Iterator<Item = &[u8]> {
         let mut rest = &self.0[..];
         std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
+            loop {
+                let (&tag, after) = rest.split_first()?;
+                rest = after;
+                let len = prost::encoding::decode_varint(&mut rest).ok()?;
+                let (record, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
+                rest = after;
+                if tag == part as u8 {
+                    return Some(record);
+                }
             }
-            let len = prost::encoding::decode_varint(&mut rest).ok()?;
-            let (message, after) = rest.split_at_checked(usize::try_from(len).ok()?)?;
-            rest = after;
-            Some(message)
         })
+    }
+
+    /// The request headers, as they came.
+    fn headers(&self) -> MetadataMap {
+        let mut map = http::HeaderMap::new();
+        for mut record in self.iter(Part::Header) {
+            let Ok(len) = prost::encoding::decode_varint(&mut record) else {
+                continue;
+            };
+            let Some((name, value)) = usize::try_from(len)
+                .ok()
+                .and_then(|len| record.split_at_checked(len))
+            else {
+                continue;
+            };
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name),
+                http::HeaderValue::from_bytes(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        MetadataMap::from_headers(map)
     }
 }
 
 impl CaptureData {
     /// The request messages, decoded (an entry keeps only their bytes).
     pub(crate) fn decode_requests(&self, input: &MessageDescriptor) -> Vec<DynamicMessage> {
-        self.requests
-            .iter()
+        self.packed
+            .iter(Part::Request)
             .filter_map(|bytes| DynamicMessage::decode(input.clone(), bytes).ok())
             .collect()
+    }
+
+    /// The request headers.
+    pub(crate) fn request_headers(&self) -> MetadataMap {
+        self.packed.headers()
     }
 }
 
@@ -164,7 +237,6 @@ pub(crate) struct Entry {
     pub(crate) duration: Duration,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) listener: Option<SocketAddr>,
-    pub(crate) metadata: MetadataMap,
     pub(crate) code: i32,
     pub(crate) message: String,
     pub(crate) data: CaptureData,
@@ -373,10 +445,10 @@ impl Entry {
         let replies = match &self.data.output {
             Some(output) => self
                 .data
-                .replies
-                .iter()
+                .packed
+                .iter(Part::Reply)
                 .map(|bytes| {
-                    DynamicMessage::decode(output.clone(), bytes.as_ref())
+                    DynamicMessage::decode(output.clone(), bytes)
                         .map_or(serde_json::Value::Null, |m| json(&m))
                 })
                 .collect(),
@@ -390,7 +462,7 @@ impl Entry {
             duration_ms: (self.duration.as_secs_f64() * 1e6).round() / 1e3,
             peer: self.peer.map(|a| a.to_string()),
             listener: self.listener.map(|a| a.to_string()),
-            metadata: pairs(&self.metadata),
+            metadata: pairs(&self.data.request_headers()),
             requests,
             replies,
             replies_dropped: self.data.replies_dropped,

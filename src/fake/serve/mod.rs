@@ -7,6 +7,7 @@
 mod codec;
 mod control;
 mod converse;
+mod fuzz;
 mod handler;
 mod journal;
 mod listen;
@@ -22,7 +23,7 @@ mod tls;
 mod trailers;
 mod verify;
 
-pub(crate) use self::{control::Control, journal::Query, server::Server};
+pub(crate) use self::{control::Control, fuzz::answer, journal::Query, server::Server};
 pub use self::{
     control::{ScenarioState, SessionInfo, StubInfo},
     journal::ReceivedCall,

@@ -88,11 +88,9 @@ where
         let journal = (self.layer.journal.is_on() && !is_infrastructure(path.path()))
             .then(|| self.layer.journal.clone());
         let capture = Arc::new(Capture::new(journal.is_some()));
+        capture.request_headers(req.headers());
         req.extensions_mut().insert(capture.clone());
-        let metadata = match &journal {
-            Some(_) => MetadataMap::from_headers(req.headers().clone()),
-            None => MetadataMap::new(),
-        };
+
         let session = req
             .headers()
             .get(SESSION_HEADER)
@@ -110,7 +108,6 @@ where
                 start,
                 started,
                 capture,
-                metadata,
                 log,
                 journal,
                 done: false,
@@ -176,7 +173,6 @@ struct Record {
     start: Instant,
     started: SystemTime,
     capture: Arc<Capture>,
-    metadata: MetadataMap,
     log: bool,
     journal: Option<Arc<Journal>>,
     done: bool,
@@ -222,7 +218,6 @@ impl Record {
                 duration,
                 peer: self.peer.take(),
                 listener: self.listener.take(),
-                metadata: std::mem::take(&mut self.metadata),
                 code,
                 message,
                 data: self.capture.take(),

@@ -138,7 +138,7 @@ pub(crate) fn verify(
         let last = messages.last().cloned();
         let len = messages.len();
         let received = Received::all(messages);
-        let metadata = Arc::new(RequestMetadata::new(entry.metadata.clone()));
+        let metadata = Arc::new(RequestMetadata::new(entry.data.request_headers()));
         let call = Call::new(&method_name, last.as_ref(), &received, len, &metadata, &env);
         if when.iter().all(|m| m.matches(&call)) {
             matched += 1;

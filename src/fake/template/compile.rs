@@ -94,12 +94,16 @@ impl TemplateCompiler {
     /// Compiles a reply string. `{{ expr }}` alone keeps the expression's value.
     pub(crate) fn compile(&mut self, text: &str, scope: &Scope) -> Result<Template, CompileError> {
         match single_expression(text) {
-            Some(expr) => self.add(
-                text,
-                &format!("{{% set {VALUE_VAR} = ({expr}) %}}"),
-                true,
-                scope,
-            ),
+            Some(expr) => {
+                let mut template = self.add(
+                    text,
+                    &format!("{{% set {VALUE_VAR} = ({expr}) %}}"),
+                    true,
+                    scope,
+                )?;
+                template.echo = echoed_field(expr, scope);
+                Ok(template)
+            }
             None => self.add(text, text, false, scope),
         }
     }
@@ -151,6 +155,7 @@ impl TemplateCompiler {
             name,
             typed,
             source: written.into(),
+            echo: None,
         })
     }
 
@@ -294,6 +299,21 @@ fn helpers_used(source: &str) -> Vec<(&'static str, String)> {
         i += 1;
     }
     out
+}
+
+/// The field `request.<field>` names, when that is the whole expression and the field is a
+/// singular scalar of the input type (the value a reply copies as it is).
+fn echoed_field(expr: &str, scope: &Scope) -> Option<prost_reflect::FieldDescriptor> {
+    let name = expr.strip_prefix("request.")?;
+    if scope.locals.iter().any(|l| l == "request")
+        || name.is_empty()
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    let field = find_field(&scope.input, name)?;
+    let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
+    scalar.then_some(field)
 }
 
 /// `{{ expr }}` and nothing else: the expression.

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use minijinja::Environment;
+use prost_reflect::FieldDescriptor;
 
 /// The name of the variable a typed template assigns its value to.
 pub(super) const VALUE_VAR: &str = "__grpc_double_value";
@@ -19,6 +20,9 @@ pub struct Template {
     pub(super) typed: bool,
     /// The template text as written in the fixture.
     pub(super) source: Arc<str>,
+    /// The template is `{{ request.<field> }}` for this singular scalar field of the input:
+    /// a reply can copy the field instead of rendering.
+    pub(super) echo: Option<FieldDescriptor>,
 }
 
 impl std::fmt::Debug for Template {
@@ -31,6 +35,11 @@ impl Template {
     /// Gets the template as written, e.g. `{{ request.user_id }}`.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Gets the request field the template only reads out, for `{{ request.user_id }}`.
+    pub(crate) fn echo(&self) -> Option<&FieldDescriptor> {
+        self.echo.as_ref()
     }
 
     /// Renders the template: its value when typed, else its text.

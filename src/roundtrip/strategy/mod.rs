@@ -1,16 +1,19 @@
 //! Descriptor-driven proptest strategies: arbitrary [`DynamicMessage`]s for any message type.
 //!
-//! The strategies are built once per `(message type, remaining depth)` and memoised, so a schema
-//! with deep or recursive types costs `types × depth` strategies rather than a tree that grows
-//! with every nested field. Every strategy is bounded (collection lengths, string and byte
-//! lengths, nesting depth), so proptest's shrinking converges on small counterexamples: unset
-//! fields, empty collections, zero and the first enum value.
+//! The strategies are built once per `(message type, remaining depth, size budget)` and
+//! memoised, so a schema with deep or recursive types costs a few strategies per type and level
+//! rather than a tree that grows with every nested field. Every strategy is bounded (collection
+//! lengths, string and byte lengths, nesting depth, and the encoded size of the whole tree), so
+//! proptest's shrinking converges on small counterexamples: unset fields, empty collections,
+//! zero and the first enum value.
 //!
 //! This file builds messages field by field; `scalars.rs` holds the strategies of single values
 //! (edge-biased numbers, strings, bytes, enums, map keys), `wkt.rs` those of well-known types
-//! with narrower legal values, and `unknown.rs` raw fields a reader does not declare.
+//! with narrower legal values, `size.rs` the size budget shared over a tree, and `unknown.rs`
+//! raw fields a reader does not declare.
 
 mod scalars;
+mod size;
 mod unknown;
 mod wkt;
 
@@ -38,7 +41,8 @@ use crate::schema::value::eq::unpack_any;
 /// The defaults keep single cases small (fast, and shrinking yields readable counterexamples)
 /// while still reaching every kind of value: nested messages three levels deep, up to four
 /// repeated elements or map entries, strings of up to 16 characters and, now and then, a large
-/// `bytes` value.
+/// `bytes` value. `max_size` bounds the whole tree, whatever the depth: a recursive type at
+/// depth 12 has as many levels as fit in it, not `(fields × max_len)^12` messages.
 ///
 /// # Examples
 ///
@@ -66,6 +70,11 @@ pub struct StrategyConfig {
     /// are kept out of `google.protobuf.FloatValue`/`DoubleValue`, which prost-reflect 0.16 writes
     /// as JSON `null` instead of `"NaN"`/`"Infinity"`. Plain `float`/`double` fields keep them.
     pub json_compatible: bool,
+    /// The largest encoded size of a generated message, in bytes, counting every field at its
+    /// largest (so typical values are much smaller). Nested messages share it: a field whose
+    /// type no longer fits in its share is left unset, as at the last level of `depth`. A
+    /// message whose own non-message fields exceed it is still generated in full.
+    pub max_size: usize,
 }
 
 impl Default for StrategyConfig {
@@ -77,6 +86,8 @@ impl Default for StrategyConfig {
             max_bytes: 4096,
             field_probability: 0.6,
             json_compatible: true,
+            // gRPC's default limit on a received message.
+            max_size: 4 << 20,
         }
     }
 }
@@ -111,44 +122,114 @@ pub fn arb_message(
     desc: &MessageDescriptor,
     config: &StrategyConfig,
 ) -> BoxedStrategy<DynamicMessage> {
-    Builder::new(config).message(desc, config.depth)
+    Builder::new(config).message(desc, config.depth, config.max_size)
 }
 
 type FieldPart = BoxedStrategy<Option<(FieldDescriptor, Value)>>;
 
 struct Builder<'a> {
     config: &'a StrategyConfig,
-    memo: HashMap<(String, u32), BoxedStrategy<DynamicMessage>>,
+    memo: HashMap<(String, u32, usize), BoxedStrategy<DynamicMessage>>,
+    own: HashMap<String, usize>,
 }
+
+/// What each message held by a message's fields may take: `(depth, budget)`, or `None` at the
+/// last level (or when no message fits).
+type Share = Option<(u32, usize)>;
 
 impl<'a> Builder<'a> {
     fn new(config: &'a StrategyConfig) -> Self {
         Self {
             config,
             memo: HashMap::new(),
+            own: HashMap::new(),
         }
     }
 
-    /// A message whose message-typed fields nest at most `depth` more levels.
-    fn message(&mut self, desc: &MessageDescriptor, depth: u32) -> BoxedStrategy<DynamicMessage> {
-        let key = (desc.full_name().to_owned(), depth);
+    /// A message whose message-typed fields nest at most `depth` more levels, encoding to at
+    /// most `budget` bytes (or to its own fields, when they alone exceed it).
+    fn message(
+        &mut self,
+        desc: &MessageDescriptor,
+        depth: u32,
+        budget: usize,
+    ) -> BoxedStrategy<DynamicMessage> {
+        let budget = size::round_down(budget);
+        let key = (desc.full_name().to_owned(), depth, budget);
         if let Some(strategy) = self.memo.get(&key) {
             return strategy.clone();
         }
-        let strategy = match self.well_known(desc, depth) {
+        let strategy = match self.well_known(desc, depth, budget) {
             Some(strategy) => strategy,
-            None => self.plain_message(desc, depth),
+            None => self.plain_message(desc, depth, budget),
         };
         self.memo.insert(key, strategy.clone());
         strategy
+    }
+
+    /// The largest encoded size of a message's own (non-message) fields, memoised.
+    fn own_len(&mut self, desc: &MessageDescriptor) -> usize {
+        if let Some(len) = self.own.get(desc.full_name()) {
+            return *len;
+        }
+        let len = size::own_len(desc, self.config);
+        self.own.insert(desc.full_name().to_owned(), len);
+        len
+    }
+
+    /// Whether a message of this type fits in `share`.
+    fn fits(&mut self, desc: &MessageDescriptor, share: Share) -> bool {
+        share.is_some_and(|(_, budget)| self.own_len(desc) <= budget)
+    }
+
+    /// Shares what `budget` leaves after the message's own fields among the slots that hold
+    /// messages: a field with `max_len` values has `max_len` slots, a oneof one. Slots whose
+    /// types do not fit are given up, which leaves more for the others.
+    fn share(&mut self, desc: &MessageDescriptor, depth: u32, budget: usize) -> Share {
+        if depth == 0 {
+            return None;
+        }
+        let left = budget.checked_sub(self.own_len(desc))?;
+        // (slots, the message types any of which may fill them), one group per oneof.
+        let mut groups: Vec<(usize, Vec<MessageDescriptor>)> = Vec::new();
+        let mut oneofs: HashMap<String, usize> = HashMap::new();
+        for field in desc.fields() {
+            let Some(message) = size::message_of(&field) else {
+                continue;
+            };
+            match field.containing_oneof().filter(|o| !o.is_synthetic()) {
+                Some(oneof) => match oneofs.get(oneof.name()) {
+                    Some(&group) => groups[group].1.push(message),
+                    None => {
+                        oneofs.insert(oneof.name().to_owned(), groups.len());
+                        groups.push((1, vec![message]));
+                    }
+                },
+                None if field.is_list() || field.is_map() => {
+                    groups.push((self.config.max_len, vec![message]));
+                }
+                None => groups.push((1, vec![message])),
+            }
+        }
+        loop {
+            let slots: usize = groups.iter().map(|(n, _)| n).sum();
+            let each = size::round_down(left / slots.max(1));
+            let before = groups.len();
+            groups.retain(|(_, types)| types.iter().any(|t| self.own_len(t) <= each));
+            if groups.len() == before {
+                return Some((depth - 1, each));
+            }
+        }
     }
 
     fn plain_message(
         &mut self,
         desc: &MessageDescriptor,
         depth: u32,
+        budget: usize,
     ) -> BoxedStrategy<DynamicMessage> {
         let p = self.config.field_probability;
+        let share = self.share(desc, depth, budget);
         let mut parts: Vec<FieldPart> = Vec::new();
         for field in desc.fields() {
             if field
@@ -157,16 +238,20 @@ impl<'a> Builder<'a> {
             {
                 continue;
             }
+            let fits = match size::message_of(&field) {
+                Some(message) => self.fits(&message, share),
+                None => true,
+            };
             if field.is_required() {
-                let value = self.field_value(&field, depth);
+                let value = self.field_value(&field, share.filter(|_| fits));
                 let f = field.clone();
                 parts.push(value.prop_map(move |v| Some((f.clone(), v))).boxed());
                 continue;
             }
-            if depth == 0 && holds_message(&field) {
+            if !fits {
                 continue;
             }
-            let value = self.field_value(&field, depth);
+            let value = self.field_value(&field, share);
             let f = field.clone();
             parts.push(
                 option::weighted(p, value)
@@ -180,14 +265,19 @@ impl<'a> Builder<'a> {
                 Just(None).boxed(),
             )];
             let members: Vec<FieldDescriptor> = oneof.fields().collect();
-            let share = ((p * 100.0) / members.len().max(1) as f64).ceil().max(1.0) as u32;
+            let weight = ((p * 100.0) / members.len().max(1) as f64).ceil().max(1.0) as u32;
             for field in members {
-                if depth == 0 && holds_message(&field) {
+                if let Some(message) = size::message_of(&field)
+                    && !self.fits(&message, share)
+                {
                     continue;
                 }
-                let value = self.field_value(&field, depth);
+                let value = self.field_value(&field, share);
                 let f = field.clone();
-                options.push((share, value.prop_map(move |v| Some((f.clone(), v))).boxed()));
+                options.push((
+                    weight,
+                    value.prop_map(move |v| Some((f.clone(), v))).boxed(),
+                ));
             }
             parts.push(Union::new_weighted(options).boxed());
         }
@@ -203,20 +293,20 @@ impl<'a> Builder<'a> {
             .boxed()
     }
 
-    /// The value of a whole field: a map, a list, or one value.
-    fn field_value(&mut self, field: &FieldDescriptor, depth: u32) -> BoxedStrategy<Value> {
+    /// The value of a whole field: a map, a list, or one value; messages get `share` each.
+    fn field_value(&mut self, field: &FieldDescriptor, share: Share) -> BoxedStrategy<Value> {
         let kind = field.kind();
         if field.is_map() {
             let Kind::Message(entry) = kind else {
                 unreachable!("map fields have an entry message")
             };
             let key = map_key(&entry.map_entry_key_field().kind());
-            let value = self.singular(&entry.map_entry_value_field().kind(), depth);
+            let value = self.singular(&entry.map_entry_value_field().kind(), share);
             return hash_map(key, value, 0..=self.config.max_len)
                 .prop_map(Value::Map)
                 .boxed();
         }
-        let one = self.singular(&kind, depth);
+        let one = self.singular(&kind, share);
         if field.is_list() {
             return vec(one, 0..=self.config.max_len)
                 .prop_map(Value::List)
@@ -225,20 +315,22 @@ impl<'a> Builder<'a> {
         one
     }
 
-    /// One value of the given kind; messages nest one level deeper.
-    fn singular(&mut self, kind: &Kind, depth: u32) -> BoxedStrategy<Value> {
+    /// One value of the given kind; messages nest one level deeper, within `share`.
+    fn singular(&mut self, kind: &Kind, share: Share) -> BoxedStrategy<Value> {
         match kind {
-            // Only required fields reach here at depth 0: they get an empty message.
-            Kind::Message(desc) if depth == 0 => {
-                let desc = desc.clone();
-                Just(())
-                    .prop_map(move |()| Value::Message(DynamicMessage::new(desc.clone())))
-                    .boxed()
-            }
-            Kind::Message(desc) => self
-                .message(desc, depth - 1)
-                .prop_map(Value::Message)
-                .boxed(),
+            Kind::Message(desc) => match share {
+                Some((depth, budget)) => self
+                    .message(desc, depth, budget)
+                    .prop_map(Value::Message)
+                    .boxed(),
+                // Only required fields reach here with no share: they get an empty message.
+                None => {
+                    let desc = desc.clone();
+                    Just(())
+                        .prop_map(move |()| Value::Message(DynamicMessage::new(desc.clone())))
+                        .boxed()
+                }
+            },
             Kind::Enum(desc) => arb_enum(desc).prop_map(Value::EnumNumber).boxed(),
             Kind::Double => arb_f64().prop_map(Value::F64).boxed(),
             Kind::Float if self.config.json_compatible => {
@@ -257,17 +349,6 @@ impl<'a> Builder<'a> {
             Kind::Uint32 | Kind::Fixed32 => arb_u32().prop_map(Value::U32).boxed(),
             Kind::Uint64 | Kind::Fixed64 => arb_u64().prop_map(Value::U64).boxed(),
         }
-    }
-}
-
-/// Whether a field's values (or map values) are messages: such fields stop at depth 0.
-fn holds_message(field: &FieldDescriptor) -> bool {
-    match field.kind() {
-        Kind::Message(entry) if field.is_map() => {
-            matches!(entry.map_entry_value_field().kind(), Kind::Message(_))
-        }
-        Kind::Message(_) => true,
-        _ => false,
     }
 }
 

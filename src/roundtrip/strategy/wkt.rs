@@ -21,6 +21,7 @@ impl Builder<'_> {
         &mut self,
         desc: &MessageDescriptor,
         depth: u32,
+        budget: usize,
     ) -> Option<BoxedStrategy<DynamicMessage>> {
         let d = desc.clone();
         let strategy = match desc.full_name() {
@@ -58,7 +59,7 @@ impl Builder<'_> {
                     m
                 })
                 .boxed(),
-            "google.protobuf.Value" => self.wkt_value(desc, depth),
+            "google.protobuf.Value" => self.wkt_value(desc, depth, budget),
             "google.protobuf.FloatValue" if self.config.json_compatible => finite_f32()
                 .prop_map(move |v| {
                     let mut m = DynamicMessage::new(d.clone());
@@ -73,15 +74,21 @@ impl Builder<'_> {
                     m
                 })
                 .boxed(),
-            "google.protobuf.Any" => self.wkt_any(desc, depth),
+            "google.protobuf.Any" => self.wkt_any(desc, depth, budget),
             _ => return None,
         };
         Some(strategy)
     }
 
     /// `google.protobuf.Value` always has its `kind` set (an unset kind has no JSON form) and
-    /// only finite numbers (the JSON mapping has no NaN for `Value`).
-    fn wkt_value(&mut self, desc: &MessageDescriptor, depth: u32) -> BoxedStrategy<DynamicMessage> {
+    /// only finite numbers (the JSON mapping has no NaN for `Value`); a `Struct` or `ListValue`
+    /// while depth and budget remain.
+    fn wkt_value(
+        &mut self,
+        desc: &MessageDescriptor,
+        depth: u32,
+        budget: usize,
+    ) -> BoxedStrategy<DynamicMessage> {
         let d = desc.clone();
         let set = move |number: u32, value: Value| {
             let mut m = DynamicMessage::new(d.clone());
@@ -101,28 +108,37 @@ impl Builder<'_> {
                 .prop_map(move |v| s4(4, Value::Bool(v)))
                 .boxed(),
         ];
-        if depth > 0 {
-            for number in [5u32, 6] {
-                let Some(field) = desc.get_field(number) else {
-                    continue;
-                };
-                let Kind::Message(inner) = field.kind() else {
-                    continue;
-                };
-                let s = set.clone();
-                options.push(
-                    self.message(&inner, depth - 1)
-                        .prop_map(move |m| s(number, Value::Message(m)))
-                        .boxed(),
-                );
-            }
+        let share = self.share(desc, depth, budget);
+        for number in [5u32, 6] {
+            let Some(field) = desc.get_field(number) else {
+                continue;
+            };
+            let Kind::Message(inner) = field.kind() else {
+                continue;
+            };
+            let Some((depth, budget)) = share.filter(|_| self.fits(&inner, share)) else {
+                continue;
+            };
+            let s = set.clone();
+            options.push(
+                self.message(&inner, depth, budget)
+                    .prop_map(move |m| s(number, Value::Message(m)))
+                    .boxed(),
+            );
         }
         Union::new(options).boxed()
     }
 
     /// `google.protobuf.Any` packs a type the pool resolves: a few well-known types, and
-    /// `google.rpc.Status` (always in a [`Schema`](crate::Schema)) while depth remains.
-    fn wkt_any(&mut self, desc: &MessageDescriptor, depth: u32) -> BoxedStrategy<DynamicMessage> {
+    /// `google.rpc.Status` (always in a [`Schema`](crate::Schema)) while depth remains; only
+    /// payloads that fit in what the budget leaves.
+    fn wkt_any(
+        &mut self,
+        desc: &MessageDescriptor,
+        depth: u32,
+        budget: usize,
+    ) -> BoxedStrategy<DynamicMessage> {
+        let payload_budget = budget.saturating_sub(self.own_len(desc));
         let pool = desc.parent_pool().clone();
         let mut names = vec![
             "google.protobuf.Empty",
@@ -139,10 +155,13 @@ impl Builder<'_> {
             let Some(inner) = pool.get_message_by_name(name) else {
                 continue;
             };
+            if self.own_len(&inner) > payload_budget {
+                continue;
+            }
             let d = desc.clone();
             let url = format!("type.googleapis.com/{name}");
             options.push(
-                self.message(&inner, depth.saturating_sub(1))
+                self.message(&inner, depth.saturating_sub(1), payload_budget)
                     .prop_map(move |payload| {
                         let mut m = DynamicMessage::new(d.clone());
                         m.set_field_by_number(1, Value::String(url.clone()));
