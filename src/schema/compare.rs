@@ -331,7 +331,7 @@ fn compile_editions(
     Ok(())
 }
 
-/// One file's parse without source info, encoded, its imports and its package.
+/// One file's parse without source info (encoded), its imports and its package.
 type FileParse = (Vec<u8>, Vec<String>, String);
 
 /// Parses one file: its parse without source info, encoded, its imports and its package;
