@@ -7,7 +7,7 @@ use grpc_double::{FakeServer, Schema, ServerOptions};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::common::{self, userservice::UserRequest};
+use crate::common;
 
 /// An HTTP/1.1 answer.
 #[derive(Debug)]
@@ -134,14 +134,9 @@ async fn get_user(
     id: &str,
     session: Option<&str>,
 ) -> Result<String, tonic::Status> {
-    let mut client = common::client(server).await;
-    let mut request = tonic::Request::new(UserRequest { user_id: id.into() });
-    if let Some(session) = session {
-        request
-            .metadata_mut()
-            .insert("x-grpc-double-session", session.parse().unwrap());
-    }
-    client.get_user(request).await.map(|r| r.into_inner().name)
+    common::get_user_in(server, id, session)
+        .await
+        .map(|user| user.name)
 }
 
 #[tokio::test]

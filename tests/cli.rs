@@ -8,20 +8,8 @@ use std::{
 
 use crate::common::{
     UserServiceClient, bin, grpc_double as run, grpc_double_in, insta_settings,
-    userservice::UserRequest,
+    userservice::UserRequest, wait_for_ready_file,
 };
-
-/// Polls until the ready file exists (the server writes it atomically once it serves).
-pub(crate) async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return serde_json::from_str(&text).expect("the ready file is complete JSON");
-        }
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Stops a served binary with SIGTERM and waits for it, off the runtime (so that it can close
 /// the connections of dropped clients meanwhile).

@@ -7,35 +7,13 @@ use std::path::Path;
 
 use grpc_double::{FixtureSource, Fixtures, Schema};
 
-/// Each ```yaml block of a Markdown file, with the `<!-- … -->` comment right before it.
+/// Each ```yaml block of a Markdown file: (its first line, the `<!-- … -->` before it, text).
 fn yaml_blocks(text: &str) -> Vec<(usize, Option<String>, String)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim() == "```yaml" {
-            let marker = (0..i)
-                .rev()
-                .map(|j| lines[j].trim())
-                .find(|l| !l.is_empty())
-                .filter(|l| l.starts_with("<!--"))
-                .map(|l| {
-                    l.trim_start_matches("<!--")
-                        .trim_end_matches("-->")
-                        .trim()
-                        .to_owned()
-                });
-            let start = i + 1;
-            let mut end = start;
-            while end < lines.len() && lines[end].trim() != "```" {
-                end += 1;
-            }
-            out.push((start + 1, marker, lines[start..end].join("\n") + "\n"));
-            i = end;
-        }
-        i += 1;
-    }
-    out
+    fenced_blocks(text)
+        .into_iter()
+        .filter(|(_, lang, _, _)| lang == "yaml")
+        .map(|(fence, _, marker, block)| (fence + 1, marker, block + "\n"))
+        .collect()
 }
 
 fn check_file(doc: &str) -> usize {

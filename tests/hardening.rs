@@ -4,7 +4,7 @@
 use std::{
     net::SocketAddr,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -44,14 +44,7 @@ impl Binary {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let info: serde_json::Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                break serde_json::from_str(&text).unwrap();
-            }
-            assert!(Instant::now() < deadline, "the server did not become ready");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let info = common::wait_for_ready_file(&ready).await;
         let addr = info["grpc"][0].as_str().unwrap().parse().unwrap();
         Binary {
             child,
@@ -396,15 +389,8 @@ async fn a_bare_connection_does_not_hold_shutdown_and_a_second_signal_cuts_the_g
             let _ = lines_tx.send(line);
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready) {
-            let info: serde_json::Value = serde_json::from_str(&text).unwrap();
-            break info["grpc"][0].as_str().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let info = common::wait_for_ready_file(&ready).await;
+    let addr = info["grpc"][0].as_str().unwrap().to_owned();
     let mut client = UserServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();

@@ -22,24 +22,6 @@ fn quiet() -> ServerOptions {
     options
 }
 
-async fn get_user(
-    server: &FakeServer,
-    id: &str,
-    session: Option<&str>,
-) -> Result<common::userservice::UserResponse, tonic::Status> {
-    let mut client = common::client(server).await;
-    let mut request = tonic::Request::new(UserRequest { user_id: id.into() });
-    if let Some(session) = session {
-        request
-            .metadata_mut()
-            .insert("x-grpc-double-session", session.parse().unwrap());
-    }
-    client
-        .get_user(request)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 #[tokio::test]
 async fn builder_stubs_answer_calls_that_verify_counts_and_removal_ends() {
     let server = FakeServer::builder()
@@ -59,11 +41,14 @@ async fn builder_stubs_answer_calls_that_verify_counts_and_removal_ends() {
         .mount(&server);
 
     assert_eq!(
-        get_user(&server, "ada", None).await.unwrap().name,
+        common::get_user_in(&server, "ada", None)
+            .await
+            .unwrap()
+            .name,
         "Ada Lovelace"
     );
     assert_eq!(ada.calls(), 1);
-    let unmatched = get_user(&server, "bob", None).await.unwrap_err();
+    let unmatched = common::get_user_in(&server, "bob", None).await.unwrap_err();
     assert_eq!(unmatched.code(), Code::Unimplemented);
     assert!(
         unmatched.message().contains("ada"),
@@ -101,7 +86,10 @@ async fn builder_stubs_answer_calls_that_verify_counts_and_removal_ends() {
 
     ada.remove();
     assert_eq!(
-        get_user(&server, "ada", None).await.unwrap_err().code(),
+        common::get_user_in(&server, "ada", None)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unimplemented
     );
     server.verify_on_drop(false);
@@ -151,7 +139,7 @@ async fn sessions_running_at_once_see_only_their_own_stubs_and_calls() {
             let session = if i % 2 == 0 { "red" } else { "blue" };
             (
                 session,
-                get_user(server, &i.to_string(), Some(session))
+                common::get_user_in(server, &i.to_string(), Some(session))
                     .await
                     .unwrap()
                     .name,
@@ -162,7 +150,10 @@ async fn sessions_running_at_once_see_only_their_own_stubs_and_calls() {
         assert_eq!(name, format!("{session}'s user"));
     }
     // Without a session, the shared (bundled) stubs answer.
-    assert_eq!(get_user(&server, "1", None).await.unwrap().name, "Alice");
+    assert_eq!(
+        common::get_user_in(&server, "1", None).await.unwrap().name,
+        "Alice"
+    );
 
     assert_eq!(red.received_calls().len(), 10);
     assert_eq!(blue.received_calls().len(), 10);
@@ -180,7 +171,10 @@ async fn sessions_running_at_once_see_only_their_own_stubs_and_calls() {
         "resetting red leaves blue alone"
     );
     assert_ne!(
-        get_user(&server, "1", Some("red")).await.unwrap().name,
+        common::get_user_in(&server, "1", Some("red"))
+            .await
+            .unwrap()
+            .name,
         "red's user"
     );
 }
@@ -216,7 +210,13 @@ fn a_dropped_server_with_an_unmet_expectation_panics_with_its_report() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        assert_eq!(get_user(&server, "bob", None).await.unwrap().name, "anyone");
+        assert_eq!(
+            common::get_user_in(&server, "bob", None)
+                .await
+                .unwrap()
+                .name,
+            "anyone"
+        );
     });
     let message = panic_text(catch_unwind(AssertUnwindSafe(|| drop(server))).unwrap_err());
     let mut settings = common::insta_settings("harness");
@@ -249,7 +249,7 @@ async fn expect_in_a_fixture_file_is_in_the_report() {
         .start()
         .await
         .unwrap();
-    get_user(&server, "1", None).await.unwrap();
+    common::get_user_in(&server, "1", None).await.unwrap();
     let report = server.report();
     assert_eq!(report.unmet.len(), 1, "{}", report.summary());
     assert!(report.summary().contains("twice"), "{}", report.summary());
@@ -262,7 +262,7 @@ async fn expect_in_a_fixture_file_is_in_the_report() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
             .unwrap();
     assert_eq!(journal.as_array().map(Vec::len), Some(1), "{journal}");
-    get_user(&server, "2", None).await.unwrap();
+    common::get_user_in(&server, "2", None).await.unwrap();
     assert!(server.report().unmet.is_empty());
 }
 
@@ -357,7 +357,10 @@ async fn hot_reload_under_traffic_fails_no_call_and_mixes_no_generations() {
         status.error.as_deref().unwrap_or_default().contains("nmae"),
         "{status:?}"
     );
-    assert_eq!(get_user(&server, "x", None).await.unwrap().name, "gen-8");
+    assert_eq!(
+        common::get_user_in(&server, "x", None).await.unwrap().name,
+        "gen-8"
+    );
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (calls, seen) = traffic.await.unwrap();

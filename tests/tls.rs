@@ -1,7 +1,5 @@
 //! TLS and mutual TLS on the gRPC listeners, beside cleartext ones.
 
-use std::time::{Duration, Instant};
-
 use grpc_double::{FakeServer, ServerOptions, TlsOptions};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -172,14 +170,7 @@ async fn the_cli_writes_its_self_signed_certificate_and_the_ready_file_names_tls
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let info: serde_json::Value = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready) {
-            break serde_json::from_str(&text).unwrap();
-        }
-        assert!(Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let info = crate::common::wait_for_ready_file(&ready).await;
     assert_eq!(info["tls"], serde_json::json!([info["grpc"][0]]));
     let pem = std::fs::read_to_string(&ca).unwrap();
     let trust = ClientTlsConfig::new()

@@ -8,6 +8,7 @@ pub mod h2raw;
 use std::{
     path::Path,
     process::{Command, Output},
+    time::{Duration, Instant},
 };
 
 use grpc_double::{FakeServer, FixtureSource, Fixtures, Schema, ServerOptions};
@@ -20,6 +21,18 @@ pub fn bin() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG");
     command
+}
+
+/// Polls until the ready file exists (the server writes it atomically once it serves).
+pub async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return serde_json::from_str(&text).expect("the ready file is complete JSON");
+        }
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What a run of the binary did.
@@ -91,6 +104,25 @@ pub async fn client(server: &FakeServer) -> UserServiceClient<tonic::transport::
     UserServiceClient::connect(server.uri())
         .await
         .expect("the client connects")
+}
+
+/// Calls GetUser for `id`, in `session` when given (the `x-grpc-double-session` header).
+pub async fn get_user_in(
+    server: &FakeServer,
+    id: &str,
+    session: Option<&str>,
+) -> Result<userservice::UserResponse, tonic::Status> {
+    let mut request = tonic::Request::new(userservice::UserRequest { user_id: id.into() });
+    if let Some(session) = session {
+        request
+            .metadata_mut()
+            .insert(grpc_double::SESSION_HEADER, session.parse().unwrap());
+    }
+    client(server)
+        .await
+        .get_user(request)
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 /// A channel to the server.
