@@ -20,7 +20,14 @@ use tokio::{
     net::{TcpListener, TcpStream},
     sync::{Notify, mpsc, watch},
 };
-use tower::{Service, ServiceExt as _};
+use tower::ServiceExt as _;
+
+/// The service every connection serves: the root router, boxed once at start-up.
+pub(crate) type BoxedService = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Infallible,
+>;
 
 /// HTTP/2 settings and connection limits of every connection.
 #[derive(Debug, Clone, Default)]
@@ -120,12 +127,12 @@ async fn answer_http1(mut stream: TcpStream) {
 }
 
 /// Calls running on one connection, and when the last one ended.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Activity {
     running: AtomicUsize,
     /// Milliseconds since `since` when a call last ended.
     last_end: std::sync::atomic::AtomicU64,
-    since: Option<Instant>,
+    since: Instant,
 }
 
 /// Held by a call's response body: the call runs until the body is done or dropped.
@@ -140,7 +147,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let at = self.0.since.map_or(0, |s| s.elapsed().as_millis() as u64);
+        let at = self.0.since.elapsed().as_millis() as u64;
         self.0.last_end.store(at, Ordering::Relaxed);
         self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
@@ -234,24 +241,15 @@ pub(crate) struct Lifecycle {
 }
 
 /// Accepts connections on `listener` until shutdown starts, serving each with `service`.
-pub(crate) async fn accept_loop<S>(
+pub(crate) async fn accept_loop(
     index: usize,
     listener: TcpListener,
     control: Arc<ListenerControl>,
-    service: S,
+    service: BoxedService,
     settings: Http2Settings,
     life: Lifecycle,
     tls: Option<tokio_rustls::TlsAcceptor>,
-) where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let local = match listener.local_addr() {
         Ok(addr) => addr,
         Err(_) => return,
@@ -303,23 +301,14 @@ pub(crate) async fn accept_loop<S>(
     }
 }
 
-async fn serve_connection<S>(
+async fn serve_connection(
     stream: TcpStream,
     info: ConnInfo,
-    service: S,
+    service: BoxedService,
     settings: Http2Settings,
     life: Lifecycle,
     tls: Option<tokio_rustls::TlsAcceptor>,
-) where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let mut stop = life.stop.clone();
     let _ = stream.set_nodelay(true);
     let control = info.control.clone();
@@ -373,21 +362,13 @@ async fn serve_connection<S>(
 
 /// Serves HTTP/2 on an established connection (cleartext or TLS) until it closes, shutdown
 /// ends it or the grace period runs out.
-async fn serve_h2<S, IO>(
+async fn serve_h2<IO>(
     io: IO,
     info: ConnInfo,
-    service: S,
+    service: BoxedService,
     settings: Http2Settings,
     life: Lifecycle,
 ) where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let Lifecycle {
@@ -400,8 +381,9 @@ async fn serve_h2<S, IO>(
     let peer = info.peer;
     let goaway = info.goaway.clone();
     let activity = Arc::new(Activity {
-        since: Some(Instant::now()),
-        ..Activity::default()
+        running: AtomicUsize::new(0),
+        last_end: std::sync::atomic::AtomicU64::new(0),
+        since: Instant::now(),
     });
     let counted = activity.clone();
     let per_request = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -448,7 +430,7 @@ async fn serve_h2<S, IO>(
         tokio::select! {
             _ = &mut connection => break,
             _ = idle_check.tick(), if idle.is_some() && !closing => {
-                let quiet_ms = activity.since.map_or(0, |s| s.elapsed().as_millis() as u64)
+                let quiet_ms = (activity.since.elapsed().as_millis() as u64)
                     .saturating_sub(activity.last_end.load(Ordering::Relaxed));
                 if activity.running.load(Ordering::Relaxed) == 0
                     && idle.is_some_and(|t| quiet_ms >= t.as_millis() as u64)

@@ -21,7 +21,7 @@ use tower::{Layer as _, ServiceExt as _, util::BoxCloneSyncService};
 use super::{
     control::Control,
     journal::Journal,
-    listen::{Http2Settings, Lifecycle, ListenerControl, accept_loop},
+    listen::{BoxedService, Http2Settings, Lifecycle, ListenerControl, accept_loop},
     observe::ObserveLayer,
     service::{CallOptions, DynamicService},
     state::{Limits, Shared},
@@ -396,8 +396,6 @@ impl StopHandle {
         self.stop.subscribe()
     }
 }
-
-type BoxedService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
 /// Routes health and reflection to their services and everything else to the stubs.
 #[derive(Clone)]
