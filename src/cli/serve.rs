@@ -323,14 +323,7 @@ fn tls_options(args: &ServeArgs) -> Result<Option<grpc_double::TlsOptions>, CliE
     let mut tls = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
         (Some(cert), Some(key), _) => Some(grpc_double::TlsOptions::from_files(cert, key, None)?),
         (_, _, Some(ca_out)) => {
-            let (options, pem) = grpc_double::TlsOptions::self_signed()?;
-            let tmp = ca_out.with_extension("pem.tmp");
-            std::fs::write(&tmp, &pem)
-                .and_then(|()| std::fs::rename(&tmp, ca_out))
-                .map_err(|source| CliError::Io {
-                    what: "write the self-signed certificate",
-                    source,
-                })?;
+            let options = grpc_double::TlsOptions::self_signed_to(ca_out)?;
             tracing::info!(path = %ca_out.display(), "self-signed certificate written: trust it in the client under test");
             Some(options)
         }

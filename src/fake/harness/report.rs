@@ -122,7 +122,7 @@ impl Report {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let write = |name: &str, text: String| {
             let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+            crate::fake::serve::replace_file(&path, text.as_bytes())
         };
         write("journal.json", pretty(&self.calls))?;
         write("unmatched.json", pretty(&self.unmatched))?;

@@ -27,7 +27,7 @@ use crate::{
         model::{Expect, Fixtures, Health},
         serve::{
             Control, Query, ReceivedCall, ScenarioState, Server, ServerOptions, SessionInfo,
-            StopHandle, StubInfo, Verification,
+            StopHandle, StubInfo, Verification, replace_file,
         },
     },
     schema::Loader,
@@ -649,11 +649,6 @@ impl FakeServer {
     ///
     /// The file cannot be written.
     pub fn write_ready_file(&self, path: &Path) -> Result<()> {
-        use std::{
-            hash::{BuildHasher as _, Hasher as _},
-            io::Write as _,
-        };
-
         let mut body = serde_json::json!({
             "grpc": self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "pid": std::process::id(),
@@ -664,39 +659,7 @@ impl FakeServer {
         if !self.tls_addrs.is_empty() {
             body["tls"] = self.tls_addrs.iter().map(ToString::to_string).collect();
         }
-        let file_name = path
-            .file_name()
-            .map_or_else(|| "ready".into(), |n| n.to_string_lossy().into_owned());
-        // std's hasher keys are random per process: 64 unguessable bits per attempt.
-        let random = || {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u32(std::process::id());
-            hasher.finish()
-        };
-        let mut attempt = 0;
-        let (tmp, mut file) = loop {
-            let tmp = path.with_file_name(format!(".{file_name}.{:016x}.tmp", random()));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-            {
-                Ok(file) => break (tmp, file),
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
-                    attempt += 1;
-                }
-                Err(err) => return Err(Error::io(&tmp, err)),
-            }
-        };
-        let written = file
-            .write_all(format!("{body}\n").as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|err| Error::io(&tmp, err))
-            .and_then(|()| std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err)));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        replace_file(path, format!("{body}\n").as_bytes())
     }
 }
 

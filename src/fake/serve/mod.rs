@@ -7,6 +7,7 @@
 mod codec;
 mod control;
 mod converse;
+mod files;
 mod fuzz;
 mod handler;
 mod journal;
@@ -23,7 +24,9 @@ mod tls;
 mod trailers;
 mod verify;
 
-pub(crate) use self::{control::Control, fuzz::answer, journal::Query, server::Server};
+pub(crate) use self::{
+    control::Control, files::replace_file, fuzz::answer, journal::Query, server::Server,
+};
 pub use self::{
     control::{ScenarioState, SessionInfo, StubInfo},
     journal::ReceivedCall,

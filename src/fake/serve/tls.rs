@@ -76,6 +76,18 @@ impl TlsOptions {
         ))
     }
 
+    /// As [`TlsOptions::self_signed`], writing the certificate to trust to `path` (replaced
+    /// through an exclusively created temporary file, never written through a planted link).
+    ///
+    /// # Errors
+    ///
+    /// The certificate cannot be generated or written.
+    pub fn self_signed_to(path: &Path) -> Result<Self> {
+        let (options, pem) = Self::self_signed()?;
+        super::files::replace_file(path, pem.as_bytes())?;
+        Ok(options)
+    }
+
     /// Sets the CA that client certificates must chain to (mutual TLS).
     #[must_use]
     pub fn with_client_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
