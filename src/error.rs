@@ -63,6 +63,14 @@ pub(crate) enum ErrorKind {
         help("add its root directory with -I, or pass the directory instead of the file")
     )]
     OutsideIncludePaths { file: PathBuf, includes: String },
+    #[error("include path {} {problem}", dir.display())]
+    #[diagnostic(
+        code(grpc_double::schema::missing_include),
+        help(
+            "pass a directory that exists with -I (relative paths start from the current directory); each input's own directory is an include path already"
+        )
+    )]
+    MissingInclude { dir: PathBuf, problem: &'static str },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Diagnostics(Diagnostics),
@@ -76,6 +84,14 @@ pub(crate) enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    #[error("TLS: {what}: {detail}")]
+    #[diagnostic(
+        code(grpc_double::serve::tls),
+        help(
+            "--tls-cert and --tls-client-ca take PEM certificates, --tls-key a PEM private key (PKCS#8, PKCS#1 or SEC1); --tls-self-signed makes a throwaway pair"
+        )
+    )]
+    Tls { what: &'static str, detail: String },
     #[error("cannot start the server's runtime")]
     #[diagnostic(
         code(grpc_double::serve::runtime),

@@ -34,7 +34,7 @@ use prost_reflect::{
 use prost_types::SourceCodeInfo;
 
 use crate::breaking::{
-    Annotation, Explanation, Finding, PathDisplay, Proven, annotate_with, lossy_witness,
+    Annotation, Explanation, Finding, PathDisplay, Proven, Unproven, annotate_with, lossy_witness,
 };
 use crate::schema::value::{
     kinds::short_name,
@@ -45,24 +45,33 @@ use crate::schema::value::{
 const PROOF_SEED: u64 = 1;
 const PROOF_CASES: u32 = 256;
 
-/// Runs the old-writer/new-reader property on the finding's message, looking for a difference
-/// in the finding's field.
-fn prove(old: &MessageDescriptor, new: &MessageDescriptor, number: u32) -> Option<Proven> {
-    let prefix = format!("{number} ");
-    let found = crate::roundtrip::find_counterexample_where(
+/// Runs the old-writer/new-reader property on the finding's field alone (generated messages
+/// set it and nothing else), so a counterexample is this finding's and no other's.
+fn prove(
+    old: &MessageDescriptor,
+    new: &MessageDescriptor,
+    field: &FieldDescriptor,
+) -> Result<Proven, Unproven> {
+    let unproven = || Unproven {
+        seed: PROOF_SEED,
+        cases: PROOF_CASES,
+        field: field.name().to_owned(),
+    };
+    let found = crate::roundtrip::find_field_counterexample(
         old,
         new,
+        field.number(),
         PROOF_SEED,
         PROOF_CASES,
         crate::roundtrip::Encoding::Both,
-        |d| d.old_field.starts_with(&prefix),
-    )?;
+    )
+    .ok_or_else(unproven)?;
     let difference = found
         .differences
-        .iter()
-        .find(|d| d.old_field.starts_with(&prefix))
-        .map(ToString::to_string)?;
-    Some(Proven {
+        .first()
+        .map(ToString::to_string)
+        .ok_or_else(unproven)?;
+    Ok(Proven {
         seed: PROOF_SEED,
         json: found.json,
         hex: found.hex,
@@ -133,13 +142,17 @@ pub fn explain(
     } else {
         None
     };
-    let proven = prove(&old_message, &new_message, field_ref.number);
+    let (proven, unproven) = match prove(&old_message, &new_message, &old_field) {
+        Ok(proven) => (Some(proven), None),
+        Err(unproven) => (None, Some(unproven)),
+    };
     Some(Explanation {
         bytes_hex,
         previous: previous_text,
         current: current_text,
         json,
         proven,
+        unproven,
     })
 }
 

@@ -11,14 +11,14 @@ use crate::common::{self, userservice::UserRequest};
 
 /// An HTTP/1.1 answer.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
     }
@@ -32,7 +32,7 @@ impl Answer {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
-async fn http(
+pub(crate) async fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -452,8 +452,7 @@ async fn an_admin_api_off_loopback_needs_a_token() {
         .options(options)
         .start()
         .await
-        .err()
-        .expect("refused without a token");
+        .expect_err("refused without a token");
     let text = format!("{:?}", miette::Report::new(err));
     assert!(
         text.contains("--admin-token"),

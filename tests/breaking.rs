@@ -115,6 +115,52 @@ fn every_rule_fixture_triggers_its_rule() {
     });
 }
 
+/// Editions forms where the rule has nothing left to report: `ctype` does not exist in edition
+/// 2024 (the pair sets `(pb.cpp).string_type`, which FIELD_SAME_CPP_STRING_TYPE reports).
+const SILENT_EDITIONS_FORMS: &[&str] = &["field_same_ctype/edition-2024"];
+
+#[test]
+fn every_editions_fixture_triggers_its_rule_and_is_clean_against_itself() {
+    for edition in ["edition-2023", "edition-2024"] {
+        let mut text = String::new();
+        let mut forms = 0;
+        for rule in RULES {
+            let case = fixtures().join(rule.id.to_ascii_lowercase()).join(edition);
+            if !case.is_dir() {
+                continue;
+            }
+            forms += 1;
+            let (previous, current) = (load(&case.join("previous")), load(&case.join("current")));
+            for (side, schema) in [("previous", &previous), ("current", &current)] {
+                let findings = breaking::check(schema, schema, &every_rule()).expect("check");
+                assert!(
+                    findings.is_empty(),
+                    "{}/{side}: {findings:#?}",
+                    case.display()
+                );
+            }
+            let findings = breaking::check(&previous, &current, &only(rule.id)).expect("check");
+            let form = format!("{}/{edition}", rule.id.to_ascii_lowercase());
+            assert_eq!(
+                findings.is_empty(),
+                SILENT_EDITIONS_FORMS.contains(&form.as_str()),
+                "{form}: {findings:#?}"
+            );
+            text.push_str(&format!("== {}\n", rule.id));
+            text.push_str(&report(
+                &previous,
+                &current,
+                &only(rule.id),
+                Format::Text,
+                false,
+            ));
+        }
+        // Every rule has an editions form, but for options that editions removed.
+        assert!(forms >= RULES.len() - 3, "{edition}: {forms} forms");
+        settings().bind(|| insta::assert_snapshot!(format!("editions_{edition}"), text));
+    }
+}
+
 #[test]
 fn every_fixture_side_is_clean_against_itself() {
     let mut checked = 0;
@@ -433,6 +479,49 @@ fn config_except_ignore_ignore_only_and_unstable_packages_suppress_findings() {
 }
 
 #[test]
+fn issue_11_unknown_buf_yaml_keys_are_located_errors_with_a_did_you_mean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("buf.yaml");
+    for (text, location, key, hint) in [
+        (
+            "version: v2\nbreaking:\n  usee: [WIRE]\n",
+            ":3:3:",
+            "usee",
+            "did you mean `use`?",
+        ),
+        (
+            "version: v2\nbrekaing:\n  use: [WIRE]\n",
+            ":2:1:",
+            "brekaing",
+            "did you mean `breaking`?",
+        ),
+        (
+            "version: v2\nmodules:\n  - path: proto\n    pth: x\n",
+            ":4:5:",
+            "pth",
+            "did you mean `path`?",
+        ),
+    ] {
+        std::fs::write(&file, text).expect("write");
+        let err = Config::read(&file).expect_err(text);
+        let diagnostic: &dyn miette::Diagnostic = &err;
+        assert_eq!(
+            err.to_string(),
+            format!("{}{location} unknown key \"{key}\"", file.display())
+        );
+        assert_eq!(
+            diagnostic.help().map(|h| h.to_string()).as_deref(),
+            Some(hint)
+        );
+    }
+    // Inline JSON is located too; the sections buf has and we do not read are accepted.
+    let err = Config::parse(r#"{"version":"v1","breaking":{"usee":["WIRE"]}}"#).expect_err("usee");
+    assert_eq!(err.to_string(), "<config>:1:34: unknown key \"usee\"");
+    let config = Config::parse("version: v2\nlint:\n  use: [STANDARD]\nbreaking:\n  use: [WIRE]\n");
+    assert_eq!(config.expect("lint is accepted").use_, ["WIRE"]);
+}
+
+#[test]
 fn unknown_rule_ids_are_errors_with_a_did_you_mean() {
     let err = Config::parse(r#"{"version":"v1","breaking":{"use":["FIELD_NO_DELET"]}}"#)
         .expect_err("unknown rule");
@@ -650,4 +739,224 @@ fn git_references_are_inputs() {
     );
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot resolve branch nope"), "{stderr}");
+}
+
+#[test]
+fn issue_11_explain_proves_each_finding_with_its_own_field() {
+    // Two unrelated findings on one message (a widening that is safe on the wire, a rename),
+    // and a narrowing inside a field of the same number one level down (`unit_price.units`).
+    let previous = sources(&[(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Money { int64 units = 1; }\n\
+         message Item { int32 quantity = 1; Money unit_price = 2; string sku = 3; }\n",
+    )]);
+    let current = sources(&[(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Money { int32 units = 1; }\n\
+         message Item { int64 quantity = 1; Money unit_price = 2; string code = 3; }\n",
+    )]);
+    let findings = breaking::check(&previous, &current, &Config::default()).expect("check");
+    let explained = |rule: &str, field: &str| {
+        let finding = findings
+            .iter()
+            .find(|f| {
+                f.rule == rule && f.field.as_ref().is_some_and(|r| r.message.ends_with(field))
+            })
+            .unwrap_or_else(|| panic!("{rule} on {field}: {findings:#?}"));
+        grpc_double::explain::explain(finding, previous.pool(), current.pool())
+            .unwrap_or_else(|| panic!("{rule} is explained"))
+    };
+    // Every proof sets its own field and nothing else.
+    let sets_only = |json: &str, key: &str| {
+        let value: serde_json::Value = serde_json::from_str(json).expect("proto3 JSON");
+        let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, [key], "{json}");
+    };
+
+    let quantity = explained("FIELD_SAME_TYPE", "Item");
+    assert_eq!(
+        quantity.proven, None,
+        "int32 -> int64 reads back every value"
+    );
+    let none = quantity.unproven.expect("says that none was found");
+    assert_eq!((none.field.as_str(), none.cases), ("quantity", 256));
+
+    let units = explained("FIELD_SAME_TYPE", "Money")
+        .proven
+        .expect("a narrowing is proved");
+    sets_only(&units.json, "units");
+    assert!(
+        units
+            .difference
+            .contains("`units` (1 int64 → 1 int32): truncated"),
+        "{}",
+        units.difference
+    );
+
+    let renamed = explained("FIELD_SAME_NAME", "Item")
+        .proven
+        .expect("JSON readers reject the old key");
+    sets_only(&renamed.json, "sku");
+    assert!(
+        renamed.difference.starts_with("[json] JSON rejected"),
+        "{}",
+        renamed.difference
+    );
+
+    // The text report says so under the finding.
+    let text = report(&previous, &current, &Config::default(), Format::Text, true);
+    assert!(
+        text.contains("no counterexample for `quantity` in 256 cases (only that field set)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("unit_price"),
+        "no proof strays into another field: {text}"
+    );
+}
+
+/// Every fixture pair's findings under every rule, loaded whole and loaded as a pair (files
+/// the same on both sides left out).
+fn whole_and_paired(
+    previous: &Path,
+    current: &Path,
+    config: &Config,
+) -> (Vec<breaking::Finding>, Vec<breaking::Finding>) {
+    let whole = breaking::check(&load(previous), &load(current), config).expect("check");
+    let pair = Input::load_pair(
+        &Input::Dir(previous.to_path_buf()),
+        &Input::Dir(current.to_path_buf()),
+        &[],
+    )
+    .unwrap_or_else(|err| panic!("{}: {err:?}", current.display()));
+    let paired =
+        breaking::check_pair(&pair, config, &breaking::PathFilter::default()).expect("check");
+    (whole, paired)
+}
+
+#[test]
+fn issue_11_leaving_out_the_files_the_same_on_both_sides_changes_no_finding() {
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures") {
+        let dir = entry.expect("entry").path();
+        for form in ["", "edition-2023", "edition-2024"] {
+            let dir = dir.join(form);
+            if !dir.join("current").is_dir() {
+                continue;
+            }
+            let (whole, paired) =
+                whole_and_paired(&dir.join("previous"), &dir.join("current"), &every_rule());
+            assert_eq!(paired, whole, "{}", dir.display());
+        }
+    }
+    // A package keeps a file that did not change while its other files are deleted or edited;
+    // an unchanged file imports one that changed; comments alone do not count as a change.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let write = |side: &str, name: &str, text: &str| {
+        let path = tmp.path().join(side).join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    for side in ["previous", "current"] {
+        write(
+            side,
+            "p/keep.proto",
+            "syntax = \"proto3\";\npackage p;\nmessage Keep { int32 n = 1; }\n",
+        );
+        write(
+            side,
+            "q/uses.proto",
+            "syntax = \"proto3\";\npackage q;\nimport \"p/edit.proto\";\nmessage Uses { p.Edited e = 1; }\n",
+        );
+    }
+    write(
+        "previous",
+        "p/gone.proto",
+        "syntax = \"proto3\";\npackage p;\nmessage Gone {}\nenum Lost { LOST_UNSPECIFIED = 0; }\nservice S {}\n",
+    );
+    write(
+        "previous",
+        "p/edit.proto",
+        "syntax = \"proto3\";\npackage p;\nmessage Edited { int32 a = 1; string b = 2; }\n",
+    );
+    write(
+        "current",
+        "p/edit.proto",
+        "syntax = \"proto3\";\npackage p;\n// A comment.\nmessage Edited { int64 a = 1; }\n",
+    );
+    write(
+        "previous",
+        "r/only.proto",
+        "syntax = \"proto3\";\npackage r;\nmessage Only {}\n",
+    );
+    write(
+        "previous",
+        "c/comments.proto",
+        "syntax = \"proto3\";\npackage c;\nmessage C { int32 n = 1; }\n",
+    );
+    write(
+        "current",
+        "c/comments.proto",
+        "// Reworded.\nsyntax = \"proto3\";\n\npackage c;\nmessage C {\n  int32 n = 1; // the count\n}\n",
+    );
+    let (previous, current) = (tmp.path().join("previous"), tmp.path().join("current"));
+    for category in ["FILE", "PACKAGE", "WIRE_JSON", "WIRE"] {
+        let config = Config {
+            use_: vec![category.to_owned()],
+            version: "v2".into(),
+            ..Config::default()
+        };
+        let (whole, paired) = whole_and_paired(&previous, &current, &config);
+        assert_eq!(paired, whole, "{category}");
+        assert!(!paired.is_empty(), "{category} finds the edits");
+    }
+    let pair = Input::load_pair(
+        &Input::Dir(previous.clone()),
+        &Input::Dir(current.clone()),
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(
+        pair.unchanged
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["c/comments.proto", "p/keep.proto"],
+        "q/uses.proto imports a file that changed"
+    );
+    assert_eq!(pair.current.root_files(), ["p/edit.proto", "q/uses.proto"]);
+
+    // Files left out are still compiled: an unknown type in one is an error, located.
+    for side in ["previous", "current"] {
+        write(
+            side,
+            "p/keep.proto",
+            "syntax = \"proto3\";\npackage p;\nmessage Keep { Missing n = 1; }\n",
+        );
+    }
+    let (code, _, stderr) = grpc_double(
+        tmp.path(),
+        &["breaking", "current", "--against", "previous"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("p/keep.proto:3:16"), "{stderr}");
+    assert!(stderr.contains("Missing"), "{stderr}");
+}
+
+#[test]
+fn a_removed_file_option_is_at_1_1_as_in_buf() {
+    let previous = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\";\npackage a;\noption go_package = \"x/a\";\noption java_package = \"com.a\";\n",
+    )]);
+    let current = sources(&[(
+        "a.proto",
+        "syntax = \"proto3\";\npackage a;\noption java_package = \"com.a\";\n",
+    )]);
+    let text = report(&previous, &current, &Config::default(), Format::Text, false);
+    assert_eq!(
+        text,
+        "a.proto:1:1:File option \"go_package\" changed from \"x/a\" to \"\".\n"
+    );
 }

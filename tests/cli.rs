@@ -7,11 +7,12 @@ use std::{
 };
 
 use crate::common::{
-    UserServiceClient, bin, grpc_double as run, insta_settings, userservice::UserRequest,
+    UserServiceClient, bin, grpc_double as run, grpc_double_in, insta_settings,
+    userservice::UserRequest,
 };
 
 /// Polls until the ready file exists (the server writes it atomically once it serves).
-async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
+pub(crate) async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -20,6 +21,38 @@ async fn wait_for_ready_file(path: &Path) -> serde_json::Value {
         assert!(Instant::now() < deadline, "the server did not become ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Stops a served binary with SIGTERM and waits for it, off the runtime (so that it can close
+/// the connections of dropped clients meanwhile).
+pub(crate) async fn stop(child: std::process::Child) -> crate::common::Run {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+        .into()
+}
+
+/// Serves `args` (after `serve --listen 127.0.0.1:0`) from `dir`; returns the child and the
+/// address once it is ready.
+pub(crate) async fn serve_in(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let ready = dir.join(format!("ready-{}.json", std::process::id()));
+    let child = bin()
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let info = wait_for_ready_file(&ready).await;
+    (child, info["grpc"][0].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
@@ -57,17 +90,7 @@ async fn serve_writes_the_ready_file_answers_calls_and_stops_cleanly_on_sigterm(
     );
     drop(client);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    // Wait off the runtime so that it can close the dropped client's connection meanwhile.
-    let output: crate::common::Run = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap()
-        .into();
+    let output = stop(child).await;
     assert_eq!(output.code, Some(0), "{}", output.stderr);
     assert!(!ready.exists(), "the ready file is removed on shutdown");
     let stdout = output.stdout.clone();
@@ -308,6 +331,205 @@ fn breaking_keeps_its_verdict_when_its_reader_goes_away() {
 }
 
 #[test]
+fn issue_11_a_parse_error_at_the_end_of_a_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = dir.path().join("cut.proto");
+    std::fs::write(
+        &proto,
+        "syntax = \"proto3\";\npackage a;\nmessage M { int32 x = 1",
+    )
+    .unwrap();
+    let path = proto.to_str().unwrap();
+    // The same error through every loading path: a file, a directory input, and check.
+    for args in [
+        vec!["roundtrip", path],
+        vec![
+            "breaking",
+            dir.path().to_str().unwrap(),
+            "--against",
+            dir.path().to_str().unwrap(),
+        ],
+        vec!["check", "--proto", path],
+    ] {
+        let output = run(&args);
+        assert_eq!(output.code, Some(1), "{args:?}: {}", output.stderr);
+        assert!(
+            output
+                .stderr
+                .contains("cut.proto:3:24: expected ';' or '[', but reached end of file"),
+            "{args:?}: {}",
+            output.stderr
+        );
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn issue_11_an_input_folder_inside_an_include_root_is_named_from_that_root() {
+    // googleapis-common-protos' layout: google/api/*.proto import each other as google/api/...
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "google/api/http.proto",
+        "syntax = \"proto3\";\npackage google.api;\nmessage Http { string rule = 1; }\n",
+    );
+    write(
+        dir.path(),
+        "google/api/service.proto",
+        "syntax = \"proto3\";\npackage google.api;\nimport \"google/api/http.proto\";\nmessage Rules { Http http = 1; }\nservice Config { rpc Get(Rules) returns (Rules); }\n",
+    );
+    let here = Some(dir.path());
+    let roundtrip = grpc_double_in(here, &["roundtrip", "google", "-I", ".", "--cases", "4"]);
+    assert_eq!(roundtrip.code, Some(0), "{}", roundtrip.stderr);
+    assert_eq!(
+        roundtrip.stdout.matches("google.api.Http ").count(),
+        1,
+        "{}",
+        roundtrip.stdout
+    );
+    let breaking = grpc_double_in(
+        here,
+        &["breaking", "google", "--against", "google", "-I", "."],
+    );
+    assert_eq!(
+        (breaking.code, breaking.stdout.as_str()),
+        (Some(0), ""),
+        "{}",
+        breaking.stderr
+    );
+    let check = grpc_double_in(here, &["check", "--proto", "google", "-I", "."]);
+    assert_eq!(check.code, Some(0), "{}", check.stderr);
+    let (child, _) = serve_in(dir.path(), &["--proto", "google", "-I", "."]).await;
+    let served = stop(child).await;
+    assert_eq!(served.code, Some(0), "{}", served.stderr);
+    // Findings name the file from the include root, as protoc does; each side from its own.
+    std::fs::create_dir_all(dir.path().join("new")).unwrap();
+    std::fs::rename(dir.path().join("google"), dir.path().join("new/google")).unwrap();
+    write(
+        dir.path(),
+        "old/google/api/http.proto",
+        "syntax = \"proto3\";\npackage google.api;\nmessage Http { string rule = 1; int32 gone = 2; }\n",
+    );
+    write(
+        dir.path(),
+        "old/google/api/service.proto",
+        &std::fs::read_to_string(dir.path().join("new/google/api/service.proto")).unwrap(),
+    );
+    let diff = grpc_double_in(
+        here,
+        &[
+            "breaking",
+            "new/google",
+            "--against",
+            "old/google",
+            "-I",
+            "new",
+            "-I",
+            "old",
+        ],
+    );
+    assert_eq!(diff.code, Some(100), "{}", diff.stderr);
+    assert_eq!(
+        diff.stdout,
+        "new/google/api/http.proto:3:1:Previously present field \"2\" with name \"gone\" on message \"Http\" was deleted.\n"
+    );
+}
+
+#[tokio::test]
+async fn issue_11_include_paths_add_to_the_inputs_own_directories() {
+    // The README's `serve --proto proto/ -I vendor/`: proto/ stays a root, vendor/ is added.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "vendor/ext/money.proto",
+        "syntax = \"proto3\";\npackage ext;\nmessage Money { int64 units = 1; }\n",
+    );
+    write(
+        dir.path(),
+        "proto/shop/shop.proto",
+        "syntax = \"proto3\";\npackage shop;\nimport \"ext/money.proto\";\nimport \"shop/item.proto\";\nservice Shop { rpc Get(Item) returns (ext.Money); }\n",
+    );
+    write(
+        dir.path(),
+        "proto/shop/item.proto",
+        "syntax = \"proto3\";\npackage shop;\nmessage Item { string sku = 1; }\n",
+    );
+    let here = Some(dir.path());
+    for args in [
+        &["check", "--proto", "proto/", "-I", "vendor/"][..],
+        &[
+            "check",
+            "--proto",
+            "proto/shop/shop.proto",
+            "--proto",
+            "proto/shop/item.proto",
+            "-I",
+            "vendor/",
+            "-I",
+            "proto",
+        ],
+        &["roundtrip", "proto/", "-I", "vendor/", "--cases", "4"],
+        &["breaking", "proto/", "--against", "proto/", "-I", "vendor/"],
+    ] {
+        let output = grpc_double_in(here, args);
+        assert_eq!(output.code, Some(0), "{args:?}: {}", output.stderr);
+    }
+    let (child, _) = serve_in(dir.path(), &["--proto", "proto/", "-I", "vendor/"]).await;
+    let served = stop(child).await;
+    assert_eq!(served.code, Some(0), "{}", served.stderr);
+}
+
+#[test]
+fn issue_11_a_missing_include_directory_is_an_error() {
+    for args in [
+        &["check", "--proto", "proto/users.proto", "-I", "no/such/dir"][..],
+        &["serve", "--proto", "proto/users.proto", "-I", "no/such/dir"],
+        &["roundtrip", "proto/users.proto", "-I", "no/such/dir"],
+        &[
+            "breaking",
+            "proto",
+            "--against",
+            "proto",
+            "-I",
+            "no/such/dir",
+        ],
+        &[
+            "check",
+            "--proto",
+            "proto/users.proto",
+            "-I",
+            "proto/users.proto",
+        ],
+    ] {
+        let output = run(args);
+        assert_eq!(output.code, Some(1), "{args:?}: {}", output.stderr);
+        let problem = if args[args.len() - 1].ends_with(".proto") {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        let stderr = &output.stderr;
+        assert!(
+            stderr.contains(&format!("include path {} {problem}", args[args.len() - 1])),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("pass a directory that exists with -I"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("-->") && !stderr.contains("╭"),
+            "no location: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_lints_for_ci_in_every_format_and_fails_on_warnings_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("lint.yaml");
@@ -409,4 +631,108 @@ fn check_reports_fixture_errors_as_json_and_annotations() {
         "{}",
         github.stdout
     );
+}
+
+#[tokio::test]
+async fn serve_reloads_on_sighup_and_strict_exits_3_with_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let reports = dir.path().join("report");
+    let stubs = dir.path().join("stubs.yaml");
+    std::fs::write(
+        &stubs,
+        "- id: ada\n  method: userservice.UserService/GetUser\n  when: { message: { user_id: ada } }\n  then: { message: { name: Ada } }\n",
+    )
+    .unwrap();
+    let child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--no-watch",
+            "--strict",
+        ])
+        .arg("--fixtures")
+        .arg(&stubs)
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let info = wait_for_ready_file(&ready).await;
+    let admin: std::net::SocketAddr = info["admin"]
+        .as_str()
+        .expect("the ready file names the admin API")
+        .parse()
+        .unwrap();
+    let addr = info["grpc"][0].as_str().unwrap().to_owned();
+    let mut client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let bob = || UserRequest {
+        user_id: "bob".into(),
+    };
+    assert_eq!(
+        client.get_user(bob()).await.unwrap_err().code(),
+        tonic::Code::Unimplemented
+    );
+
+    // The file changes; with --no-watch only SIGHUP (or POST /api/reload) picks it up.
+    std::fs::write(
+        &stubs,
+        "- id: anyone\n  method: userservice.UserService/GetUser\n  then: { message: { name: Anyone } }\n",
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = crate::admin::http(admin, "GET", "/api/reload", &[], b"")
+            .await
+            .json();
+        if status["generation"] == 2 {
+            assert_eq!(status["reason"], "requested", "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload: {status}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        client.get_user(bob()).await.unwrap().into_inner().name,
+        "Anyone"
+    );
+    drop(client);
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output: crate::common::Run = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    assert_eq!(
+        output.code,
+        Some(3),
+        "--strict fails the run on an unmatched call: {}",
+        output.stderr
+    );
+    let summary = std::fs::read_to_string(reports.join("summary.txt")).unwrap();
+    assert!(summary.contains("unmatched"), "{summary}");
+    let unmatched: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("unmatched.json")).unwrap())
+            .unwrap();
+    assert_eq!(unmatched[0]["requests"][0]["user_id"], "bob", "{unmatched}");
+    for file in ["journal.json", "unused.json", "stubs.json", "junit.xml"] {
+        assert!(reports.join(file).exists(), "{file} is written");
+    }
 }

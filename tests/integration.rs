@@ -16,10 +16,18 @@ mod interop;
 mod serve_fixtures;
 // A property of the fixture loader: any message written as a reply decodes as written.
 mod fixture_property;
+// The Rust test harness: builder stubs, verify, sessions, verify-on-drop, hot reload, reports.
+mod harness;
+// Hostile and buggy clients: every limit holds and a well-behaved client is still served.
+mod hardening;
+// TLS and mutual TLS listeners beside cleartext ones.
+mod tls;
 // The admin HTTP API over real HTTP/1.1: every endpoint, the token, limits, sessions.
 mod admin;
 // The `grpc-double` binary as users run it: exit codes, ready file, calls.
 mod cli;
+// Editions sources (through protoc): features, round trips, check and serve.
+mod editions;
 // The crate's layers, read from src/: imports only point down.
 mod layering;
 // The contract checker: per-rule fixture pairs, registry, config, inputs, formats, CLI.

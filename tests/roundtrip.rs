@@ -664,3 +664,88 @@ fn each_changed_field_of_the_example_gets_its_own_counterexample_and_unchanged_o
     );
     assert_eq!(explain("id", Encoding::Both), None, "unchanged");
 }
+
+#[test]
+fn issue_11_renamed_types_pair_the_way_the_wire_does() {
+    let old = Schema::from_sources([(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Customer { string name = 1; int64 id = 2; message Address { string city = 1; } Address address = 3; }\n\
+         message Note { string text = 1; }\n\
+         message Money { int64 units = 1; }\n\
+         message Price { int64 units = 1; }\n\
+         message Order { Customer customer = 4; Note note = 5; Price price = 6; }\n\
+         message Req { int32 a = 1; }\n\
+         message Gone { int32 x = 1; }\n\
+         service Shop { rpc Get(Req) returns (Order); }\n",
+    )])
+    .unwrap();
+    let new = Schema::from_sources([(
+        "shop.proto",
+        "syntax = \"proto3\"; package shop;\n\
+         message Buyer { string name = 1; int32 id = 2; message Address { string city = 1; } Address address = 3; }\n\
+         message Remark { string text = 1; }\n\
+         message Money { int64 units = 1; }\n\
+         message Order { Buyer customer = 4; Remark note = 5; Money price = 6; }\n\
+         message Request { int32 a = 1; }\n\
+         service Shop { rpc Get(Request) returns (Order); }\n",
+    )])
+    .unwrap();
+    // `shop.Customer` fails on purpose: no seed to persist.
+    let options = Options {
+        persistence: None,
+        ..options()
+    };
+    let report = check_compat(&old, &new, &options).unwrap();
+    let result = |name: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.message == name)
+            .unwrap_or_else(|| panic!("{name} in the report"))
+    };
+    let renamed_to = |name: &str| result(name).renamed.as_ref().map(|r| r.to.as_str());
+    // Renamed through a field that kept its number, an RPC, or a renamed parent.
+    assert_eq!(renamed_to("shop.Note"), Some("shop.Remark"));
+    assert_eq!(
+        result("shop.Note").renamed.as_ref().unwrap().via,
+        "field shop.Order.note (5)"
+    );
+    assert!(matches!(result("shop.Note").outcome, Outcome::Passed));
+    assert_eq!(renamed_to("shop.Req"), Some("shop.Request"));
+    assert!(matches!(result("shop.Req").outcome, Outcome::Passed));
+    assert_eq!(
+        renamed_to("shop.Customer.Address"),
+        Some("shop.Buyer.Address")
+    );
+    // A renamed type is checked like any other: `id` was narrowed on the way.
+    assert_eq!(renamed_to("shop.Customer"), Some("shop.Buyer"));
+    let Outcome::Failed { counterexamples } = &result("shop.Customer").outcome else {
+        panic!("int64 -> int32 under a rename still loses data");
+    };
+    assert_eq!(counterexamples[0].differences[0].path, "id");
+    // Not renames, with the reason.
+    let skipped = |name: &str| match &result(name).outcome {
+        Outcome::Skipped { reason } => reason.clone(),
+        other => panic!("{name} is skipped, not {other:?}"),
+    };
+    assert!(
+        skipped("shop.Price").contains(
+            "field shop.Order.price (6) now holds shop.Money, which the old schema has too: a type change, not a rename"
+        ),
+        "{}",
+        skipped("shop.Price")
+    );
+    assert!(
+        skipped("shop.Gone")
+            .contains("no field or RPC that kept its number holds it under a new name"),
+        "{}",
+        skipped("shop.Gone")
+    );
+    // The table names both types.
+    let text = report.render(
+        grpc_double::roundtrip::Format::Text,
+        "grpc-double roundtrip",
+    );
+    assert!(text.contains("shop.Note → shop.Remark"), "{text}");
+}

@@ -258,6 +258,32 @@ def main():
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
 
+        # TLS from grpcio (BoringSSL): a self-signed listener beside a cleartext one.
+        ca_path = os.path.join(work_dir, "ca.pem")
+        process, addr = start_server(binary, work_dir, "--tls-self-signed", ca_path,
+                                     "--listen", "h2c://127.0.0.1:0")
+        try:
+            def tls_call():
+                with open(ca_path, "rb") as f:
+                    creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+                channel = grpc.secure_channel(addr, creds, options=[("grpc.ssl_target_name_override", "localhost")])
+                reply = users_pb2_grpc.UserServiceStub(channel).GetUser(users_pb2.UserRequest(user_id="7"), timeout=10)
+                assert reply.name == "Alice", reply
+
+            def tls_refuses_cleartext():
+                channel = grpc.insecure_channel(addr)
+                try:
+                    users_pb2_grpc.UserServiceStub(channel).GetUser(users_pb2.UserRequest(user_id="7"), timeout=5)
+                except grpc.RpcError:
+                    return
+                raise AssertionError("a cleartext call to the TLS listener succeeded")
+
+            check("TLS (self-signed) from grpcio", tls_call)
+            check("the TLS listener refuses cleartext", tls_refuses_cleartext)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
     failed = sum(1 for _, exc in results if exc is not None)
     print(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -6,7 +6,7 @@ use std::{
     path::Path,
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, de::IgnoredAny};
 
 use super::{Category, registry::RULES, rule::Rule};
 use crate::error::{Error, ErrorKind, Result};
@@ -40,23 +40,35 @@ pub struct Config {
     pub module_path: Option<String>,
 }
 
+/// `buf.yaml` (v1beta1, v1 and v2 keys): unknown keys are rejected, as buf rejects them; the
+/// sections other than `breaking` are accepted and not read.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct BufYaml {
     version: Option<String>,
     breaking: Option<BreakingSection>,
     modules: Vec<Module>,
+    name: IgnoredAny,
+    deps: IgnoredAny,
+    build: IgnoredAny,
+    lint: IgnoredAny,
+    plugins: IgnoredAny,
+    policies: IgnoredAny,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Module {
     path: Option<String>,
     breaking: Option<BreakingSection>,
+    name: IgnoredAny,
+    includes: IgnoredAny,
+    excludes: IgnoredAny,
+    lint: IgnoredAny,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct BreakingSection {
     #[serde(rename = "use")]
     use_: Vec<String>,
@@ -64,6 +76,7 @@ struct BreakingSection {
     ignore: Vec<String>,
     ignore_only: BTreeMap<String, Vec<String>>,
     ignore_unstable_packages: bool,
+    disable_builtin: IgnoredAny,
 }
 
 /// Rules that the v1 and v1beta1 rule sets do not have (they came with v2).
@@ -72,6 +85,43 @@ const V2_ONLY: [&str; 3] = [
     "FIELD_SAME_DEFAULT",
     "PACKAGE_EXTENSION_NO_DELETE",
 ];
+
+/// An unknown key, as serde reports it (`unknown field `usee`, expected one of ...`, with the
+/// line and column), becomes `file:line:col: unknown key "usee"` with a did-you-mean.
+fn unknown_key(message: &str, file: &str) -> Option<Error> {
+    let (_, rest) = message.split_once("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest
+        .split_once("expected ")
+        .map(|(_, list)| list.lines().next().unwrap_or(list))
+        .map(|list| list.split(" at line ").next().unwrap_or(list))
+        .map(|list| {
+            let list = list.trim_start_matches("one of ");
+            list.split([',', ' '])
+                .map(|k| k.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+                .filter(|k| !k.is_empty() && *k != "or")
+                .collect()
+        })
+        .unwrap_or_default();
+    let number_after = |word: &str| {
+        let (_, after) = message.split_once(word)?;
+        let digits: String = after
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<usize>().ok()
+    };
+    let (line, col) = (number_after("line ")?, number_after("column ")?);
+    Some(config_error(
+        format!("{file}:{line}:{col}: unknown key \"{key}\""),
+        Some(crate::schema::did_you_mean(
+            key,
+            expected.iter().copied(),
+            "the keys here are: ",
+        )),
+    ))
+}
 
 fn config_error(message: impl Into<String>, help: Option<String>) -> Error {
     ErrorKind::Config {
@@ -88,12 +138,23 @@ impl Config {
     ///
     /// The text is neither valid JSON nor YAML of the `buf.yaml` shape.
     pub fn parse(text: &str) -> Result<Self> {
+        Self::parse_named(text, "<config>")
+    }
+
+    /// [`Config::parse`] for text read from `name` (errors are located in it).
+    fn parse_named(text: &str, name: &str) -> Result<Self> {
         let yaml: BufYaml = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text)
-                .map_err(|err| config_error(format!("invalid JSON config: {err}"), None))?
+            serde_json::from_str(text).map_err(|err| {
+                let err = err.to_string();
+                unknown_key(&err, name)
+                    .unwrap_or_else(|| config_error(format!("invalid JSON config: {err}"), None))
+            })?
         } else {
-            serde_saphyr::from_str(text)
-                .map_err(|err| config_error(format!("invalid YAML config: {err}"), None))?
+            serde_saphyr::from_str(text).map_err(|err| {
+                let err = err.to_string();
+                unknown_key(&err, name)
+                    .unwrap_or_else(|| config_error(format!("invalid YAML config: {err}"), None))
+            })?
         };
         let version = yaml.version.unwrap_or_else(|| "v1beta1".to_owned());
         if !matches!(version.as_str(), "v1beta1" | "v1" | "v2") {
@@ -137,7 +198,8 @@ impl Config {
     /// I/O errors, and what [`Config::parse`] rejects.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| Error::io(path, err))?;
-        Self::parse(&text)
+        let name = path.display().to_string();
+        Self::parse_named(&text, name.strip_prefix("./").unwrap_or(&name))
     }
 
     /// Parses `--config`: inline JSON/YAML, or a path to a config file.

@@ -182,6 +182,21 @@ pub struct Explanation {
     /// A counterexample found and shrunk by the round-trip property (old writer, new reader),
     /// when the property finds one for this field: proof that data really changes.
     pub proven: Option<Proven>,
+    /// When the property found no counterexample for this field: what it searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unproven: Option<Unproven>,
+}
+
+/// A property search that found no data whose meaning the finding's change alters: every
+/// generated message setting that field (and no other) read back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unproven {
+    /// The seed of the search.
+    pub seed: u64,
+    /// Generated cases.
+    pub cases: u32,
+    /// The field searched, e.g. `quantity`.
+    pub field: String,
 }
 
 /// A minimal message the previous schema writes that the current schema reads differently,
@@ -197,5 +212,6 @@ pub struct Proven {
     /// What the current schema reads.
     pub reading: String,
     /// The difference for this field, e.g. `[binary] `n` (1 int32 → 1 sint32): changed: wrote 1, read -1`.
+    /// Generated messages set this field and no other, so the difference is this finding's.
     pub difference: String,
 }

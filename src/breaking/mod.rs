@@ -34,7 +34,7 @@ mod rules;
 pub(crate) use self::engine::lossy_witness;
 pub use self::{
     config::Config,
-    finding::{Explanation, FieldRef, Finding, Location, Proven, Severity},
+    finding::{Explanation, FieldRef, Finding, Location, Proven, Severity, Unproven},
     registry::{RULES, rule_by_id},
     report::{Annotation, Format, PathDisplay, annotate, annotate_with, render},
     rule::{Category, Rule},
@@ -43,7 +43,9 @@ use self::{
     engine::{Pairs, Side},
     finding::Findings,
 };
-use crate::{Schema, error::Result};
+use std::collections::BTreeSet;
+
+use crate::{Schema, error::Result, schema::SchemaPair};
 
 /// Which of a schema's own files take part: `--path` and `--exclude-path`, relative to the
 /// input root (module-relative file names, e.g. `acme/v1` or `acme/v1/user.proto`).
@@ -95,6 +97,35 @@ pub fn check_filtered(
     config: &Config,
     filter: &PathFilter,
 ) -> Result<Vec<Finding>> {
+    check_sides(previous, current, config, filter, BTreeSet::new())
+}
+
+/// Like [`check_filtered`], for two inputs loaded by [`Input::load_pair`]: the files the same on
+/// both sides are in neither schema, and no rule could find anything in them (each of their
+/// elements pairs with itself); their packages still count as present.
+///
+/// # Errors
+///
+/// The config names an unknown rule or category.
+///
+/// [`Input::load_pair`]: crate::schema::Input::load_pair
+pub fn check_pair(pair: &SchemaPair, config: &Config, filter: &PathFilter) -> Result<Vec<Finding>> {
+    let unchanged = pair
+        .unchanged
+        .iter()
+        .filter(|(file, _)| filter.admits(file))
+        .map(|(_, package)| package.clone())
+        .collect();
+    check_sides(&pair.previous, &pair.current, config, filter, unchanged)
+}
+
+fn check_sides(
+    previous: &Schema,
+    current: &Schema,
+    config: &Config,
+    filter: &PathFilter,
+    unchanged_packages: BTreeSet<String>,
+) -> Result<Vec<Finding>> {
     let rules = config.rules()?;
     let files = |schema: &Schema| -> Vec<String> {
         schema
@@ -105,8 +136,10 @@ pub fn check_filtered(
             .collect()
     };
     let (previous_files, current_files) = (files(previous), files(current));
-    let prev_side = Side::new(previous.pool(), previous_files.iter().map(String::as_str));
-    let cur_side = Side::new(current.pool(), current_files.iter().map(String::as_str));
+    let mut prev_side = Side::new(previous.pool(), previous_files.iter().map(String::as_str));
+    let mut cur_side = Side::new(current.pool(), current_files.iter().map(String::as_str));
+    prev_side.unchanged_packages.clone_from(&unchanged_packages);
+    cur_side.unchanged_packages = unchanged_packages;
     let mut out = Findings::new();
     let pairs = Pairs::new(&prev_side, &cur_side);
     for rule in &rules {

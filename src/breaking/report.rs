@@ -84,19 +84,32 @@ fn source_info(
     sources: &dyn Fn(&str) -> Option<SourceCodeInfo>,
 ) -> Option<SourceCodeInfo> {
     let descriptor = pool.get_file_by_name(file)?;
-    if let Some(info) = &descriptor.file_descriptor_proto().source_code_info {
+    // A file compiled without source info may still carry a location or two (an editions
+    // file's marker); the whole-file location (empty path) says the spans are there.
+    if let Some(info) = &descriptor.file_descriptor_proto().source_code_info
+        && info.location.iter().any(|l| l.path.is_empty())
+    {
         return Some(info.clone());
     }
     sources(file)
 }
 
-/// Resolves a location to a span; a missing option location falls back to its element.
+/// `FileDescriptorProto.options`.
+const FILE_OPTIONS: [i32; 1] = [8];
+
+/// Resolves a location to a span; a missing option location falls back to its element. A
+/// file option's element is the file, which has no position (buf prints 1:1): the location of
+/// `[8]` is just one of the file's `option` statements, so a missing file option never falls
+/// back to it.
 fn span_of(info: Option<&SourceCodeInfo>, location: &Location) -> Span {
     let Some(info) = info else {
         return Span::default();
     };
     let mut path = &location.path[..];
     while !path.is_empty() {
+        if path == FILE_OPTIONS && location.path.len() > 1 {
+            break;
+        }
         if let Some(span) = crate::schema::span_in(info, path) {
             return span;
         }
@@ -133,12 +146,21 @@ pub fn annotate_with(
                     let info = infos
                         .entry(loc.file.clone())
                         .or_insert_with(|| source_info(current, &loc.file, sources));
-                    (
-                        join(&display.current, &loc.file),
-                        span_of(info.as_ref(), loc),
-                    )
+                    // A finding in a file at no known position is at 1:1-1:1, as in buf.
+                    let span = match span_of(info.as_ref(), loc) {
+                        span if span == Span::default() => Span {
+                            line: 1,
+                            col: 1,
+                            end_line: 1,
+                            end_col: 1,
+                        },
+                        span => span,
+                    };
+                    (join(&display.current, &loc.file), span)
                 }
-                (None, Some(loc)) => (join(&display.current, &loc.file), Span::default()),
+                // A deleted file or package: no current path, as buf prints it (`<input>:1:1`,
+                // no `path` in JSON); ignores still match the previous location.
+                (None, Some(_)) => (String::new(), Span::default()),
                 (None, None) => (String::new(), Span::default()),
             };
             Annotation {
@@ -164,6 +186,7 @@ pub fn annotate_with(
 /// One line of `--error-format json`: buf's keys in buf's order, then ours.
 #[derive(Serialize)]
 struct JsonLine<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
     path: &'a str,
     start_line: u32,
     start_column: u32,
@@ -184,7 +207,24 @@ fn at_least_1(n: u32) -> u32 {
     n.max(1)
 }
 
-/// Renders annotations; with `explain`, text output adds hint and payload lines.
+/// The path as buf prints it: `<input>` for a finding with none (a deleted file or package).
+fn shown(path: &str) -> &str {
+    if path.is_empty() { "<input>" } else { path }
+}
+
+/// JSON as Go's `encoding/json` writes it (buf's): `<`, `>`, `&`, U+2028 and U+2029 escaped.
+fn go_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// Renders annotations; with `explain`, text output adds hint and payload lines, and JSON the
+/// hint and the explanation (without it, JSON lines are buf's, byte for byte).
 pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> String {
     let mut out = String::new();
     match format {
@@ -193,7 +233,7 @@ pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> Stri
                 let _ = writeln!(
                     out,
                     "{}:{}:{}:{}{}",
-                    a.path,
+                    shown(&a.path),
                     at_least_1(a.span.line),
                     at_least_1(a.span.col),
                     if a.severity == Severity::Warning {
@@ -219,10 +259,10 @@ pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> Stri
                     kind: a.rule,
                     message: &a.message,
                     severity: (a.severity == Severity::Warning).then_some("warning"),
-                    hint: a.hint.as_deref(),
+                    hint: a.hint.as_deref().filter(|_| explain),
                     explanation: a.explanation.as_ref(),
                 };
-                let _ = writeln!(out, "{}", serde_json::to_string(&line).unwrap_or_default());
+                let _ = writeln!(out, "{}", go_json(&line));
             }
         }
         Format::GithubActions => {
@@ -232,7 +272,7 @@ pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> Stri
                 } else {
                     "error"
                 };
-                let _ = write!(out, "::{level} file={}", a.path);
+                let _ = write!(out, "::{level} file={}", shown(&a.path));
                 if a.span.line > 0 {
                     let _ = write!(out, ",line={}", a.span.line);
                     if a.span.col > 0 {
@@ -258,7 +298,7 @@ pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> Stri
                 let _ = writeln!(
                     out,
                     "{}({},{}) : {} {} : {}",
-                    a.path,
+                    shown(&a.path),
                     at_least_1(a.span.line),
                     at_least_1(a.span.col),
                     a.severity,
@@ -269,26 +309,8 @@ pub fn render(annotations: &[Annotation], format: Format, explain: bool) -> Stri
         }
         Format::Junit => junit(&mut out, annotations),
         Format::GitlabCodeQuality => {
-            let issues: Vec<_> = annotations
-                .iter()
-                .map(|a| {
-                    let mut issue = json!({
-                        "description": a.message,
-                        "check_name": a.rule,
-                        "location": {
-                            "path": a.path,
-                            "positions": {
-                                "begin": {"line": a.span.line, "column": a.span.col},
-                                "end": {"line": a.span.end_line, "column": a.span.end_col},
-                            }
-                        },
-                        "severity": if a.severity == Severity::Warning { "info" } else { "minor" },
-                    });
-                    issue["fingerprint"] = json!(fingerprint(&issue.to_string()));
-                    issue
-                })
-                .collect();
-            let _ = writeln!(out, "{}", serde_json::Value::Array(issues));
+            let issues: Vec<GitlabIssue> = annotations.iter().map(GitlabIssue::new).collect();
+            let _ = writeln!(out, "{}", go_json(&issues));
         }
         Format::Sarif => sarif(&mut out, annotations),
     }
@@ -321,28 +343,104 @@ fn explain_lines(out: &mut String, a: &Annotation) {
             let _ = writeln!(out, "    current schema reads: {}", p.reading);
             let _ = writeln!(out, "    {}", p.difference);
         }
+        if let Some(u) = &e.unproven {
+            let _ = writeln!(
+                out,
+                "  property test (old writer, new reader; seed {}): no counterexample for `{}` in {} cases (only that field set): every value the previous schema writes there reads back unchanged",
+                u.seed, u.field, u.cases
+            );
+        }
     }
 }
 
-/// A stable 128-bit fingerprint (two FNV-1a passes), hex-encoded.
-fn fingerprint(text: &str) -> String {
-    let fnv = |seed: u64| {
-        text.bytes().fold(seed, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-    };
-    format!(
-        "{:016x}{:016x}",
-        fnv(0xcbf2_9ce4_8422_2325),
-        fnv(0x6c62_272e_07bb_0142)
-    )
+/// One issue of `--error-format gitlab-code-quality`, with buf's keys in buf's order (empty
+/// values left out, as Go's `omitempty` does).
+#[derive(Serialize)]
+struct GitlabIssue<'a> {
+    description: &'a str,
+    check_name: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    fingerprint: String,
+    location: GitlabLocation<'a>,
+    severity: &'static str,
 }
 
+#[derive(Serialize)]
+struct GitlabLocation<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    path: &'a str,
+    positions: GitlabPositions,
+}
+
+#[derive(Serialize)]
+struct GitlabPositions {
+    begin: GitlabPosition,
+    end: GitlabPosition,
+}
+
+#[derive(Serialize)]
+struct GitlabPosition {
+    #[serde(skip_serializing_if = "is_zero")]
+    line: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    column: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl<'a> GitlabIssue<'a> {
+    /// The issue, fingerprinted as buf does: the hex SHAKE-256 (64 bytes) of the issue's JSON
+    /// without the fingerprint.
+    fn new(a: &'a Annotation) -> Self {
+        let mut issue = GitlabIssue {
+            description: &a.message,
+            check_name: a.rule,
+            fingerprint: String::new(),
+            location: GitlabLocation {
+                path: &a.path,
+                positions: GitlabPositions {
+                    begin: GitlabPosition {
+                        line: a.span.line,
+                        column: a.span.col,
+                    },
+                    end: GitlabPosition {
+                        line: a.span.end_line,
+                        column: a.span.end_col,
+                    },
+                },
+            },
+            severity: if a.severity == Severity::Warning {
+                "info"
+            } else {
+                "minor"
+            },
+        };
+        issue.fingerprint = shake256_hex(go_json(&issue).as_bytes());
+        issue
+    }
+}
+
+fn shake256_hex(bytes: &[u8]) -> String {
+    use sha3::digest::{ExtendableOutput as _, Update as _, XofReader as _};
+    let mut hasher = sha3::Shake256::default();
+    hasher.update(bytes);
+    let mut digest = [0u8; 64];
+    hasher.finalize_xof().read(&mut digest);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// XML text as Go's `encoding/xml` escapes it (buf's junit output).
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace('"', "&quot;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+        .replace('\t', "&#x9;")
+        .replace('\n', "&#xA;")
+        .replace('\r', "&#xD;")
 }
 
 fn junit(out: &mut String, annotations: &[Annotation]) {
@@ -355,6 +453,7 @@ fn junit(out: &mut String, annotations: &[Annotation]) {
     }
     out.push_str("<testsuites>\n");
     for (path, list) in groups {
+        let path = shown(path);
         let name = path.strip_suffix(".proto").unwrap_or(path);
         let _ = writeln!(
             out,
@@ -371,7 +470,7 @@ fn junit(out: &mut String, annotations: &[Annotation]) {
             }
             let text = format!(
                 "{}:{}:{}:{}",
-                a.path,
+                shown(&a.path),
                 at_least_1(a.span.line),
                 at_least_1(a.span.col),
                 a.message

@@ -23,7 +23,8 @@ pub(crate) struct BreakingArgs {
     /// The previous input to compare against, in the same forms as INPUT.
     #[arg(long, value_name = "INPUT")]
     against: String,
-    /// An include path for imports. Repeatable.
+    /// An include path for imports (like protoc's -I), searched before each input's own
+    /// directory. A file is named relative to the first that holds it. Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
     /// Only check files at or below this path (relative to the input, or including the
@@ -111,22 +112,12 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
         }
     };
     // Neither side keeps source info: only files with findings are compiled again for spans.
-    // The two sides load at the same time (each links on one thread).
-    let (current, previous) = std::thread::scope(|scope| {
-        let previous = scope.spawn(|| against_input.load_with(&args.includes, false));
-        let current = current_input.load_with(&args.includes, false);
-        (current, previous.join())
-    });
-    let current = current?;
-    lap("current loaded");
-    let previous = previous.map_err(|_| CliError::Usage {
-        message: "loading the previous input failed unexpectedly".into(),
-        help: Some("this is a bug in grpc-double; please report it".into()),
-    })??;
-    lap("previous loaded");
+    // Files the same on both sides are checked to compile, then left out of both schemas.
+    let pair = Input::load_pair(&against_input, &current_input, &args.includes)?;
+    lap("loaded");
     let display = PathDisplay {
-        current: current_input.display_prefix(),
-        previous: against_input.display_prefix(),
+        current: current_input.display_prefix_in(&args.includes),
+        previous: against_input.display_prefix_in(&args.includes),
     };
     let filter = PathFilter {
         paths: args
@@ -140,12 +131,12 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
             .map(|p| strip_prefix(p, &display.current))
             .collect(),
     };
-    let findings = breaking::check_filtered(&previous, &current, &config, &filter)?;
+    let findings = breaking::check_pair(&pair, &config, &filter)?;
     lap("checked");
     let annotations = grpc_double::explain::annotate_with_sources(
         &findings,
-        previous.pool(),
-        current.pool(),
+        pair.previous.pool(),
+        pair.current.pool(),
         &display,
         args.explain,
         &|name| current_input.source_info(name, &args.includes),
@@ -155,8 +146,7 @@ pub(crate) fn run(args: &BreakingArgs) -> Result<ExitCode, CliError> {
     let written = Out::new().write(&text);
     // The process ends here: leave the two pools to the OS instead of freeing millions of
     // small allocations one by one (a tenth of the run time on big trees).
-    std::mem::forget(current);
-    std::mem::forget(previous);
+    std::mem::forget(pair);
     // A reader that stopped early still gets the verdict in the exit code.
     match written {
         Ok(()) | Err(CliError::ClosedPipe) => {}

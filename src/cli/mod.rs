@@ -55,7 +55,7 @@ enum LogFormat {
 enum Command {
     /// Serve gRPC services from fixtures. With no --proto and no --fixtures, serves the bundled
     /// userservice.UserService from fixtures/users.yaml.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Validate fixtures against protos without serving; exits 0 when every stub loads, 1 if not.
     Check(check::CheckArgs),
     /// Check that protos have no breaking changes against a previous version (a drop-in for
@@ -80,8 +80,8 @@ pub(crate) struct SchemaArgs {
         value_delimiter = ','
     )]
     protos: Vec<PathBuf>,
-    /// An include path for imports (like protoc's -I). Repeatable. Default: each --proto's
-    /// directory.
+    /// An include path for imports (like protoc's -I), searched before each --proto's own
+    /// directory (always one). A file is named relative to the first that holds it. Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
     /// A binary FileDescriptorSet (`buf build -o x.binpb`, `protoc --include_imports -o x.binpb`).
@@ -165,7 +165,7 @@ pub(crate) fn run() -> ExitCode {
     }));
     logging::init(cli.quiet, cli.verbose, cli.log_format == LogFormat::Json);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run(&args),
         Command::Breaking(args) => breaking::run(&args),
         Command::Rules(args) => rules::run(&args),

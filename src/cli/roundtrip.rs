@@ -30,7 +30,8 @@ pub(crate) struct RoundtripArgs {
     /// changed.
     #[arg(long, value_name = "OLD")]
     against: Option<String>,
-    /// An include path for imports (like protoc's -I). Repeatable. Default: the input's directory.
+    /// An include path for imports (like protoc's -I), searched before the input's own directory
+    /// (always one). A file is named relative to the first that holds it. Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
     includes: Vec<PathBuf>,
     /// Check only this message type (full name, e.g. pkg.Msg). Repeatable.

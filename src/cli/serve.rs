@@ -30,12 +30,23 @@ pub(crate) struct ServeArgs {
     /// accepted.
     #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     compression: CompressionArg,
-    /// Largest message accepted or sent, e.g. 4MiB, 512KiB, 1048576.
+    /// Largest message accepted or sent, e.g. 4MiB, 512KiB, 1048576 (default 4MiB, every gRPC
+    /// client's default receive limit; a larger reply fails with RESOURCE_EXHAUSTED).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_message_size: Option<usize>,
-    /// Maximum concurrent HTTP/2 streams per connection.
-    #[arg(long, value_name = "N")]
-    max_concurrent_streams: Option<u32>,
+    /// The most request bytes one call may send, all its messages together; past it the call
+    /// fails with RESOURCE_EXHAUSTED (client streams are kept for templates and the journal).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
+    max_received_bytes: usize,
+    /// Maximum concurrent HTTP/2 streams per connection (advertised in SETTINGS).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_concurrent_streams: u32,
+    /// Close a connection that has not started HTTP/2 within this time.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    handshake_timeout: Duration,
+    /// Close (GOAWAY) a connection with no call running for this long; 0 never.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    idle_timeout: Duration,
     /// Send HTTP/2 keepalive pings this often, e.g. 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     http2_keepalive_interval: Option<Duration>,
@@ -96,6 +107,31 @@ pub(crate) struct ServeArgs {
     /// met.
     #[arg(long)]
     strict: bool,
+    /// Serve TLS with this certificate chain (PEM); every --listen is TLS unless written
+    /// `h2c://ADDR` (and `tls://ADDR` marks one explicitly). Needs --tls-key.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        env = "GRPC_DOUBLE_TLS_CERT"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        env = "GRPC_DOUBLE_TLS_KEY"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate that chains to this CA (PEM). Its subject
+    /// reaches matching, templates and the journal as metadata `x-grpc-double-client-subject`.
+    #[arg(long, value_name = "PEM", env = "GRPC_DOUBLE_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve TLS with a throwaway certificate for localhost, 127.0.0.1 and ::1, and write it
+    /// (the CA the client under test must trust) to this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "tls_cert")]
+    tls_self_signed: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,7 +194,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         CompressionArg::Zstd => Some(Compression::Zstd),
     };
     options.max_message_size = args.max_message_size;
-    options.max_concurrent_streams = args.max_concurrent_streams;
+    options.max_received_bytes = args.max_received_bytes;
+    options.max_concurrent_streams = Some(args.max_concurrent_streams);
+    options.handshake_timeout = Some(args.handshake_timeout);
+    options.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     options.keepalive_interval = args.http2_keepalive_interval;
     options.keepalive_timeout = args.http2_keepalive_timeout;
     options.shutdown_grace = args.shutdown_grace;
@@ -170,6 +209,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     options.session_ttl = (!args.session_ttl.is_zero()).then_some(args.session_ttl);
     options.admin.clone_from(&args.admin);
     options.admin_token.clone_from(&args.admin_token);
+    options.tls = tls_options(&args)?;
     let mut builder = FakeServer::builder()
         .schema(schema)
         .no_fixtures()
@@ -203,7 +243,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     drop(out);
     // Signal handlers are installed before the ready file appears, so a harness may send
     // SIGTERM as soon as it sees the file.
-    let signal = shutdown_signal().map_err(|source| CliError::Io {
+    let mut signals = Signals::new().map_err(|source| CliError::Io {
         what: "install the signal handlers",
         source,
     })?;
@@ -211,10 +251,18 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         server.write_ready_file(path)?;
     }
     let stop = server.stop_handle();
+    let stopping = stop.clone();
+    let grace = args.shutdown_grace;
     tokio::spawn(async move {
-        signal.await;
-        tracing::info!("shutting down: finishing in-flight calls");
+        signals.recv().await;
+        tracing::info!(
+            ?grace,
+            "shutting down: finishing in-flight calls (a second signal stops now)"
+        );
         stop.stop();
+        signals.recv().await;
+        tracing::warn!("second signal: stopping now, cutting calls still running");
+        stop.stop_now();
     });
     let server = std::sync::Arc::new(server);
     #[cfg(unix)]
@@ -227,6 +275,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         let _ = std::fs::remove_file(path);
     }
     result?;
+    let cut = stopping.cut_calls();
+    if cut > 0 {
+        // A client that keeps a stream open (a health Watch, say) is cut at shutdown in every
+        // run: logged, not an error, so the exit code stays that of the run.
+        tracing::warn!(
+            calls = cut,
+            "calls still running when the grace period ended were cut (--shutdown-grace)"
+        );
+    }
     let report = server.report();
     if let Some(dir) = &args.report_dir {
         report.write_to(dir, args.strict)?;
@@ -261,25 +318,78 @@ fn reload_on_hangup(server: std::sync::Arc<FakeServer>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Registers SIGINT and SIGTERM now; the returned future completes on either.
-#[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
+/// The TLS set-up the flags ask for; a self-signed certificate is written out first.
+fn tls_options(args: &ServeArgs) -> Result<Option<grpc_double::TlsOptions>, CliError> {
+    let mut tls = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(grpc_double::TlsOptions::from_files(cert, key, None)?),
+        (_, _, Some(ca_out)) => {
+            let (options, pem) = grpc_double::TlsOptions::self_signed()?;
+            let tmp = ca_out.with_extension("pem.tmp");
+            std::fs::write(&tmp, &pem)
+                .and_then(|()| std::fs::rename(&tmp, ca_out))
+                .map_err(|source| CliError::Io {
+                    what: "write the self-signed certificate",
+                    source,
+                })?;
+            tracing::info!(path = %ca_out.display(), "self-signed certificate written: trust it in the client under test");
+            Some(options)
         }
-    })
+        _ => None,
+    };
+    if let Some(ca) = &args.tls_client_ca {
+        let Some(options) = tls.take() else {
+            return Err(CliError::Usage {
+                message: "--tls-client-ca needs a server certificate".into(),
+                help: Some("add --tls-cert and --tls-key, or --tls-self-signed PATH".into()),
+            });
+        };
+        let pem = std::fs::read(ca).map_err(|source| CliError::Io {
+            what: "read --tls-client-ca",
+            source,
+        })?;
+        tls = Some(options.with_client_ca(pem));
+    }
+    Ok(tls)
+}
+
+/// SIGINT and SIGTERM, registered when made: the first starts the shutdown, the second ends
+/// its grace period.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+    }
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
-    })
+    }
 }
 
 #[cfg(test)]

@@ -39,8 +39,8 @@ pub use self::{
         StatusReply, Step, StreamItem, StreamPart, Stub, Test,
     },
     serve::{
-        Compression, NearMiss, ReceivedCall, SESSION_HEADER, ScenarioState, ServerOptions,
-        SessionInfo, StopHandle, StubInfo, Verification,
+        CLIENT_SUBJECT_HEADER, Compression, NearMiss, ReceivedCall, SESSION_HEADER, ScenarioState,
+        ServerOptions, SessionInfo, StopHandle, StubInfo, TlsOptions, Verification,
     },
     template::{Template, parse_rfc3339},
 };

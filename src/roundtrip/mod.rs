@@ -15,6 +15,7 @@
 //! found for `pkg.Msg`.
 
 mod compat;
+mod counterpart;
 mod difference;
 mod property;
 mod report;
@@ -24,8 +25,9 @@ mod strategy;
 
 use std::collections::BTreeSet;
 
+use proptest::strategy::Strategy as _;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, MessageDescriptor};
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage as _};
 use serde::Serialize;
 
 pub use self::{
@@ -36,6 +38,7 @@ pub use self::{
     strategy::{StrategyConfig, arb_message, arb_unknown_fields},
 };
 use self::{
+    counterpart::{Counterpart, Counterparts},
     runner::{Found, on_big_stack, run},
     select::select_messages,
 };
@@ -127,10 +130,23 @@ impl Default for Options {
 pub struct MessageResult {
     /// The message type's full name, e.g. `userservice.UserRequest`.
     pub message: String,
+    /// For old→new checks, the new type that reads it when it was renamed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<Renamed>,
     /// How many generated cases ran (up to and including the first failing one).
     pub cases: u32,
     /// What happened.
     pub outcome: Outcome,
+}
+
+/// A renamed message type, paired with its new name the way the wire pairs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Renamed {
+    /// The new type's full name, e.g. `shop.v1.Buyer`.
+    pub to: String,
+    /// What pairs them: a field that kept its number, or an RPC, e.g.
+    /// `field shop.v1.Order.customer (4)`.
+    pub via: String,
 }
 
 /// Whether a message type's properties held.
@@ -244,19 +260,30 @@ pub fn check_compat_with_progress(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Report> {
     let messages = select_messages(old, options)?;
+    let counterparts = Counterparts::new(old.pool(), new.pool());
     let results = each_with_progress(&messages, progress, |desc| {
-        let Some(new_desc) = new.pool().get_message_by_name(desc.full_name()) else {
-            return MessageResult {
-                message: desc.full_name().to_owned(),
-                cases: 0,
-                outcome: Outcome::Skipped {
-                    reason: "not in the new schema".to_owned(),
-                },
-            };
+        let (new_desc, renamed) = match counterparts.of(desc) {
+            Counterpart::Same(new_desc) => (new_desc, None),
+            Counterpart::Renamed(new_desc, via) => {
+                let renamed = Renamed {
+                    to: new_desc.full_name().to_owned(),
+                    via,
+                };
+                (new_desc, Some(renamed))
+            }
+            Counterpart::Missing(reason) => {
+                return MessageResult {
+                    message: desc.full_name().to_owned(),
+                    renamed: None,
+                    cases: 0,
+                    outcome: Outcome::Skipped { reason },
+                };
+            }
         };
         let (cases, outcome) = on_big_stack(|| search_compat(desc, &new_desc, options));
         MessageResult {
             message: desc.full_name().to_owned(),
+            renamed,
             cases,
             outcome,
         }
@@ -326,8 +353,9 @@ pub fn find_counterexample(
 }
 
 /// [`find_counterexample`] for one finding: only differences that `wanted` accepts count, e.g.
-/// those of one field (`|d| d.old_field.starts_with("4 ")` or `d.path == "customer"`). This is
-/// what `breaking --explain` needs to prove a specific WIRE or WIRE_JSON finding.
+/// those at one path (`|d| d.path == "customer"`). Other fields are generated too, so a
+/// difference in a nested field of the same number is not one of this field's: to prove one
+/// field's finding, as `breaking --explain` does, use [`find_field_counterexample`].
 ///
 /// # Examples
 ///
@@ -381,6 +409,85 @@ pub fn find_counterexample_where(
         let differences: Vec<Difference> = compare_old_new_with(&m, new, encoding)
             .into_iter()
             .filter(|d| wanted(d))
+            .collect();
+        Some(counterexample(&m, new, reason, differences))
+    })
+}
+
+/// [`find_counterexample`] for one field of `old` (a breaking finding's field): generated
+/// messages set that field and no other, and only differences in it count (at its path or below
+/// it, or the new reader rejecting the message, which then holds nothing else), so the
+/// counterexample exercises that field and no other. `None` when `cases` generated messages all
+/// read back unchanged: for this field, the search found no data that changes meaning.
+///
+/// # Examples
+///
+/// ```
+/// use grpc_double::{Schema, roundtrip::{Encoding, find_field_counterexample}};
+///
+/// // Arrange: `n` widened from int32 to int64 (safe), `units` narrowed (not safe).
+/// let old = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { int32 n = 1; int64 units = 2; }")])?;
+/// let new = Schema::from_sources([("a.proto", "syntax = \"proto3\"; package a; message M { int64 n = 1; int32 units = 2; }")])?;
+/// let (old, new) = (old.pool().get_message_by_name("a.M").unwrap(), new.pool().get_message_by_name("a.M").unwrap());
+/// // Act
+/// let widened = find_field_counterexample(&old, &new, 1, 1, 256, Encoding::Both);
+/// let narrowed = find_field_counterexample(&old, &new, 2, 1, 256, Encoding::Both);
+/// // Assert
+/// assert!(widened.is_none(), "every int32 reads back as the same int64");
+/// assert_eq!(narrowed.expect("truncated").differences[0].path, "units");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn find_field_counterexample(
+    old: &MessageDescriptor,
+    new: &MessageDescriptor,
+    number: u32,
+    seed: u64,
+    cases: u32,
+    encoding: Encoding,
+) -> Option<Counterexample> {
+    let field = old.get_field(number)?;
+    let name = field.name().to_owned();
+    let in_field = move |d: &Difference| {
+        d.path.is_empty()
+            || d.path
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    let options = Options {
+        seed,
+        cases,
+        encoding,
+        ..Options::default()
+    };
+    on_big_stack(|| {
+        let mut config = options.strategy.clone();
+        config.json_compatible = encoding.json();
+        let only = field.clone();
+        let strategy = arb_message(old, &config).prop_map(move |mut m| {
+            let others: Vec<_> = m.descriptor().fields().filter(|f| *f != only).collect();
+            for other in others {
+                m.clear_field(&other);
+            }
+            m
+        });
+        let (_, result) = run(
+            &strategy,
+            old.full_name(),
+            &options,
+            |m: &DynamicMessage| match compare_old_new_with(m, new, encoding)
+                .into_iter()
+                .find(|d| m.has_field(&field) && in_field(d))
+            {
+                None => Ok(()),
+                Some(d) => Err(d.to_string()),
+            },
+        );
+        let Found::Failure(m, reason) = result else {
+            return None;
+        };
+        let differences: Vec<Difference> = compare_old_new_with(&m, new, encoding)
+            .into_iter()
+            .filter(|d| in_field(d))
             .collect();
         Some(counterexample(&m, new, reason, differences))
     })
@@ -512,6 +619,7 @@ fn check_message(desc: &MessageDescriptor, options: &Options) -> MessageResult {
     };
     MessageResult {
         message: desc.full_name().to_owned(),
+        renamed: None,
         cases,
         outcome,
     }

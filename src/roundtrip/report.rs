@@ -17,6 +17,14 @@ pub(crate) enum Mode {
     Compat,
 }
 
+/// A result's name in reports: `old.Name → new.Name` for a renamed type.
+fn label(r: &MessageResult) -> String {
+    match &r.renamed {
+        Some(renamed) => format!("{} → {}", r.message, renamed.to),
+        None => r.message.clone(),
+    }
+}
+
 /// The output format of a round-trip [`Report`] (`grpc-double roundtrip --format`); the breaking
 /// checker's formats are `breaking::Format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,7 +127,7 @@ impl Report {
         let width = self
             .results
             .iter()
-            .map(|r| r.message.len())
+            .map(|r| label(r).chars().count())
             .max()
             .unwrap_or(0)
             .max("MESSAGE".len());
@@ -136,7 +144,7 @@ impl Report {
                 ),
                 Outcome::Skipped { reason } => format!("skipped: {reason}"),
             };
-            let _ = writeln!(out, "{:<width$}  {:>5}  {result}", r.message, r.cases);
+            let _ = writeln!(out, "{:<width$}  {:>5}  {result}", label(r), r.cases);
         }
         for (r, counterexamples) in self.failures() {
             for (i, c) in counterexamples.iter().enumerate() {
@@ -146,7 +154,14 @@ impl Report {
                 } else {
                     String::new()
                 };
-                let _ = writeln!(out, "FAILED {} ({}){of}", r.message, c.property);
+                let _ = writeln!(out, "FAILED {} ({}){of}", label(r), c.property);
+                if let (0, Some(renamed)) = (i, &r.renamed) {
+                    let _ = writeln!(
+                        out,
+                        "  renamed:       read as {}, paired through {}",
+                        renamed.to, renamed.via
+                    );
+                }
                 let _ = writeln!(out, "  reason:        {}", c.reason);
                 let _ = writeln!(out, "  counterexample (proto3 JSON): {}", c.json);
                 let _ = writeln!(
@@ -312,11 +327,13 @@ mod tests {
             vec![
                 MessageResult {
                     message: "a.Ok".to_owned(),
+                    renamed: None,
                     cases: 16,
                     outcome: Outcome::Passed,
                 },
                 MessageResult {
                     message: "a.Bad".to_owned(),
+                    renamed: None,
                     cases: 3,
                     outcome: Outcome::Failed {
                         counterexamples: vec![failure],

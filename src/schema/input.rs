@@ -14,11 +14,13 @@ use std::{
 
 use std::collections::HashMap;
 
-use protox::file::{
-    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
-};
+use protox::file::{File, FileResolver};
 
-use super::{EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, find_protos};
+use super::{
+    EmbeddedResolver, GOOGLE_RPC_FILES, Loader, Schema, SchemaPair, SchemaResolver, editions,
+    find_protos,
+    resolver::{GOOGLE_RPC, locate_eof},
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which commit a git input names.
@@ -133,6 +135,22 @@ impl Input {
     /// Gets the prefix printed before file names of this input, e.g. `new` for the directory
     /// `new/` (buf prints `new/acme/v1/user.proto` for a directory without `buf.yaml`).
     pub fn display_prefix(&self) -> String {
+        self.display_prefix_in(&[])
+    }
+
+    /// Like [`Input::display_prefix`], for an input loaded with the include paths `includes`:
+    /// a directory inside one of them has its files named relative to it, so that include
+    /// path is the prefix (`-I .` prints `google/api/http.proto` for the input `google`).
+    pub fn display_prefix_in(&self, includes: &[PathBuf]) -> String {
+        if let Input::Dir(dir) = self {
+            let dir = super::clean_path(dir);
+            if let Some(root) = includes
+                .iter()
+                .find(|include| dir.starts_with(super::clean_path(include)))
+            {
+                return Input::Dir(root.clone()).display_prefix_in(&[]);
+            }
+        }
         let clean = |p: &Path| {
             let text = p.to_string_lossy().replace('\\', "/");
             let text = text.trim_start_matches("./").trim_end_matches('/');
@@ -160,14 +178,10 @@ impl Input {
         let Input::Dir(dir) = self else {
             return None;
         };
-        let mut chain = ChainFileResolver::new();
-        chain.add(GoogleFileResolver::new());
-        chain.add(IncludeFileResolver::new(dir.clone()));
-        for include in includes {
-            chain.add(IncludeFileResolver::new(include.clone()));
-        }
-        chain.add(EmbeddedResolver::default());
-        let mut compiler = protox::Compiler::with_file_resolver(chain);
+        let mut roots = includes.to_vec();
+        roots.push(dir.clone());
+        let resolver = SchemaResolver::new(&roots, EmbeddedResolver::default());
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_source_info(true);
         compiler.open_file(name).ok()?;
         compiler
@@ -176,6 +190,47 @@ impl Input {
             .into_iter()
             .find(|f| f.name() == name)?
             .source_code_info
+    }
+
+    /// Loads the two sides of a comparison (`grpc-double breaking`), neither with source info.
+    ///
+    /// When both are directories, the files that are the same on both sides (the same parse,
+    /// and everything they import the same) are checked to compile and then left out of both
+    /// schemas ([`SchemaPair::unchanged`]): a comparison costs the memory of what changed.
+    /// Other inputs are loaded whole, at the same time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Input::load`], the current side's first.
+    pub fn load_pair(
+        previous: &Input,
+        current: &Input,
+        includes: &[PathBuf],
+    ) -> Result<SchemaPair> {
+        if let (Input::Dir(p), Input::Dir(c)) = (previous, current)
+            && p.is_dir()
+            && c.is_dir()
+        {
+            return super::compare::load_pair(p, c, includes);
+        }
+        // Each side links on one thread: load them at the same time.
+        let (current, previous) = std::thread::scope(|scope| {
+            let previous = scope.spawn(|| previous.load_with(includes, false));
+            let current = current.load_with(includes, false);
+            (current, previous.join())
+        });
+        let current = current?;
+        let previous = previous.map_err(|_| {
+            input_error(
+                "loading the previous input failed unexpectedly",
+                "this is a bug in grpc-double; please report it",
+            )
+        })??;
+        Ok(SchemaPair {
+            previous,
+            current,
+            unchanged: Default::default(),
+        })
     }
 
     /// Compiles the input; `includes` are extra import paths (`-I`).
@@ -216,11 +271,7 @@ impl Input {
                 loader.proto(dir);
             }
             Input::File(file) => {
-                let parent = file
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                loader.include(parent);
+                // The loader adds the file's directory after the -I paths.
                 includes.iter().for_each(|i| {
                     loader.include(i);
                 });
@@ -274,6 +325,7 @@ fn load_dir_parsed(
     source_info: bool,
     strip: bool,
 ) -> Result<Schema> {
+    super::check_includes(includes)?;
     let paths = find_protos(dir)?;
     if paths.is_empty() {
         return Err(ErrorKind::NoProtoFiles {
@@ -281,20 +333,25 @@ fn load_dir_parsed(
         }
         .into());
     }
+    // protoc's include path: the -I directories, then the input directory; each file is named
+    // relative to the first that holds it (`google/api/http.proto` for the input `google`
+    // under `-I .`, so its imports find the same file under the same name).
+    let mut roots = includes.to_vec();
+    roots.push(dir.to_path_buf());
     let names: Vec<String> = paths
         .iter()
         .map(|p| {
-            p.strip_prefix(dir)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .replace('\\', "/")
+            super::name_under(p, &roots).unwrap_or_else(|| {
+                let relative = p.strip_prefix(dir).unwrap_or(p);
+                relative.to_string_lossy().replace('\\', "/")
+            })
         })
         .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = paths.len().div_ceil(threads);
-    let parsed: Vec<Result<(String, File)>> = std::thread::scope(|scope| {
+    let parsed: Vec<Result<(String, Option<File>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = paths
             .chunks(chunk)
             .zip(names.chunks(chunk))
@@ -306,14 +363,24 @@ fn load_dir_parsed(
                         .map(|(path, name)| {
                             let text = std::fs::read_to_string(path)
                                 .map_err(|err| Error::io(path, err))?;
-                            let file = File::from_source(name, &text).map_err(Error::from)?;
+                            let file = match File::from_source(name, &text) {
+                                Ok(file) => file,
+                                // Compiled by protoc below, with the others.
+                                Err(err) if err.is_parse() && editions::is_editions(&text) => {
+                                    return Ok((name.clone(), None));
+                                }
+                                Err(err) => return Err(locate_eof(err, name, &text).into()),
+                            };
                             if strip {
                                 // Keep only the descriptor: no text, no source info.
                                 let mut proto = file.file_descriptor_proto().clone();
                                 proto.source_code_info = None;
-                                return Ok((name.clone(), File::from_file_descriptor_proto(proto)));
+                                return Ok((
+                                    name.clone(),
+                                    Some(File::from_file_descriptor_proto(proto)),
+                                ));
                             }
-                            Ok((name.clone(), file))
+                            Ok((name.clone(), Some(file)))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -332,18 +399,29 @@ fn load_dir_parsed(
             .collect()
     });
     let mut files = HashMap::with_capacity(parsed.len());
+    let mut editions = Vec::new();
     for result in parsed {
-        let (name, file) = result?;
-        files.insert(name, file);
+        match result? {
+            (name, Some(file)) => {
+                files.insert(name, file);
+            }
+            (name, None) => editions.push(name),
+        }
     }
-    let mut chain = ChainFileResolver::new();
-    chain.add(GoogleFileResolver::new());
-    chain.add(Parsed(std::sync::Mutex::new(files)));
-    for include in includes {
-        chain.add(IncludeFileResolver::new(include.clone()));
+    if !editions.is_empty() {
+        // protox cannot parse these: protoc compiles them, in one run.
+        let compiled =
+            editions::compile(&editions, &roots, &Default::default(), &GOOGLE_RPC, !strip)?;
+        for (name, file) in editions.into_iter().zip(compiled) {
+            files.insert(name, file);
+        }
     }
-    chain.add(EmbeddedResolver::default());
-    let mut compiler = protox::Compiler::with_file_resolver(chain);
+    let resolver = SchemaResolver::with_first(
+        Some(Parsed(std::sync::Mutex::new(files))),
+        includes,
+        EmbeddedResolver::default(),
+    );
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler
         .include_imports(true)
         .include_source_info(source_info);

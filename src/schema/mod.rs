@@ -5,6 +5,8 @@
 //! to their imports). Well-known types (`google/protobuf/*.proto`) and the Google error model
 //! (`google/rpc/{status,code,error_details}.proto`) resolve without the user shipping them.
 
+mod compare;
+mod editions;
 mod input;
 mod names;
 mod resolver;
@@ -18,18 +20,21 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 pub use self::{
+    compare::SchemaPair,
+    editions::edition,
     input::{GitRef, Input},
     names::{find_method, method_name},
     span::{Span, locate, span_in},
     text::parse_duration,
 };
 pub(crate) use self::{
+    editions::syntax,
     names::{did_you_mean, find_field, suggest},
     text::{decode_base64, parse_float, parse_int},
 };
 use crate::error::{Error, ErrorKind, Result};
 
-pub(crate) use self::resolver::{EmbeddedResolver, schema_resolver};
+pub(crate) use self::resolver::{EmbeddedResolver, SchemaResolver};
 
 /// Files compiled into every schema so that fixtures can attach typed error details.
 const GOOGLE_RPC_FILES: [&str; 2] = ["google/rpc/status.proto", "google/rpc/error_details.proto"];
@@ -250,6 +255,9 @@ impl Loader {
     ///
     /// I/O errors, proto compile errors with `file:line:col`, invalid descriptor sets.
     pub fn load(&self) -> Result<Schema> {
+        // protoc's include path: the -I directories, then each input's own directory (a
+        // directory, or a file's parent); a file is named relative to the first that holds it.
+        check_includes(&self.includes)?;
         let mut includes = self.includes.clone();
         let mut names = Vec::new();
         let mut files = Vec::new();
@@ -260,19 +268,16 @@ impl Loader {
                 if found.is_empty() {
                     return Err(ErrorKind::NoProtoFiles { path: path.clone() }.into());
                 }
-                if self.includes.is_empty() {
-                    includes.push(path.clone());
-                }
+                includes.push(path.clone());
                 files.extend(found);
             } else {
-                if self.includes.is_empty() {
-                    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                    includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
-                }
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                includes.push(parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf));
                 files.push(path.clone());
             }
         }
-        includes.dedup();
+        let mut seen = std::collections::HashSet::new();
+        includes.retain(|include| seen.insert(clean_path(include)));
 
         let mut embedded = EmbeddedResolver::default();
         for (name, text) in &self.sources {
@@ -280,7 +285,7 @@ impl Loader {
             names.push(name.clone());
         }
         let mut compiler =
-            protox::Compiler::with_file_resolver(schema_resolver(&includes, embedded));
+            protox::Compiler::with_file_resolver(SchemaResolver::new(&includes, embedded));
         compiler.include_imports(true).include_source_info(true);
         // The Google error model is always available, for typed status details in fixtures.
         for name in GOOGLE_RPC_FILES {
@@ -292,7 +297,7 @@ impl Loader {
         for file in &files {
             match compiler.open_file(file) {
                 Ok(_) => {}
-                Err(err) if err.file().is_none() => {
+                Err(err) if err.file().is_none() && err.is_file_not_found() => {
                     return Err(ErrorKind::OutsideIncludePaths {
                         file: file.clone(),
                         includes: display_paths(&includes),
@@ -336,6 +341,41 @@ impl Loader {
     }
 }
 
+/// Checks that every `-I` directory exists.
+pub(crate) fn check_includes(includes: &[PathBuf]) -> Result<()> {
+    for dir in includes {
+        let problem = match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => continue,
+            Ok(_) => "is not a directory",
+            Err(_) => "does not exist",
+        };
+        return Err(ErrorKind::MissingInclude {
+            dir: dir.clone(),
+            problem,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A path without `.` components, so that `./proto/` and `proto` compare equal.
+pub(crate) fn clean_path(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// The name of `path` relative to the first of `roots` that holds it (compared lexically, as
+/// protox and protoc do), e.g. `google/api/http.proto` under `.`.
+pub(crate) fn name_under(path: &Path, roots: &[PathBuf]) -> Option<String> {
+    let path = clean_path(path);
+    roots.iter().find_map(|root| {
+        let rest = path.strip_prefix(clean_path(root)).ok()?;
+        let name = rest.to_string_lossy().replace('\\', "/");
+        (!name.is_empty()).then_some(name)
+    })
+}
+
 fn display_paths(paths: &[PathBuf]) -> String {
     paths
         .iter()
@@ -366,22 +406,27 @@ pub(crate) fn find_protos(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Whether an enum is closed: unknown numbers are not kept in the field (proto2, or editions with
-/// `enum_type = CLOSED`).
+/// `enum_type = CLOSED` on the enum, an enclosing message or the file).
 pub(crate) fn enum_is_closed(e: &prost_reflect::EnumDescriptor) -> bool {
     let file = e.parent_file();
-    match file.file_descriptor_proto().syntax() {
+    match syntax(&file) {
         "proto3" => false,
         "editions" => {
             let closed = |options: &prost_reflect::DynamicMessage| {
                 options.get_field_by_name("features").and_then(|f| {
                     f.as_message()
+                        .filter(|m| m.has_field_by_name("enum_type"))
                         .and_then(|m| m.get_field_by_name("enum_type"))
                         .map(|v| v.as_enum_number() == Some(2))
                 })
             };
-            closed(&e.options())
-                .or_else(|| closed(&file.options()))
-                .unwrap_or(false)
+            let mut parent = e.parent_message();
+            let mut found = closed(&e.options());
+            while let (None, Some(message)) = (found, parent) {
+                found = closed(&message.options());
+                parent = message.parent_message();
+            }
+            found.or_else(|| closed(&file.options())).unwrap_or(false)
         }
         _ => true,
     }

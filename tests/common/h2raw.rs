@@ -39,10 +39,20 @@ pub struct Reply {
 
 /// Sends one gRPC request with `body` (already framed) on `conn` and reads everything back.
 pub async fn call(conn: &mut Conn, path: &str, body: Bytes) -> Result<Reply, h2::Error> {
+    call_as(conn, path, "application/grpc", body).await
+}
+
+/// As [`call`], with another `content-type`.
+pub async fn call_as(
+    conn: &mut Conn,
+    path: &str,
+    content_type: &str,
+    body: Bytes,
+) -> Result<Reply, h2::Error> {
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("http://localhost{path}"))
-        .header("content-type", "application/grpc")
+        .header("content-type", content_type)
         .header("te", "trailers")
         .body(())
         .expect("a request");

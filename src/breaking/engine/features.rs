@@ -12,6 +12,7 @@ use prost_reflect::{DynamicMessage, FileDescriptor};
 pub(crate) enum Feature {
     Utf8Validation,
     JsonFormat,
+    FieldPresence,
 }
 
 impl Feature {
@@ -19,6 +20,7 @@ impl Feature {
         match self {
             Feature::Utf8Validation => "utf8_validation",
             Feature::JsonFormat => "json_format",
+            Feature::FieldPresence => "field_presence",
         }
     }
 
@@ -29,6 +31,8 @@ impl Feature {
             (Feature::Utf8Validation, _) => 3,                     // NONE
             (Feature::JsonFormat, "proto3" | "editions") => 1,     // ALLOW
             (Feature::JsonFormat, _) => 2,                         // LEGACY_BEST_EFFORT
+            (Feature::FieldPresence, "proto3") => 2,               // IMPLICIT
+            (Feature::FieldPresence, _) => 1,                      // EXPLICIT
         }
     }
 
@@ -51,7 +55,7 @@ pub(crate) fn resolve(
     file: &FileDescriptor,
     chain: impl FnOnce() -> Vec<DynamicMessage>,
 ) -> i32 {
-    let syntax = file.file_descriptor_proto().syntax();
+    let syntax = crate::schema::syntax(file);
     if syntax != "editions" {
         // Only editions files can set features: skip decoding options (costly on big trees).
         return feature.default(syntax);
@@ -63,7 +67,7 @@ pub(crate) fn resolve(
             return value;
         }
     }
-    feature.default(file.file_descriptor_proto().syntax())
+    feature.default(syntax)
 }
 
 fn explicit(options: &DynamicMessage, feature: Feature) -> Option<i32> {
@@ -76,6 +80,43 @@ fn explicit(options: &DynamicMessage, feature: Feature) -> Option<i32> {
         return None;
     }
     features.get_field_by_name(feature.name())?.as_enum_number()
+}
+
+/// Resolves a language feature of an editions file, e.g. `(pb.cpp).string_type`: `extension`
+/// names the `FeatureSet` extension (`pb.cpp`), `field` its field. `None` when nothing sets it
+/// (or the file is not editions, or the extension is not in the pool): the caller knows the
+/// language's default.
+pub(crate) fn resolve_extension(
+    file: &FileDescriptor,
+    extension: &str,
+    field: &str,
+    chain: impl FnOnce() -> Vec<DynamicMessage>,
+) -> Option<i32> {
+    if crate::schema::syntax(file) != "editions" {
+        return None;
+    }
+    let extension = file.parent_pool().get_extension_by_name(extension)?;
+    let file_options = file.options();
+    let chain = chain();
+    chain
+        .iter()
+        .chain(std::iter::once(&file_options))
+        .find_map(|options| {
+            if !options.has_field_by_name("features") {
+                return None;
+            }
+            let features = options.get_field_by_name("features")?;
+            let features = features.as_message()?;
+            if !features.has_extension(&extension) {
+                return None;
+            }
+            let language = features.get_extension(&extension);
+            let language = language.as_message()?;
+            if !language.has_field_by_name(field) {
+                return None;
+            }
+            language.get_field_by_name(field)?.as_enum_number()
+        })
 }
 
 /// Gets the options of a message and of every message around it, innermost first.

@@ -61,9 +61,29 @@ impl Field {
     pub(crate) fn cardinality(&self) -> Cardinality {
         delegate!(self, cardinality)
     }
-    /// Whether the field tracks presence.
+    /// Whether the field tracks presence. For editions, from `features.field_presence`: a
+    /// lowered descriptor (`schema::editions`) says proto2's answer when the file could not
+    /// be lowered to proto3.
     pub(crate) fn supports_presence(&self) -> bool {
-        delegate!(self, supports_presence)
+        let lowered = delegate!(self, supports_presence);
+        let file = self.file();
+        if self.is_list() || crate::schema::syntax(&file) != "editions" {
+            return lowered;
+        }
+        let scoped = match self {
+            Field::Normal(f) => f.containing_oneof().is_some(),
+            Field::Extension(_) => true,
+        };
+        if scoped || self.kind().as_message().is_some() {
+            return true;
+        }
+        super::resolve(super::Feature::FieldPresence, &file, || {
+            let mut chain = vec![self.options()];
+            if let Field::Normal(f) = self {
+                chain.extend(super::message_chain(&f.parent_message().clone()));
+            }
+            chain
+        }) != 2
     }
     /// Gets the effective JSON name.
     pub(crate) fn json_name(&self) -> &str {

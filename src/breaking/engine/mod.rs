@@ -17,7 +17,7 @@ mod walk;
 
 pub(crate) use self::{
     declared::Declared,
-    features::{Feature, message_chain, resolve},
+    features::{Feature, message_chain, resolve, resolve_extension},
     field::Field,
     locate::{TYPE_NAME, deleted_element_loc, loc, message_loc},
     ranges::{ENUM_MAX, MESSAGE_MAX, MESSAGE_SET_MAX, check_ranges, check_reserved_names},

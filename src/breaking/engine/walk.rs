@@ -9,7 +9,7 @@
 //! Only the inputs' own files are indexed: imports, well-known types and the always-compiled
 //! `google/rpc` protos are not the user's contract.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{
     DescriptorPool, EnumDescriptor, EnumValueDescriptor, ExtensionDescriptor, FileDescriptor,
@@ -31,6 +31,9 @@ pub(crate) struct Side {
     pub(crate) extensions: BTreeMap<(String, u32), ExtensionDescriptor>,
     /// What each file declares, by nested name (computed on first use).
     declared: BTreeMap<String, std::sync::OnceLock<Declared>>,
+    /// Packages of files left out because they are the same on both sides
+    /// (`schema::SchemaPair`): present, with nothing in them to compare.
+    pub(crate) unchanged_packages: BTreeSet<String>,
 }
 
 impl Side {

@@ -7,7 +7,7 @@ use prost_reflect::{Cardinality, Kind};
 use crate::breaking::{
     engine::{
         Card, Feature, Field, TYPE_NAME, kind_name, lossy_witness, message_chain, read_as, resolve,
-        type_name, wire_group, wire_json_group,
+        resolve_extension, type_name, wire_group, wire_json_group,
     },
     finding::{Findings, Location},
 };
@@ -21,11 +21,14 @@ const JSON_NAME: i32 = 10;
 const CTYPE: i32 = 1;
 const JSTYPE: i32 = 6;
 const FEATURES: i32 = 21;
+/// `FeatureSet` extension `(pb.cpp)` and its `string_type`.
+const PB_CPP: i32 = 1000;
+const CPP_STRING_TYPE: i32 = 2;
 
 /// The kind for messages: a delimited message outside proto2 is not called a group.
 fn pretty_kind(field: &Field) -> &'static str {
     match kind_name(field) {
-        "group" if field.file().file_descriptor_proto().syntax() == "editions" => {
+        "group" if crate::schema::syntax(&field.file()) == "editions" => {
             "message (delimited encoding)"
         }
         other => other,
@@ -351,9 +354,42 @@ pub(crate) fn field_same_jstype(p: &Field, c: &Field, out: &mut Findings) {
 fn cpp_string_type(field: &Field) -> (&'static str, bool) {
     let options = field.proto().options.as_ref();
     match options.and_then(|o| o.ctype) {
-        Some(1) => ("CORD", false),
-        Some(2) => ("STRING", true),
+        Some(1) => return ("CORD", false),
+        Some(2) => return ("STRING", true),
+        Some(_) => return ("STRING", false),
+        None => {}
+    }
+    // Editions: the (pb.cpp).string_type feature; VIEW by default from edition 2024.
+    let file = field.file();
+    let feature = resolve_extension(&file, "pb.cpp", "string_type", || feature_chain(field));
+    match feature {
+        Some(1) => ("VIEW", false),
+        Some(2) => ("CORD", false),
+        None if crate::schema::edition(&file) == Some("2024") => ("VIEW", false),
         _ => ("STRING", false),
+    }
+}
+
+/// The options that can set a field's features: its own, its message's and theirs.
+fn feature_chain(field: &Field) -> Vec<prost_reflect::DynamicMessage> {
+    let mut chain = vec![field.options()];
+    if let Field::Normal(f) = field {
+        chain.extend(message_chain(&f.parent_message().clone()));
+    }
+    chain
+}
+
+/// Where the C++ string type is set: `ctype`, else the `(pb.cpp).string_type` feature.
+fn cpp_string_type_loc(field: &Field) -> Location {
+    let ctype = field
+        .proto()
+        .options
+        .as_ref()
+        .is_some_and(|o| o.ctype.is_some());
+    if ctype {
+        field.loc(&[OPTIONS, CTYPE])
+    } else {
+        field.loc(&[OPTIONS, FEATURES, PB_CPP, CPP_STRING_TYPE])
     }
 }
 
@@ -371,8 +407,8 @@ pub(crate) fn field_same_cpp_string_type(p: &Field, c: &Field, out: &mut Finding
     if (before != after || before_piece != after_piece) && !(before_piece && after == "STRING") {
         let show = |t: &'static str, piece: bool| if piece { "STRING_PIECE" } else { t };
         out.push(
-            Some(c.loc(&[OPTIONS, CTYPE])),
-            Some(p.loc(&[OPTIONS, CTYPE])),
+            Some(cpp_string_type_loc(c)),
+            Some(cpp_string_type_loc(p)),
             format!(
                 "{} changed C++ string type from \"{}\" to \"{}\".",
                 c.description(),
@@ -405,11 +441,7 @@ pub(crate) fn field_same_ctype(p: &Field, c: &Field, out: &mut Findings) {
 
 fn utf8_validation(field: &Field) -> i32 {
     resolve(Feature::Utf8Validation, &field.file(), || {
-        let mut chain = vec![field.options()];
-        if let Field::Normal(f) = field {
-            chain.extend(message_chain(&f.parent_message().clone()));
-        }
-        chain
+        feature_chain(field)
     })
 }
 
@@ -445,7 +477,15 @@ fn java_utf8(field: &Field) -> i32 {
         .options
         .as_ref()
         .is_some_and(|o| o.java_string_check_utf8());
-    if check { 2 } else { utf8_validation(field) }
+    // Editions: (pb.java).utf8_validation = VERIFY checks whatever utf8_validation says.
+    let verify = || {
+        resolve_extension(&file, "pb.java", "utf8_validation", || feature_chain(field)) == Some(2)
+    };
+    if check || verify() {
+        2
+    } else {
+        utf8_validation(field)
+    }
 }
 
 fn java_utf8_loc(field: &Field) -> Location {

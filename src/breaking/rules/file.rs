@@ -95,7 +95,7 @@ fn packages(side: &Side) -> BTreeMap<&str, Vec<&FileDescriptor>> {
 pub(crate) fn package_no_delete(previous: &Side, current: &Side, out: &mut Findings) {
     let cur = packages(current);
     for (package, files) in packages(previous) {
-        if !cur.contains_key(package) {
+        if !cur.contains_key(package) && !current.unchanged_packages.contains(package) {
             let first = files.iter().map(|f| f.name()).min().unwrap_or_default();
             out.push(
                 None,
@@ -120,8 +120,11 @@ fn package_no_delete_kind(
 ) {
     let cur_packages = packages(current);
     for (package, files) in packages(previous) {
-        let Some(cur_files) = cur_packages.get(package) else {
-            continue; // the whole package is gone: PACKAGE_NO_DELETE
+        let cur_files = match cur_packages.get(package) {
+            Some(files) => files.as_slice(),
+            // Only unchanged files left: none can hold what changed files lost.
+            None if current.unchanged_packages.contains(package) => &[],
+            None => continue, // the whole package is gone: PACKAGE_NO_DELETE
         };
         let cur_names: BTreeSet<&String> = cur_files
             .iter()
@@ -210,10 +213,7 @@ pub(crate) fn file_same_package(p: &FileDescriptor, c: &FileDescriptor, out: &mu
 }
 
 fn syntax(file: &FileDescriptor) -> String {
-    match file.file_descriptor_proto().syntax() {
-        "" => "proto2".to_owned(),
-        other => other.to_owned(),
-    }
+    crate::schema::syntax(file).to_owned()
 }
 
 /// FILE_SAME_SYNTAX

@@ -16,7 +16,7 @@ use crate::{
     error::{Error, Result},
     fake::{
         load::FixtureSource,
-        model::{Expect, Fixtures, Health, Mode, Stub, code_name},
+        model::{Expect, FixtureLocation, Fixtures, Health, Mode, Stub, code_name},
     },
 };
 
@@ -445,11 +445,19 @@ impl StubBuilder {
     pub fn build(&self, schema: &Schema) -> Result<Stub> {
         let doc = self.to_json();
         let fixtures = Fixtures::load(schema, &[self.source(&doc)]).map_err(Error::diagnostics)?;
-        fixtures
+        let mut stub = fixtures
             .stubs()
             .first()
             .cloned()
-            .ok_or_else(unreachable_empty)
+            .ok_or_else(unreachable_empty)?;
+        // Reports and logs point at the test line that built it, not into its JSON.
+        stub.origin = Some(FixtureLocation {
+            file: self.built_at.file().into(),
+            line: self.built_at.line() as usize,
+            col: self.built_at.column() as usize,
+        });
+        stub.relabel();
+        Ok(stub)
     }
 
     /// Adds the stub to a server (or one of its sessions); panics with the located error

@@ -99,8 +99,9 @@ impl Report {
         }
         let _ = write!(
             out,
-            "\n{} calls received in all; `server.received_calls()` lists them, `server.verify_on_drop(false)` turns this check off",
-            self.calls.len()
+            "\n{} call{} received in all; `server.received_calls()` lists them, `server.verify_on_drop(false)` turns this check off",
+            self.calls.len(),
+            if self.calls.len() == 1 { "" } else { "s" }
         );
         out
     }

@@ -69,6 +69,7 @@ use crate::{
 #[derive(Debug)]
 pub struct FakeServer {
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     admin: Option<SocketAddr>,
     schema: Schema,
     control: Arc<Control>,
@@ -306,6 +307,7 @@ fn run(
         let (done_tx, done_rx) = oneshot::channel();
         let fake = FakeServer {
             addrs: server.addrs().to_vec(),
+            tls_addrs: server.tls_addrs().to_vec(),
             admin,
             schema,
             control,
@@ -423,11 +425,22 @@ impl FakeServer {
         &self.addrs
     }
 
-    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051`.
+    /// Gets the addresses of the TLS listeners (a subset of [`FakeServer::addrs`]).
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Gets the URI of the first listener, e.g. `http://127.0.0.1:50051` (`https://…` when it
+    /// is a TLS listener).
     pub fn uri(&self) -> String {
-        self.addrs
-            .first()
-            .map_or_else(String::new, |addr| format!("http://{addr}"))
+        self.addrs.first().map_or_else(String::new, |addr| {
+            let scheme = if self.tls_addrs.contains(addr) {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{addr}")
+        })
     }
 
     /// Gets the admin API's address, when it was asked for.
@@ -625,7 +638,8 @@ impl FakeServer {
 
     /// Writes `{"grpc": ["127.0.0.1:PORT", …], "admin": "127.0.0.1:PORT", "pid": N}` to `path`
     /// atomically (a temporary file renamed into place), so that harnesses polling for the
-    /// file never read half of it. `admin` is there when the admin API is.
+    /// file never read half of it. `admin` is there when the admin API is; `tls` lists the
+    /// listeners of `grpc` that speak TLS, when any does.
     ///
     /// # Errors
     ///
@@ -637,6 +651,9 @@ impl FakeServer {
         });
         if let Some(admin) = self.admin {
             body["admin"] = serde_json::Value::String(admin.to_string());
+        }
+        if !self.tls_addrs.is_empty() {
+            body["tls"] = self.tls_addrs.iter().map(ToString::to_string).collect();
         }
         let file_name = path
             .file_name()

@@ -2,9 +2,9 @@
 //!
 //! Requests decode into [`DynamicMessage`]s of the method's input type (the descriptor is held by
 //! the codec, so there is no lookup per call); when the journal records the call, the decoder
-//! also hands it each message's bytes, so the journal never keeps decoded messages. Replies are
-//! already encoded — at load time for static stubs — so the encoder only copies bytes into the
-//! frame.
+//! also hands it each message's bytes, so the journal never keeps decoded messages. A call's
+//! request bytes together are bounded. Replies are already encoded — at load time for static
+//! stubs — so the encoder only copies bytes into the frame.
 
 use std::sync::Arc;
 
@@ -23,12 +23,26 @@ use super::journal::Capture;
 pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
     capture: Option<Arc<Capture>>,
+    /// The most request bytes one call may send, all its messages together.
+    max_received: usize,
+    /// The largest reply message.
+    max_sent: usize,
 }
 
 impl DynamicCodec {
     /// A codec for `input`, noting each request's bytes in `capture` (the journal's).
-    pub(crate) fn new(input: MessageDescriptor, capture: Option<Arc<Capture>>) -> Self {
-        Self { input, capture }
+    pub(crate) fn new(
+        input: MessageDescriptor,
+        capture: Option<Arc<Capture>>,
+        max_received: usize,
+        max_sent: usize,
+    ) -> Self {
+        Self {
+            input,
+            capture,
+            max_received,
+            max_sent,
+        }
     }
 }
 
@@ -39,36 +53,54 @@ impl Codec for DynamicCodec {
     type Decoder = DynamicDecoder;
 
     fn encoder(&mut self) -> Self::Encoder {
-        BytesEncoder
+        BytesEncoder {
+            limit: self.max_sent,
+        }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         DynamicDecoder {
             input: self.input.clone(),
             capture: self.capture.clone(),
+            left: self.max_received,
+            limit: self.max_received,
         }
     }
 }
 
-/// Writes an encoded message into the frame.
+/// Writes an encoded message into the frame; one over the limit is RESOURCE_EXHAUSTED (a
+/// backstop: replies are checked before they are queued).
 #[derive(Debug)]
-pub(crate) struct BytesEncoder;
+pub(crate) struct BytesEncoder {
+    limit: usize,
+}
 
 impl Encoder for BytesEncoder {
     type Item = Bytes;
     type Error = Status;
 
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        if item.len() > self.limit {
+            return Err(Status::resource_exhausted(format!(
+                "the reply is {} bytes, over the {}-byte limit (--max-message-size)",
+                item.len(),
+                self.limit
+            )));
+        }
         dst.put_slice(&item);
         Ok(())
     }
 }
 
-/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT.
+/// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT, and a call
+/// whose messages together pass the limit RESOURCE_EXHAUSTED (a client stream is kept for
+/// templates, so its size is bounded).
 #[derive(Debug)]
 pub(crate) struct DynamicDecoder {
     input: MessageDescriptor,
     capture: Option<Arc<Capture>>,
+    left: usize,
+    limit: usize,
 }
 
 impl Decoder for DynamicDecoder {
@@ -76,6 +108,14 @@ impl Decoder for DynamicDecoder {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
+        let len = src.remaining();
+        if len > self.left {
+            return Err(Status::resource_exhausted(format!(
+                "this call sent more than {} bytes of request messages (--max-received-bytes)",
+                self.limit
+            )));
+        }
+        self.left -= len;
         let invalid = |err: prost::DecodeError| {
             Status::invalid_argument(format!(
                 "cannot decode the request as `{}`: {err}",
@@ -83,7 +123,6 @@ impl Decoder for DynamicDecoder {
             ))
         };
         let mut message = DynamicMessage::new(self.input.clone());
-        let len = src.remaining();
         // tonic holds a whole message in one buffer, so it is one slice.
         let chunk = src.chunk();
         if chunk.len() == len {

@@ -123,6 +123,7 @@ impl Sink {
             return Err(status);
         }
         let message = message.unwrap_or_default();
+        out.shared.limits.fits(&message)?;
         if let Some(capture) = &out.capture {
             capture.reply(&message);
         }

@@ -18,6 +18,7 @@ mod service;
 mod state;
 mod store;
 mod stream;
+mod tls;
 mod trailers;
 mod verify;
 
@@ -27,5 +28,6 @@ pub use self::{
     journal::ReceivedCall,
     observe::SESSION_HEADER,
     server::{Compression, ServerOptions, StopHandle},
+    tls::{CLIENT_SUBJECT_HEADER, TlsOptions},
     verify::{NearMiss, Verification},
 };

@@ -39,6 +39,26 @@ pub(crate) type ReplyStream =
 const STREAM_BUFFER: usize = 32;
 
 impl Handler {
+    /// A unary call from its body: exactly one request message, then the reply.
+    pub(crate) async fn unary_checked(
+        self,
+        req: Request<tonic::Streaming<DynamicMessage>>,
+    ) -> Result<Response<Bytes>, Status> {
+        let (metadata, extensions, mut stream) = req.into_parts();
+        let Some(message) = stream.message().await? else {
+            return Err(Status::internal(
+                "a unary call needs one request message; the request body had none",
+            ));
+        };
+        if stream.message().await?.is_some() {
+            return Err(Status::internal(
+                "a unary call carries one request message; this request sent more",
+            ));
+        }
+        self.unary(Request::from_parts(metadata, extensions, message))
+            .await
+    }
+
     pub(crate) async fn unary(
         self,
         req: Request<DynamicMessage>,
@@ -118,6 +138,7 @@ impl Handler {
             }
             _ => Bytes::new(),
         };
+        self.shared.limits.fits(&bytes)?;
         if let Some(capture) = &out.capture {
             capture.reply(&bytes);
         }

@@ -49,15 +49,27 @@ pub enum Compression {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
-    /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`.
+    /// Addresses to listen on; port 0 picks a free port. Default: `127.0.0.1:0`. With
+    /// [`ServerOptions::tls`] set, each is TLS unless written `h2c://ADDR`; `tls://ADDR` asks for
+    /// TLS explicitly.
     pub listen: Vec<String>,
+    /// The certificate (and client CA, for mutual TLS) of the TLS listeners.
+    pub tls: Option<super::tls::TlsOptions>,
     /// Compress replies with this codec when the client accepts it. Requests are always
     /// accepted gzip- or zstd-compressed.
     pub compression: Option<Compression>,
-    /// Largest message accepted or sent, in bytes (tonic's default: 4 MiB in, unlimited out).
+    /// Largest message accepted or sent, in bytes; `None`: 4 MiB, every gRPC client's default
+    /// receive limit. A larger reply fails with RESOURCE_EXHAUSTED.
     pub max_message_size: Option<usize>,
-    /// Concurrent HTTP/2 streams per connection.
+    /// The most request bytes one call may send, all its messages together (client streams are
+    /// kept for templates and the journal). Default 16 MiB.
+    pub max_received_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection (default 256; `None`: unlimited).
     pub max_concurrent_streams: Option<u32>,
+    /// Close a connection that has not sent the HTTP/2 preface within this time (default 10 s).
+    pub handshake_timeout: Option<Duration>,
+    /// Close (GOAWAY) a connection with no call running for this long (default 10 min).
+    pub idle_timeout: Option<Duration>,
     /// Interval of HTTP/2 keepalive pings.
     pub keepalive_interval: Option<Duration>,
     /// How long to wait for a keepalive ping's answer.
@@ -91,9 +103,13 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             listen: vec!["127.0.0.1:0".into()],
+            tls: None,
             compression: None,
             max_message_size: None,
-            max_concurrent_streams: None,
+            max_received_bytes: 16 << 20,
+            max_concurrent_streams: Some(256),
+            handshake_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_secs(600)),
             keepalive_interval: None,
             keepalive_timeout: None,
             shutdown_grace: Duration::from_secs(5),
@@ -115,8 +131,9 @@ impl Default for ServerOptions {
 #[derive(Debug)]
 pub(crate) struct Server {
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     control: Arc<Control>,
-    stop: watch::Sender<bool>,
+    stop: StopHandle,
     task: Option<JoinHandle<Result<()>>>,
 }
 
@@ -131,7 +148,25 @@ impl Server {
     ) -> Result<Self> {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
-        for addr in &options.listen {
+        let mut secure = Vec::new();
+        let acceptor = options.tls.as_ref().map(super::tls::acceptor).transpose()?;
+        for written in &options.listen {
+            let (addr, tls) = if let Some(addr) = written.strip_prefix("tls://") {
+                (addr, true)
+            } else if let Some(addr) = written.strip_prefix("h2c://") {
+                (addr, false)
+            } else {
+                (written.as_str(), acceptor.is_some())
+            };
+            if tls && acceptor.is_none() {
+                return Err(ErrorKind::Tls {
+                    what: "the listener",
+                    detail: format!("{written} asks for TLS, but no certificate was given"),
+                }
+                .into());
+            }
+            secure.push(tls.then(|| acceptor.clone()).flatten());
+            let addr = &addr.to_owned();
             let listener =
                 TcpListener::bind(addr.as_str())
                     .await
@@ -145,12 +180,23 @@ impl Server {
             })?);
             listeners.push(listener);
         }
+        for addr in &addrs {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "listening beyond this machine: anyone who can reach {addr} can call the fake, \
+                     read its protos through reflection and see its journal's effects; \
+                     bind 127.0.0.1, or serve TLS with client certificates (--tls-client-ca; docs/security.md)"
+                );
+            }
+        }
         let call_options = CallOptions {
             send_compression: options.compression.map(|c| match c {
                 Compression::Gzip => CompressionEncoding::Gzip,
                 Compression::Zstd => CompressionEncoding::Zstd,
             }),
             max_message_size: options.max_message_size,
+            max_received_bytes: options.max_received_bytes,
         };
         let (reporter, health) = tonic_health::server::health_reporter();
         let start_health = fixtures.health().to_vec();
@@ -160,6 +206,9 @@ impl Server {
             options.clock,
             Limits {
                 max_stream_messages: options.max_stream_messages,
+                max_message: options
+                    .max_message_size
+                    .unwrap_or(super::service::DEFAULT_MAX_MESSAGE),
             },
         ));
         let services: Vec<String> = schema
@@ -199,12 +248,22 @@ impl Server {
             max_concurrent_streams: options.max_concurrent_streams,
             keepalive_interval: options.keepalive_interval,
             keepalive_timeout: options.keepalive_timeout,
+            handshake_timeout: options.handshake_timeout,
+            idle_timeout: options.idle_timeout,
         };
         let (stop, stopped) = watch::channel(false);
         let (force, forced) = watch::channel(false);
+        let force = Arc::new(force);
+        let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // Every accept loop and connection holds a sender; when all are gone, nothing serves.
         let (alive, mut all_closed) = mpsc::channel::<()>(1);
-        for (index, listener) in listeners.into_iter().enumerate() {
+        let tls_addrs = addrs
+            .iter()
+            .zip(&secure)
+            .filter(|(_, tls)| tls.is_some())
+            .map(|(addr, _)| *addr)
+            .collect();
+        for (index, (listener, tls)) in listeners.into_iter().zip(secure).enumerate() {
             tokio::spawn(accept_loop(
                 index,
                 listener,
@@ -215,7 +274,9 @@ impl Server {
                     stop: stopped.clone(),
                     force: forced.clone(),
                     alive: alive.clone(),
+                    cut: cut.clone(),
                 },
+                tls,
             ));
         }
         drop(alive);
@@ -224,21 +285,31 @@ impl Server {
         }
         let mut stop_watch = stop.subscribe();
         let grace = options.shutdown_grace;
+        let forcing = force.clone();
+        let mut forced_early = forced.clone();
         let task = tokio::spawn(async move {
             let _ = stop_watch.wait_for(|s| *s).await;
-            // In-flight calls get `grace` to finish once shutdown starts; then the server stops.
-            if tokio::time::timeout(grace, all_closed.recv())
-                .await
-                .is_err()
-            {
-                let _ = force.send(true);
+            // In-flight calls get `grace` to finish once shutdown starts (a second signal ends
+            // it early); then whatever still runs is cut, and the server stops.
+            tokio::select! {
+                _ = all_closed.recv() => return Ok(()),
+                () = tokio::time::sleep(grace) => {}
+                _ = forced_early.wait_for(|f| *f) => {}
             }
+            let _ = forcing.send(true);
+            // Every connection counts what it cuts, then lets go.
+            let _ = all_closed.recv().await;
             Ok(())
         });
         Ok(Self {
             addrs,
+            tls_addrs,
             control,
-            stop,
+            stop: StopHandle {
+                stop: Arc::new(stop),
+                force,
+                cut,
+            },
             task: Some(task),
         })
     }
@@ -248,6 +319,11 @@ impl Server {
         &self.addrs
     }
 
+    /// Gets the addresses of the TLS listeners.
+    pub(crate) fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
     /// Gets what the server can be asked and told.
     pub(crate) fn control(&self) -> &Arc<Control> {
         &self.control
@@ -255,7 +331,7 @@ impl Server {
 
     /// Gets a handle that starts a graceful shutdown.
     pub(crate) fn stop_handle(&self) -> StopHandle {
-        StopHandle(self.stop.clone())
+        self.stop.clone()
     }
 
     /// Waits until the server stops (after its stop handle fires).
@@ -271,7 +347,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
+        self.stop.stop();
     }
 }
 
@@ -289,19 +365,35 @@ async fn sweep_sessions(control: Arc<Control>, ttl: Duration, mut stopped: watch
     }
 }
 
-/// Starts a graceful shutdown of a [`crate::FakeServer`].
+/// Starts a graceful shutdown of a [`crate::FakeServer`], or ends it now.
 #[derive(Debug, Clone)]
-pub struct StopHandle(watch::Sender<bool>);
+pub struct StopHandle {
+    stop: Arc<watch::Sender<bool>>,
+    force: Arc<watch::Sender<bool>>,
+    cut: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl StopHandle {
-    /// Starts the shutdown; idempotent.
+    /// Starts the shutdown: stop accepting, let running calls finish within the grace
+    /// period; idempotent.
     pub fn stop(&self) {
-        let _ = self.0.send(true);
+        let _ = self.stop.send(true);
+    }
+
+    /// Ends the grace period now (a second SIGTERM): calls still running are cut.
+    pub fn stop_now(&self) {
+        let _ = self.stop.send(true);
+        let _ = self.force.send(true);
+    }
+
+    /// Gets how many calls were cut because the grace period ended before they did.
+    pub fn cut_calls(&self) -> usize {
+        self.cut.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Gets a receiver that sees the shutdown start.
     pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
-        self.0.subscribe()
+        self.stop.subscribe()
     }
 }
 
@@ -365,6 +457,9 @@ impl tower::Service<http::Request<Body>> for Root {
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        if let Some(refused) = not_grpc(&req) {
+            return Box::pin(std::future::ready(Ok(refused)));
+        }
         let path = req.uri().path();
         let service = if path.starts_with(HEALTH) {
             &mut self.health
@@ -377,6 +472,46 @@ impl tower::Service<http::Request<Body>> for Root {
         };
         tower::Service::call(service, req)
     }
+}
+
+/// The gRPC spec: a request whose `content-type` does not begin with `application/grpc` gets
+/// HTTP 415; a method other than POST gets 405. Each says what the server expected.
+fn not_grpc(req: &http::Request<Body>) -> Option<http::Response<Body>> {
+    let refuse = |status: http::StatusCode, text: String| {
+        let mut response = http::Response::new(Body::new(http_body_util::Full::new(
+            bytes::Bytes::from(text),
+        )));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    };
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let grpc = content_type
+        .strip_prefix("application/grpc")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('+') || rest.starts_with(';'));
+    if !grpc {
+        return Some(refuse(
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "grpc-double serves gRPC: expected content-type application/grpc, got {:?}\n",
+                content_type
+            ),
+        ));
+    }
+    if req.method() != http::Method::POST {
+        return Some(refuse(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            format!("gRPC calls are POST requests, not {}\n", req.method()),
+        ));
+    }
+    None
 }
 
 const HEALTH: &str = "/grpc.health.v1.Health/";

@@ -25,6 +25,7 @@ use super::{
 pub(crate) struct CallOptions {
     pub(crate) send_compression: Option<CompressionEncoding>,
     pub(crate) max_message_size: Option<usize>,
+    pub(crate) max_received_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -108,17 +109,27 @@ where
                     c.output = Some(entry.method.output());
                 });
             }
-            let mut grpc = Grpc::new(DynamicCodec::new(entry.method.input(), capture))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd);
+            let mut grpc = Grpc::new(DynamicCodec::new(
+                entry.method.input(),
+                capture,
+                inner.options.max_received_bytes,
+                inner
+                    .options
+                    .max_message_size
+                    .unwrap_or(DEFAULT_MAX_MESSAGE),
+            ))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd);
             if let Some(encoding) = inner.options.send_compression {
                 grpc = grpc.send_compressed(encoding);
             }
-            if let Some(size) = inner.options.max_message_size {
-                grpc = grpc
-                    .max_decoding_message_size(size)
-                    .max_encoding_message_size(size);
-            }
+            let size = inner
+                .options
+                .max_message_size
+                .unwrap_or(DEFAULT_MAX_MESSAGE);
+            grpc = grpc
+                .max_decoding_message_size(size)
+                .max_encoding_message_size(size);
             let handler = Handler {
                 entry,
                 session_entry,
@@ -130,9 +141,14 @@ where
                 handler.entry.method.is_client_streaming(),
                 handler.entry.method.is_server_streaming(),
             ) {
+                // A unary call is read as a stream so that a second request message is an
+                // error (tonic's unary path drops it silently).
                 (false, false) => {
-                    grpc.unary(tower::service_fn(move |r| handler.clone().unary(r)), req)
-                        .await
+                    grpc.client_streaming(
+                        tower::service_fn(move |r| handler.clone().unary_checked(r)),
+                        req,
+                    )
+                    .await
                 }
                 (false, true) => {
                     grpc.server_streaming(
@@ -158,6 +174,10 @@ where
         .boxed()
     }
 }
+
+/// The largest message received or sent by default: 4 MiB, every gRPC client's default receive
+/// limit (a larger reply would only fail in the client).
+pub(crate) const DEFAULT_MAX_MESSAGE: usize = 4 << 20;
 
 /// The deadline a `grpc-timeout` header sets: `1-8 digits` and a unit (`H M S m u n`).
 fn deadline(headers: &http::HeaderMap) -> Result<Option<tokio::time::Instant>, Status> {

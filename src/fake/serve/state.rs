@@ -24,6 +24,24 @@ use crate::fake::model::START_STATE as START;
 pub(crate) struct Limits {
     /// The most messages one reply sends (a generated stream is cut there, with an error).
     pub(crate) max_stream_messages: usize,
+    /// The largest reply message (4 MiB unless `--max-message-size`).
+    pub(crate) max_message: usize,
+}
+
+impl Limits {
+    /// RESOURCE_EXHAUSTED for a reply message over the limit (as grpc-go and C-core answer; a
+    /// client would refuse it anyway).
+    pub(crate) fn fits(&self, message: &bytes::Bytes) -> Result<(), tonic::Status> {
+        if message.len() > self.max_message {
+            return Err(tonic::Status::resource_exhausted(format!(
+                "the reply is {} bytes, over the {}-byte limit (--max-message-size; gRPC clients \
+                 refuse more than 4 MiB by default)",
+                message.len(),
+                self.max_message
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One scenario's states, per key (`""` without a key).

@@ -44,6 +44,9 @@ pub(crate) struct Stored {
 /// Routes by path (`/package.Service/Method`).
 pub(crate) type Routes = HashMap<String, Arc<MethodEntry>>;
 
+/// Stubs per method name, each with its counter, in priority order.
+type ByMethod = HashMap<String, Vec<(Stub, Arc<Counter>)>>;
+
 /// What calls read: every route, shared and per session, and the scenarios.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
@@ -133,9 +136,8 @@ impl Store {
         // they were added) before file stubs (in file order).
         let mut order: Vec<&Stored> = self.stubs.iter().collect();
         order.sort_by_key(|s| (std::cmp::Reverse(s.stub.priority), !s.added));
-        let mut shared: HashMap<String, Vec<(Stub, Arc<Counter>)>> = HashMap::new();
-        let mut sessions: HashMap<String, HashMap<String, Vec<(Stub, Arc<Counter>)>>> =
-            HashMap::new();
+        let mut shared: ByMethod = HashMap::new();
+        let mut sessions: HashMap<String, ByMethod> = HashMap::new();
         for stored in order {
             let name = method_name(&stored.stub.method);
             let target = match &stored.session {
@@ -148,7 +150,7 @@ impl Store {
             };
             target.push((stored.stub.clone(), stored.counter.clone()));
         }
-        let routes = |mut by_method: HashMap<String, Vec<(Stub, Arc<Counter>)>>, all: bool| {
+        let routes = |mut by_method: ByMethod, all: bool| {
             let mut routes = Routes::new();
             for service in &self.services {
                 for method in service.methods() {

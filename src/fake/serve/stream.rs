@@ -188,6 +188,7 @@ async fn push(tx: &Tx, bytes: Bytes, sent: &mut usize, out: &Out) -> Result<(), 
             "the reply has more than {limit} messages (--max-stream-messages)"
         ))));
     }
+    out.shared.limits.fits(&bytes).map_err(Stop::Status)?;
     if let Some(capture) = &out.capture {
         capture.reply(&bytes);
     }

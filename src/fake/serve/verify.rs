@@ -78,6 +78,21 @@ impl std::fmt::Display for Verification {
             "{}: expected {}, got {}",
             self.method, self.expected, self.matched
         )?;
+        for call in self.calls.iter().take(MAX_MISSES) {
+            let first = call
+                .requests
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            write!(f, "\n  call #{} matched: {first}", call.seq)?;
+        }
+        if self.calls.len() > MAX_MISSES {
+            write!(
+                f,
+                "\n  … and {} more matched",
+                self.calls.len() - MAX_MISSES
+            )?;
+        }
         for miss in &self.near_misses {
             write!(
                 f,
