@@ -286,7 +286,7 @@ mod tests {
   then:
     message:
       user_id: "{{ request.user_id }}"
-      name: "N-{{ request.user_id }}"
+      name: "N-{{ request.user_id }} {{request.user_id}}!"
       email: x@example.com
       age: "{{ request.user_id | length }}"
 - method: userservice.UserService/GetUser
@@ -310,7 +310,7 @@ mod tests {
 
         use crate::fake::{
             model::render,
-            template::{CallEnv, CallVars, Received, RequestMetadata, context},
+            template::{CallEnv, CallVars, Received, RequestMetadata, context, with_vars},
         };
 
         let reply = stub.then.replies()[0].clone();
@@ -348,6 +348,11 @@ mod tests {
                 .encode_to_vec();
             let spliced = render::payload(payload, &context(vars())).unwrap();
             assert_eq!(spliced.as_ref(), whole.as_slice(), "user_id {user_id:?}");
+            // A merged context hides the request from the shortcuts: the template engine
+            // renders every hole, and must agree.
+            let engine = with_vars(&context(vars()), std::iter::empty());
+            let rendered = render::payload(payload, &engine).unwrap();
+            assert_eq!(rendered, spliced, "user_id {user_id:?}");
         }
     }
 }

@@ -40,13 +40,11 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
-    /// The request headers and messages and the reply messages, as bytes (read back only
-    /// when someone reads the journal).
+    /// The request headers and messages, the reply messages and the headers and trailers a
+    /// stub set, as bytes (read back only when someone reads the journal).
     packed: Packed,
     replies_kept: usize,
     pub(crate) replies_dropped: usize,
-    pub(crate) headers: MetadataMap,
-    pub(crate) trailers: MetadataMap,
     pub(crate) stub: Option<StubRef>,
     pub(crate) near_miss: Option<String>,
 }
@@ -91,7 +89,37 @@ impl Capture {
         }
         self.with(|c| {
             for (name, value) in headers {
-                c.packed.push_header(name.as_str(), value.as_bytes());
+                c.packed
+                    .push_header(Part::Header, name.as_str(), value.as_bytes());
+            }
+        });
+    }
+
+    /// Notes the headers (or, `trailers`, the trailers) of the response that a stub set,
+    /// without the protocol's own.
+    pub(crate) fn response_metadata(&self, headers: &http::HeaderMap, trailers: bool) {
+        if !self.journaled {
+            return;
+        }
+        let part = if trailers {
+            Part::Trailer
+        } else {
+            Part::ResponseHeader
+        };
+        self.with(|c| {
+            for (name, value) in headers {
+                let protocol = matches!(
+                    name.as_str(),
+                    "content-type"
+                        | "grpc-status"
+                        | "grpc-message"
+                        | "grpc-status-details-bin"
+                        | "grpc-encoding"
+                        | "grpc-accept-encoding"
+                );
+                if !protocol {
+                    c.packed.push_header(part, name.as_str(), value.as_bytes());
+                }
             }
         });
     }
@@ -132,6 +160,10 @@ enum Part {
     Header = 0,
     Request = 1,
     Reply = 2,
+    /// A response header a stub set, as a request header is packed.
+    ResponseHeader = 3,
+    /// A trailer a stub set (or the header of a trailers-only response), the same way.
+    Trailer = 4,
 }
 
 /// What one call sent and received, copied one record after the other into one buffer (a
@@ -153,11 +185,11 @@ impl Packed {
         self.0.extend_from_slice(bytes);
     }
 
-    fn push_header(&mut self, name: &str, value: &[u8]) {
+    fn push_header(&mut self, part: Part, name: &str, value: &[u8]) {
         let total =
             prost::encoding::encoded_len_varint(name.len() as u64) + name.len() + value.len();
         self.reserve(total + 11);
-        self.0.push(Part::Header as u8);
+        self.0.push(part as u8);
         prost::encoding::encode_varint(total as u64, &mut self.0);
         prost::encoding::encode_varint(name.len() as u64, &mut self.0);
         self.0.extend_from_slice(name.as_bytes());
@@ -187,10 +219,10 @@ impl Packed {
         })
     }
 
-    /// The request headers, as they came.
-    fn headers(&self) -> MetadataMap {
+    /// The headers of one kind, in order.
+    fn headers(&self, part: Part) -> MetadataMap {
         let mut map = http::HeaderMap::new();
-        for mut record in self.iter(Part::Header) {
+        for mut record in self.iter(part) {
             let Ok(len) = prost::encoding::decode_varint(&mut record) else {
                 continue;
             };
@@ -222,7 +254,7 @@ impl CaptureData {
 
     /// The request headers.
     pub(crate) fn request_headers(&self) -> MetadataMap {
-        self.packed.headers()
+        self.packed.headers(Part::Header)
     }
 }
 
@@ -466,8 +498,8 @@ impl Entry {
             requests,
             replies,
             replies_dropped: self.data.replies_dropped,
-            headers: pairs(&self.data.headers),
-            trailers: pairs(&self.data.trailers),
+            headers: pairs(&self.data.packed.headers(Part::ResponseHeader)),
+            trailers: pairs(&self.data.packed.headers(Part::Trailer)),
             status: code_name(tonic::Code::from(self.code)).to_owned(),
             code: self.code,
             message: self.message.clone(),

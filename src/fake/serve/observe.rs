@@ -18,7 +18,6 @@ use bytes::Bytes;
 use futures_util::{FutureExt as _, future::BoxFuture};
 use http::uri::PathAndQuery;
 use http_body::Frame;
-use tonic::metadata::MetadataMap;
 
 use super::{
     journal::{Capture, Entry, Journal},
@@ -115,11 +114,9 @@ where
             // Trailers-only responses (immediate errors) carry the status in the headers.
             let status = grpc_status(response.headers());
             if record.journal.is_some() {
-                let metadata = user_metadata(response.headers());
-                record.capture.with(|c| match status {
-                    Some(_) => c.trailers = metadata,
-                    None => c.headers = metadata,
-                });
+                record
+                    .capture
+                    .response_metadata(response.headers(), status.is_some());
             }
             if let Some(code) = status {
                 record.finish(code, grpc_message(response.headers()));
@@ -128,26 +125,6 @@ where
         }
         .boxed()
     }
-}
-
-/// The headers or trailers a stub set: without the protocol's own.
-fn user_metadata(headers: &http::HeaderMap) -> MetadataMap {
-    let mut out = http::HeaderMap::new();
-    for (name, value) in headers {
-        let protocol = matches!(
-            name.as_str(),
-            "content-type"
-                | "grpc-status"
-                | "grpc-message"
-                | "grpc-status-details-bin"
-                | "grpc-encoding"
-                | "grpc-accept-encoding"
-        );
-        if !protocol {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    MetadataMap::from_headers(out)
 }
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
@@ -260,8 +237,7 @@ where
                     && let Some(code) = grpc_status(trailers)
                 {
                     if self.record.journal.is_some() {
-                        let metadata = user_metadata(trailers);
-                        self.record.capture.with(|c| c.trailers = metadata);
+                        self.record.capture.response_metadata(trailers, true);
                     }
                     let message = grpc_message(trailers);
                     self.record.finish(code, message);

@@ -11,7 +11,6 @@ use std::{pin::Pin, sync::Arc};
 use bytes::Bytes;
 use prost_reflect::DynamicMessage;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
 pub(crate) use super::handler::Handler;
@@ -20,7 +19,7 @@ use super::{
     handler::Setup,
     route::{Choice, context_for, reply_context},
     stream::{
-        Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
+        Driven, Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
         template_failed, wait_delay,
     },
     trailers::attach,
@@ -184,17 +183,17 @@ impl Handler {
         }
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let task_out = out.clone();
-        tokio::spawn(async move {
-            let Some(reply) = choice.reply() else {
-                return;
-            };
-            stream_reply(&tx, reply, &ctx, &task_out).await;
-        });
-        let mut response = Response::from_parts(
-            headers,
-            Box::pin(ReceiverStream::new(rx)) as ReplyStream,
-            Default::default(),
+        let body = Driven::new(
+            async move {
+                let Some(reply) = choice.reply() else {
+                    return;
+                };
+                stream_reply(&tx, reply, &ctx, &task_out).await;
+            },
+            rx,
         );
+        let mut response =
+            Response::from_parts(headers, Box::pin(body) as ReplyStream, Default::default());
         attach(&mut response, out.slots.clone());
         Ok(response)
     }
@@ -232,21 +231,21 @@ impl Handler {
                 None => (None, self.reactive_headers(&start)?),
             }
         };
-        tokio::spawn(async move {
-            let mut inbound = inbound;
-            match conversation {
-                Some(choice) => {
-                    let mut sink = Sink::stream(tx);
-                    converse(&self, &setup, &choice, &mut inbound, &mut sink).await;
+        let body = Driven::new(
+            async move {
+                let mut inbound = inbound;
+                match conversation {
+                    Some(choice) => {
+                        let mut sink = Sink::stream(tx);
+                        converse(&self, &setup, &choice, &mut inbound, &mut sink).await;
+                    }
+                    None => self.bidi_task(&setup, inbound, tx).await,
                 }
-                None => self.bidi_task(&setup, inbound, tx).await,
-            }
-        });
-        let mut response = Response::from_parts(
-            headers,
-            Box::pin(ReceiverStream::new(rx)) as ReplyStream,
-            Default::default(),
+            },
+            rx,
         );
+        let mut response =
+            Response::from_parts(headers, Box::pin(body) as ReplyStream, Default::default());
         attach(&mut response, slots);
         Ok(response)
     }

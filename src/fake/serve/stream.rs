@@ -33,6 +33,51 @@ pub(crate) struct Out {
     pub(crate) capture: Option<Arc<Capture>>,
 }
 
+/// A reply stream whose producer (the code that reads the client's messages and renders the
+/// replies) runs inside the body's own polls instead of a task of its own.
+///
+/// When the body is polled, the producer runs until it waits (for a client message, a delay,
+/// or room in the buffer), so every message it can answer now is in the buffer when the body
+/// reads it: HTTP/2 writes them together, and no second task is woken per message. Dropping
+/// the body (the client went away) drops the producer.
+pub(crate) struct Driven {
+    producer: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    rx: mpsc::Receiver<Result<Bytes, Status>>,
+}
+
+impl Driven {
+    pub(crate) fn new(
+        producer: impl std::future::Future<Output = ()> + Send + 'static,
+        rx: mpsc::Receiver<Result<Bytes, Status>>,
+    ) -> Self {
+        Self {
+            producer: Some(Box::pin(producer)),
+            rx,
+        }
+    }
+}
+
+impl futures_util::Stream for Driven {
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let std::task::Poll::Ready(item) = this.rx.poll_recv(cx) {
+            return std::task::Poll::Ready(item);
+        }
+        if let Some(producer) = &mut this.producer
+            && producer.as_mut().poll(cx).is_ready()
+        {
+            // Done: its sender is gone, so the buffer ends after what it holds.
+            this.producer = None;
+        }
+        this.rx.poll_recv(cx)
+    }
+}
+
 /// Why sending stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {

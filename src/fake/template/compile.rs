@@ -104,7 +104,12 @@ impl TemplateCompiler {
                 template.echo = echoed_field(expr, scope);
                 Ok(template)
             }
-            None => self.add(text, text, false, scope),
+            None => {
+                let mut template = self.add(text, text, false, scope)?;
+                let shadowed = scope.locals.iter().any(|l| l == "request");
+                template.pieces = super::render::pieces(text, &scope.input, shadowed);
+                Ok(template)
+            }
         }
     }
 
@@ -156,6 +161,7 @@ impl TemplateCompiler {
             typed,
             source: written.into(),
             echo: None,
+            pieces: None,
         })
     }
 

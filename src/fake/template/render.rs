@@ -3,7 +3,9 @@
 use std::sync::{Arc, OnceLock};
 
 use minijinja::Environment;
-use prost_reflect::FieldDescriptor;
+use prost_reflect::{FieldDescriptor, Kind, Value};
+
+use super::context::CallVars;
 
 /// The name of the variable a typed template assigns its value to.
 pub(super) const VALUE_VAR: &str = "__grpc_double_value";
@@ -23,6 +25,17 @@ pub struct Template {
     /// The template is `{{ request.<field> }}` for this singular scalar field of the input:
     /// a reply can copy the field instead of rendering.
     pub(super) echo: Option<FieldDescriptor>,
+    /// The template is text with `{{ request.<field> }}` in it and nothing else (string and
+    /// integer fields): it is put together without the template engine.
+    pub(super) pieces: Option<Arc<[Piece]>>,
+}
+
+/// A part of an interpolated text template.
+#[derive(Debug)]
+pub(super) enum Piece {
+    Text(Box<str>),
+    /// A singular string or integer field of the request, written as the engine writes it.
+    Field(FieldDescriptor),
 }
 
 impl std::fmt::Debug for Template {
@@ -44,6 +57,9 @@ impl Template {
 
     /// Renders the template: its value when typed, else its text.
     pub(crate) fn render(&self, ctx: &minijinja::Value) -> Result<minijinja::Value, String> {
+        if let Some(text) = self.interpolate(ctx) {
+            return Ok(minijinja::Value::from(text));
+        }
         let env = self
             .env
             .get()
@@ -74,6 +90,35 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The text of an interpolated template, put together from the request itself; `None`
+    /// when the template is not one, or the context has no request to read.
+    fn interpolate(&self, ctx: &minijinja::Value) -> Option<String> {
+        let pieces = self.pieces.as_ref()?;
+        let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
+        let mut out = String::new();
+        for piece in pieces.iter() {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Field(field) => match &*request.get_field(field) {
+                    Value::String(s) => out.push_str(s),
+                    Value::I32(n) => write_int(&mut out, *n),
+                    Value::I64(n) => write_int(&mut out, *n),
+                    Value::U32(n) => write_int(&mut out, *n),
+                    Value::U64(n) => write_int(&mut out, *n),
+                    _ => return None,
+                },
+            }
+        }
+        Some(out)
+    }
+}
+
+fn write_int(out: &mut String, n: impl std::fmt::Display) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{n}");
+}
+
 fn describe_error(err: &minijinja::Error) -> String {
     match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
@@ -84,4 +129,67 @@ fn describe_error(err: &minijinja::Error) -> String {
 /// Whether text holds template syntax.
 pub(crate) fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
+}
+
+/// The pieces of a text template that only writes request fields (`"Echo: {{ request.message
+/// }}"`), or `None` for anything else: tags, comments, whitespace control, filters, other
+/// variables, fields of other kinds, or a trailing newline (which the engine drops).
+pub(super) fn pieces(
+    text: &str,
+    input: &prost_reflect::MessageDescriptor,
+    request_shadowed: bool,
+) -> Option<Arc<[Piece]>> {
+    if request_shadowed || text.contains("{%") || text.contains("{#") || text.ends_with('\n') {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let (literal, tail) = rest.split_at(start);
+        if literal.contains("}}") {
+            return None;
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal.into()));
+        }
+        let end = tail.find("}}")?;
+        let expr = &tail[2..end];
+        if expr.starts_with('-') || expr.ends_with('-') {
+            return None;
+        }
+        let name = expr.trim().strip_prefix("request.")?;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let field = crate::schema::find_field(input, name)?;
+        let writable = matches!(
+            field.kind(),
+            Kind::String
+                | Kind::Int32
+                | Kind::Int64
+                | Kind::Uint32
+                | Kind::Uint64
+                | Kind::Sint32
+                | Kind::Sint64
+                | Kind::Fixed32
+                | Kind::Fixed64
+                | Kind::Sfixed32
+                | Kind::Sfixed64
+        );
+        if field.is_list() || field.is_map() || !writable {
+            return None;
+        }
+        pieces.push(Piece::Field(field));
+        rest = &tail[end + 2..];
+    }
+    if rest.contains("}}") {
+        return None;
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.into()));
+    }
+    pieces
+        .iter()
+        .any(|p| matches!(p, Piece::Field(_)))
+        .then(|| pieces.into())
 }
