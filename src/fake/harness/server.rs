@@ -257,11 +257,18 @@ fn run(
     watch: Option<Duration>,
     ready: oneshot::Sender<Result<FakeServer>>,
 ) {
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    let threads = options
+        .worker_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let mut runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        runtime.worker_threads(threads);
+        runtime
+    };
     runtime.enable_all().thread_name("grpc-double-worker");
-    if let Some(n) = options.worker_threads {
-        runtime.worker_threads(n.max(1));
-    }
     let runtime = match runtime.build() {
         Ok(runtime) => runtime,
         Err(err) => {
