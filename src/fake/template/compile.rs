@@ -102,6 +102,8 @@ impl TemplateCompiler {
                     scope,
                 )?;
                 template.echo = echoed_field(expr, scope);
+                let shadowed = scope.locals.iter().any(|l| l == "requests");
+                template.pipeline = super::render::pipeline(expr, &scope.input, shadowed);
                 Ok(template)
             }
             None => {
@@ -162,6 +164,7 @@ impl TemplateCompiler {
             source: written.into(),
             echo: None,
             pieces: None,
+            pipeline: None,
         })
     }
 

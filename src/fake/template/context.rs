@@ -246,6 +246,16 @@ impl Object for MessageObject {
     }
 }
 
+/// A field of a message as templates see it (`request.<field>`).
+pub(super) fn field_value(message: &DynamicMessage, field: &FieldDescriptor) -> minijinja::Value {
+    field_to_jinja(&message.get_field(field), field)
+}
+
+/// A message as templates see it (an element of `requests`).
+pub(super) fn message_value(message: Arc<DynamicMessage>) -> minijinja::Value {
+    minijinja::Value::from_object(MessageObject(message))
+}
+
 fn field_to_jinja(value: &Value, field: &FieldDescriptor) -> minijinja::Value {
     match value {
         Value::List(items) => items

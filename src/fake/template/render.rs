@@ -28,6 +28,23 @@ pub struct Template {
     /// The template is text with `{{ request.<field> }}` in it and nothing else (string and
     /// integer fields): it is put together without the template engine.
     pub(super) pieces: Option<Arc<[Piece]>>,
+    /// The template is `{{ requests | selectattr('f') | … | list }}` (or `| length`): a
+    /// filter chain over a client stream's messages, evaluated without the template engine.
+    pub(super) pipeline: Option<Arc<Pipeline>>,
+}
+
+/// A filter chain over `requests` that the server evaluates itself: `selectattr` and
+/// `rejectattr` on singular scalar fields, then at most one `map(attribute=…)`, ending in `list`
+/// or `length` (`count`). Each field's value is converted and tested for truth exactly as the
+/// engine does (the same conversion, minijinja's own truth), so both give the same value; what
+/// is saved is the engine's per-item work (an object and a name lookup per message and field).
+#[derive(Debug)]
+pub(super) struct Pipeline {
+    /// Keep the messages whose field is truthy (`true`, selectattr) or falsy (rejectattr).
+    filters: Vec<(FieldDescriptor, bool)>,
+    map: Option<FieldDescriptor>,
+    /// `length` (else `list`).
+    count: bool,
 }
 
 /// A part of an interpolated text template.
@@ -59,6 +76,9 @@ impl Template {
     pub(crate) fn render(&self, ctx: &minijinja::Value) -> Result<minijinja::Value, String> {
         if let Some(text) = self.interpolate(ctx) {
             return Ok(minijinja::Value::from(text));
+        }
+        if let Some(value) = self.pipeline.as_ref().and_then(|p| p.eval(ctx)) {
+            return Ok(value);
         }
         let env = self
             .env
@@ -112,6 +132,110 @@ impl Template {
         }
         Some(out)
     }
+}
+
+impl Pipeline {
+    /// The chain's value over the call's `requests`; `None` when the context is not a call's
+    /// (the engine renders it then).
+    fn eval(&self, ctx: &minijinja::Value) -> Option<minijinja::Value> {
+        let vars = ctx.downcast_object_ref::<CallVars>()?;
+        let value = |message: &prost_reflect::DynamicMessage, field: &FieldDescriptor| {
+            super::context::field_value(message, field)
+        };
+        Some(vars.received.with(vars.len, |messages| {
+            let kept = messages.iter().filter(|message| {
+                self.filters
+                    .iter()
+                    .all(|(field, keep)| value(message, field).is_true() == *keep)
+            });
+            if self.count {
+                return minijinja::Value::from(kept.count());
+            }
+            match &self.map {
+                Some(field) => kept.map(|message| value(message, field)).collect(),
+                None => kept
+                    .map(|message| super::context::message_value(message.clone()))
+                    .collect(),
+            }
+        }))
+    }
+}
+
+/// The pipeline a typed template's expression is, if it is one (see [`Pipeline`]).
+pub(super) fn pipeline(
+    expr: &str,
+    input: &prost_reflect::MessageDescriptor,
+    requests_shadowed: bool,
+) -> Option<Arc<Pipeline>> {
+    if requests_shadowed {
+        return None;
+    }
+    let mut steps = expr.split('|').map(str::trim);
+    if steps.next()? != "requests" {
+        return None;
+    }
+    let scalar = |name: &str| {
+        let field = crate::schema::find_field(input, name)?;
+        let plain =
+            !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
+        plain.then_some(field)
+    };
+    let mut pipeline = Pipeline {
+        filters: Vec::new(),
+        map: None,
+        count: false,
+    };
+    // `list` may be followed by `length` only; `length` ends the chain.
+    let (mut listed, mut ended) = (false, false);
+    for step in steps {
+        if ended || (listed && step != "length" && step != "count") {
+            return None;
+        }
+        let call = |name: &str| {
+            step.strip_prefix(name)?
+                .trim_start()
+                .strip_prefix('(')?
+                .strip_suffix(')')
+                .map(str::trim)
+        };
+        if let Some(arg) = call("selectattr").or_else(|| call("rejectattr")) {
+            if pipeline.map.is_some() {
+                return None;
+            }
+            let keep = step.starts_with("selectattr");
+            pipeline.filters.push((scalar(quoted(arg)?)?, keep));
+        } else if let Some(arg) = call("map") {
+            if pipeline.map.is_some() {
+                return None;
+            }
+            let name = arg
+                .strip_prefix("attribute")?
+                .trim_start()
+                .strip_prefix('=')?;
+            pipeline.map = Some(scalar(quoted(name.trim())?)?);
+        } else if step == "list" {
+            listed = true;
+        } else if step == "length" || step == "count" {
+            pipeline.count = true;
+            ended = true;
+        } else {
+            return None;
+        }
+    }
+    (listed || ended).then(|| Arc::new(pipeline))
+}
+
+/// `'name'` or `"name"`: the name, when it is a plain identifier.
+fn quoted(text: &str) -> Option<&str> {
+    let inner = text
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')))?;
+    (!inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    .then_some(inner)
 }
 
 fn write_int(out: &mut String, n: impl std::fmt::Display) {
@@ -192,4 +316,93 @@ pub(super) fn pieces(
         .iter()
         .any(|p| matches!(p, Piece::Field(_)))
         .then(|| pieces.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use prost_reflect::{DynamicMessage, Value};
+
+    use super::super::{
+        CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler, context, with_vars,
+    };
+    use crate::schema::Schema;
+
+    /// Every chain the server evaluates itself gives what the engine gives, over requests with
+    /// and without the fields set; chains it does not know are left to the engine.
+    #[test]
+    fn a_filter_chain_over_requests_is_evaluated_as_the_engine_evaluates_it() {
+        let schema = Schema::bundled();
+        let input = schema
+            .pool()
+            .get_message_by_name("userservice.CreateRequest")
+            .unwrap();
+        let mut compiler = TemplateCompiler::new();
+        let scope = Scope::new(input.clone());
+        let chains = [
+            "{{ requests | selectattr('email') | list | length }}",
+            "{{ requests | rejectattr('email') | map(attribute='name') | list }}",
+            "{{ requests | selectattr(\"age\") | rejectattr('email') | list | count }}",
+            "{{ requests | selectattr('email') | map(attribute = 'age') | list }}",
+            "{{ requests | list }}",
+            "{{ requests | length }}",
+        ];
+        let others = [
+            "{{ requests | selectattr('email') }}",
+            "{{ requests | map(attribute='name') | join(',') }}",
+            "{{ requests | selectattr('email', 'eq', 'x') | list }}",
+        ];
+        let compiled: Vec<_> = chains
+            .iter()
+            .chain(&others)
+            .map(|text| (text, compiler.compile(text, &scope).unwrap()))
+            .collect();
+        compiler.finish();
+        for (text, template) in &compiled {
+            assert_eq!(
+                template.pipeline.is_some(),
+                chains.contains(text),
+                "{text} is evaluated by the server exactly when it is a known chain"
+            );
+        }
+        let user = |name: &str, email: &str, age: i32| {
+            let mut m = DynamicMessage::new(input.clone());
+            m.set_field_by_name("name", Value::String(name.into()));
+            m.set_field_by_name("email", Value::String(email.into()));
+            m.set_field_by_name("age", Value::I32(age));
+            Arc::new(m)
+        };
+        let batches = [
+            vec![],
+            vec![user("a", "a@x", 0), user("b", "", 7), user("", "", 3)],
+            vec![user("c", "c@x", 40)],
+        ];
+        for batch in batches {
+            let len = batch.len();
+            let vars = || CallVars {
+                request: batch.last().cloned(),
+                received: Received::all(batch.clone()),
+                len,
+                metadata: Arc::new(RequestMetadata::default()),
+                method: Arc::from("userservice.UserService/CreateUsers"),
+                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+                attempt: None,
+                state: None,
+            };
+            for (text, template) in &compiled {
+                let fast = template.render(&context(vars())).unwrap();
+                // A merged context hides the call from the shortcuts: the engine renders.
+                let engine = template
+                    .render(&with_vars(&context(vars()), std::iter::empty()))
+                    .unwrap();
+                assert_eq!(
+                    fast.to_string(),
+                    engine.to_string(),
+                    "{text}, {len} requests"
+                );
+                assert_eq!(fast.kind(), engine.kind(), "{text}, {len} requests");
+            }
+        }
+    }
 }
