@@ -4,8 +4,11 @@
 //! answering exactly what the fixtures answer: the bundled `fixtures/users.yaml` (mirrored here
 //! by hand) and the generated stubs (built from the same constructors as their YAML). Replies are
 //! built per call, as ordinary handler code does; tonic decodes every request and encodes every
-//! reply. Same tonic, same tokio runtime shape as the fake (multi-threaded, one worker per
-//! allowed CPU: one, under taskset).
+//! reply. Same tonic; the runtime is what `#[tokio::main]` gives a hand-written server
+//! (multi-threaded, one worker per allowed CPU: one, under taskset). The fake instead runs
+//! tokio's single-threaded scheduler when it has one CPU, which batches replies into fewer
+//! writes; [`FLAVOR_ENV`]` = current_thread` runs the reference that way too, to measure how
+//! much of a ratio that choice is (docs/performance.md).
 //!
 //! It is this bench binary, re-executed with [`ENV`] set, so that `cargo bench` builds it with
 //! the bench profile (release settings) and nothing else needs building.
@@ -127,6 +130,9 @@ impl UserService for Reference {
     }
 }
 
+/// Set to `current_thread` to run the reference on tokio's single-threaded scheduler.
+pub const FLAVOR_ENV: &str = "GRPC_DOUBLE_BENCH_REFERENCE_FLAVOR";
+
 /// Runs the reference server: `--listen ADDR --ready-file PATH` (both optional).
 pub fn main(mode: &str) -> ExitCode {
     let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -152,10 +158,11 @@ pub fn main(mode: &str) -> ExitCode {
             .collect(),
         users: Arc::new(fixtures::list_reply()),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = match std::env::var(FLAVOR_ENV).as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("tokio runtime: {e}")),
     };

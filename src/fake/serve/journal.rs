@@ -38,6 +38,8 @@ pub(crate) struct StubRef {
 /// What one call records while it runs.
 #[derive(Debug, Default)]
 pub(crate) struct CaptureData {
+    /// The method's path as its route spells it (`/package.Service/Method`).
+    pub(crate) path: Option<Arc<str>>,
     pub(crate) input: Option<MessageDescriptor>,
     pub(crate) output: Option<MessageDescriptor>,
     /// The request headers and messages, the reply messages and the headers and trailers a
@@ -88,6 +90,12 @@ impl Capture {
             return;
         }
         self.with(|c| {
+            // One block for the headers and a small call's messages: entries stay small.
+            let size: usize = headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 4)
+                .sum();
+            c.packed.0.reserve(size + Packed::FIRST);
             for (name, value) in headers {
                 c.packed
                     .push_header(Part::Header, name.as_str(), value.as_bytes());
@@ -175,8 +183,8 @@ enum Part {
 struct Packed(Vec<u8>);
 
 impl Packed {
-    /// Room for the headers and messages of a typical unary call at once.
-    const FIRST: usize = 512;
+    /// Room for the messages of a typical unary call (beyond its headers).
+    const FIRST: usize = 128;
 
     fn push(&mut self, part: Part, bytes: &[u8]) {
         self.reserve(bytes.len() + 11);
@@ -262,8 +270,9 @@ impl CaptureData {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) seq: u64,
-    /// `/package.Service/Method` (see [`Entry::path`]).
-    pub(crate) path: http::uri::PathAndQuery,
+    /// `/package.Service/Method` (see [`Entry::path`]): the route's own string for a method the
+    /// server knows (not the request's header buffer, which it would keep alive).
+    pub(crate) path: Arc<str>,
     pub(crate) session: Option<String>,
     pub(crate) started: SystemTime,
     pub(crate) duration: Duration,
@@ -329,12 +338,20 @@ impl Journal {
             return;
         }
         let shard = &self.shards[(entry.seq as usize) % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if shard.len() >= self.per_shard {
-            shard.pop_front();
+        let entry = Arc::new(entry);
+        let old = {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let old = (shard.len() >= self.per_shard)
+                .then(|| shard.pop_front())
+                .flatten();
+            shard.push_back(entry);
+            old
+        };
+        if old.is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        shard.push_back(Arc::new(entry));
+        // Freed after the shard is unlocked.
+        drop(old);
     }
 
     /// Gets how many entries were dropped to keep the journal bounded.
@@ -465,7 +482,7 @@ pub(crate) fn pairs(map: &MetadataMap) -> Vec<(String, String)> {
 impl Entry {
     /// Gets the call's path, e.g. `/package.Service/Method`.
     pub(crate) fn path(&self) -> &str {
-        self.path.path()
+        &self.path
     }
 
     /// The entry as plain data.

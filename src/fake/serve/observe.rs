@@ -187,9 +187,14 @@ impl Record {
             }
         }
         if let Some(journal) = self.journal.take() {
+            let mut data = self.capture.take();
+            let path = data
+                .path
+                .take()
+                .unwrap_or_else(|| Arc::from(self.path.path()));
             journal.push(Entry {
                 seq: journal.next_seq(),
-                path: self.path.clone(),
+                path,
                 session: self.session.take(),
                 started: self.started,
                 duration,
@@ -197,7 +202,7 @@ impl Record {
                 listener: self.listener.take(),
                 code,
                 message,
-                data: self.capture.take(),
+                data,
             });
         }
     }

@@ -199,6 +199,8 @@ pub(crate) struct MethodEntry {
     pub(crate) method: MethodDescriptor,
     /// `package.Service/Method`.
     pub(crate) name: Arc<str>,
+    /// `/package.Service/Method`, as the journal names the calls.
+    pub(crate) path: Arc<str>,
     pub(crate) stubs: Vec<Stub>,
     counters: Vec<Arc<Counter>>,
     /// How the journal names each stub, made once (not per call).
@@ -230,6 +232,7 @@ impl MethodEntry {
             counters,
             refs,
             method,
+            path: format!("/{name}").into(),
             name,
             stubs,
             index,

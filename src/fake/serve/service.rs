@@ -105,6 +105,7 @@ where
             let capture = req.extensions().get::<Arc<Capture>>().cloned();
             if let Some(capture) = &capture {
                 capture.with(|c| {
+                    c.path = Some(entry.path.clone());
                     c.input = Some(entry.method.input());
                     c.output = Some(entry.method.output());
                 });
