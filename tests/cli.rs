@@ -724,3 +724,46 @@ async fn serve_reloads_on_sighup_and_strict_exits_3_with_a_report() {
         assert!(reports.join(file).exists(), "{file} is written");
     }
 }
+
+#[tokio::test]
+async fn serve_with_one_thread_answers_concurrent_calls_and_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr) = serve_in(dir.path(), &["--threads", "1"]).await;
+    let client = UserServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let calls = (0..32).map(|n| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_user(UserRequest {
+                    user_id: format!("u-{n}"),
+                })
+                .await
+                .map(|r| r.into_inner().user_id)
+        }
+    });
+    let ids = futures_util::future::join_all(calls).await;
+    for (n, id) in ids.into_iter().enumerate() {
+        assert_eq!(id.unwrap(), format!("u-{n}"), "call {n} was answered");
+    }
+    let mut list = client
+        .clone()
+        .list_users(crate::common::userservice::ListRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut listed = 0;
+    while let Some(user) = list.message().await.unwrap() {
+        assert!(!user.user_id.is_empty());
+        listed += 1;
+    }
+    assert!(listed > 0, "the stream sent its users");
+    drop((client, list));
+    let output = stop(child).await;
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+
+    let zero = run(&["serve", "--threads", "0"]);
+    assert_eq!(zero.code, Some(2), "{}", zero.stderr);
+    assert!(zero.stderr.contains("--threads"), "{}", zero.stderr);
+}

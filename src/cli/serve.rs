@@ -38,6 +38,11 @@ pub(crate) struct ServeArgs {
     /// fails with RESOURCE_EXHAUSTED (client streams are kept for templates and the journal).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
     max_received_bytes: usize,
+    /// Threads that serve calls (default: one per CPU this process may use). With one, the
+    /// server runs tokio's single-threaded scheduler, which writes the replies of many calls
+    /// together (the least CPU per call; see docs/performance.md).
+    #[arg(long, value_name = "N", env = "GRPC_DOUBLE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// Maximum concurrent HTTP/2 streams per connection (advertised in SETTINGS).
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_concurrent_streams: u32,
@@ -196,6 +201,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     options.max_message_size = args.max_message_size;
     options.max_received_bytes = args.max_received_bytes;
     options.max_concurrent_streams = Some(args.max_concurrent_streams);
+    options.worker_threads = args.threads.map(usize::from);
     options.handshake_timeout = Some(args.handshake_timeout);
     options.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     options.keepalive_interval = args.http2_keepalive_interval;

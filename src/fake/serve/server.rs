@@ -95,7 +95,10 @@ pub struct ServerOptions {
     pub admin: Option<String>,
     /// The bearer token the admin API requires; without one, it only listens on loopback.
     pub admin_token: Option<String>,
-    /// Worker threads of the server's runtime; `None`: one per core.
+    /// Worker threads of the server's runtime; `None`: one per CPU the process may use. With
+    /// one, the runtime is tokio's single-threaded scheduler: a call's reply does not jump
+    /// ahead of the other calls' work (the multi-threaded scheduler's LIFO slot), so HTTP/2
+    /// writes many replies at once.
     pub worker_threads: Option<usize>,
 }
 
