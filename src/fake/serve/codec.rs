@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use bytes::{Buf as _, BufMut as _, Bytes};
-use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{
     Status,
@@ -17,11 +16,14 @@ use tonic::{
 };
 
 use super::journal::Capture;
+use crate::schema::value::flat::FlatDecoder;
 
 /// Decodes the method's input type; encodes pre-encoded replies.
 #[derive(Debug, Clone)]
 pub(crate) struct DynamicCodec {
     input: MessageDescriptor,
+    /// The input type's direct decoder, when it is flat.
+    flat: Option<Arc<FlatDecoder>>,
     capture: Option<Arc<Capture>>,
     /// The most request bytes one call may send, all its messages together.
     max_received: usize,
@@ -33,12 +35,14 @@ impl DynamicCodec {
     /// A codec for `input`, noting each request's bytes in `capture` (the journal's).
     pub(crate) fn new(
         input: MessageDescriptor,
+        flat: Option<Arc<FlatDecoder>>,
         capture: Option<Arc<Capture>>,
         max_received: usize,
         max_sent: usize,
     ) -> Self {
         Self {
             input,
+            flat,
             capture,
             max_received,
             max_sent,
@@ -61,6 +65,7 @@ impl Codec for DynamicCodec {
     fn decoder(&mut self) -> Self::Decoder {
         DynamicDecoder {
             input: self.input.clone(),
+            flat: self.flat.clone(),
             capture: self.capture.clone(),
             left: self.max_received,
             limit: self.max_received,
@@ -98,6 +103,7 @@ impl Encoder for BytesEncoder {
 #[derive(Debug)]
 pub(crate) struct DynamicDecoder {
     input: MessageDescriptor,
+    flat: Option<Arc<FlatDecoder>>,
     capture: Option<Arc<Capture>>,
     left: usize,
     limit: usize,
@@ -122,22 +128,29 @@ impl Decoder for DynamicDecoder {
                 self.input.full_name()
             ))
         };
-        let mut message = DynamicMessage::new(self.input.clone());
+        // A flat input type is decoded directly; anything else, or bytes the direct decoder
+        // leaves (unknown fields, errors), by prost-reflect.
+        let decode = |bytes: &[u8]| match self.flat.as_ref().and_then(|f| f.decode(bytes)) {
+            Some(message) => Ok(message),
+            None => DynamicMessage::decode(self.input.clone(), bytes).map_err(invalid),
+        };
         // tonic holds a whole message in one buffer, so it is one slice.
         let chunk = src.chunk();
-        if chunk.len() == len {
-            message.merge(chunk).map_err(invalid)?;
+        let message = if chunk.len() == len {
+            let message = decode(chunk)?;
             if let Some(capture) = &self.capture {
                 capture.request(chunk);
             }
             src.advance(len);
+            message
         } else {
             let bytes = src.copy_to_bytes(len);
-            message.merge(bytes.as_ref()).map_err(invalid)?;
+            let message = decode(&bytes)?;
             if let Some(capture) = &self.capture {
                 capture.request(&bytes);
             }
-        }
+            message
+        };
         Ok(Some(message))
     }
 }

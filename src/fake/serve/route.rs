@@ -24,7 +24,10 @@ use super::{
     state::{Scenario, in_session, scoped_key, state_of},
 };
 use crate::fake::model::{Call, Computed, Miss, Reply, Respond, Stub, closeness, no_state};
-use crate::schema::value::show::{Style, show_message};
+use crate::schema::value::{
+    flat::FlatDecoder,
+    show::{Style, show_message},
+};
 
 /// Per-stub counts of matching calls, per key (and session).
 #[derive(Debug, Default)]
@@ -201,6 +204,8 @@ pub(crate) struct MethodEntry {
     pub(crate) name: Arc<str>,
     /// `/package.Service/Method`, as the journal names the calls.
     pub(crate) path: Arc<str>,
+    /// Decodes the input type directly when all its fields are singular scalars.
+    pub(crate) flat: Option<Arc<FlatDecoder>>,
     pub(crate) stubs: Vec<Stub>,
     counters: Vec<Arc<Counter>>,
     /// How the journal names each stub, made once (not per call).
@@ -217,6 +222,7 @@ impl MethodEntry {
         stubs: Vec<(Stub, Arc<Counter>)>,
     ) -> Self {
         let (stubs, counters): (Vec<Stub>, Vec<Arc<Counter>>) = stubs.into_iter().unzip();
+        let flat = FlatDecoder::new(&method.input()).map(Arc::new);
         let index = Index::build(&stubs);
         let refs = stubs
             .iter()
@@ -233,6 +239,7 @@ impl MethodEntry {
             refs,
             method,
             path: format!("/{name}").into(),
+            flat,
             name,
             stubs,
             index,

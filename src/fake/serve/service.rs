@@ -112,6 +112,7 @@ where
             }
             let mut grpc = Grpc::new(DynamicCodec::new(
                 entry.method.input(),
+                entry.flat.clone(),
                 capture,
                 inner.options.max_received_bytes,
                 inner

@@ -15,6 +15,7 @@
 //! Nothing here knows about a capability: `schema` sits below `fake`, `breaking` and `roundtrip`.
 
 pub(crate) mod eq;
+pub(crate) mod flat;
 pub(crate) mod int;
 pub(crate) mod kinds;
 pub(crate) mod show;
