@@ -313,16 +313,10 @@ fn helpers_used(source: &str) -> Vec<(&'static str, String)> {
 /// The field `request.<field>` names, when that is the whole expression and the field is a
 /// singular scalar of the input type (the value a reply copies as it is).
 fn echoed_field(expr: &str, scope: &Scope) -> Option<prost_reflect::FieldDescriptor> {
-    let name = expr.strip_prefix("request.")?;
-    if scope.locals.iter().any(|l| l == "request")
-        || name.is_empty()
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if scope.locals.iter().any(|l| l == "request") {
         return None;
     }
-    let field = find_field(&scope.input, name)?;
-    let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
-    scalar.then_some(field)
+    super::render::scalar_field(&scope.input, expr.strip_prefix("request.")?)
 }
 
 /// `{{ expr }}` and nothing else: the expression.

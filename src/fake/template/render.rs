@@ -174,12 +174,6 @@ pub(super) fn pipeline(
     if steps.next()? != "requests" {
         return None;
     }
-    let scalar = |name: &str| {
-        let field = crate::schema::find_field(input, name)?;
-        let plain =
-            !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
-        plain.then_some(field)
-    };
     let mut pipeline = Pipeline {
         filters: Vec::new(),
         map: None,
@@ -203,7 +197,9 @@ pub(super) fn pipeline(
                 return None;
             }
             let keep = step.starts_with("selectattr");
-            pipeline.filters.push((scalar(quoted(arg)?)?, keep));
+            pipeline
+                .filters
+                .push((scalar_field(input, quoted(arg)?)?, keep));
         } else if let Some(arg) = call("map") {
             if pipeline.map.is_some() {
                 return None;
@@ -212,7 +208,7 @@ pub(super) fn pipeline(
                 .strip_prefix("attribute")?
                 .trim_start()
                 .strip_prefix('=')?;
-            pipeline.map = Some(scalar(quoted(name.trim())?)?);
+            pipeline.map = Some(scalar_field(input, quoted(name.trim())?)?);
         } else if step == "list" {
             listed = true;
         } else if step == "length" || step == "count" {
@@ -225,17 +221,25 @@ pub(super) fn pipeline(
     (listed || ended).then(|| Arc::new(pipeline))
 }
 
-/// `'name'` or `"name"`: the name, when it is a plain identifier.
+/// `'text'` or `"text"`: the text.
 fn quoted(text: &str) -> Option<&str> {
-    let inner = text
-        .strip_prefix('\'')
+    text.strip_prefix('\'')
         .and_then(|t| t.strip_suffix('\''))
-        .or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')))?;
-    (!inner.is_empty()
-        && inner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    .then_some(inner)
+        .or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+}
+
+/// The singular scalar field of `input` that `name`, a plain identifier (proto or JSON name),
+/// names: what the shortcuts that skip the template engine read.
+pub(super) fn scalar_field(
+    input: &prost_reflect::MessageDescriptor,
+    name: &str,
+) -> Option<FieldDescriptor> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let field = crate::schema::find_field(input, name)?;
+    let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
+    scalar.then_some(field)
 }
 
 fn write_int(out: &mut String, n: impl std::fmt::Display) {
@@ -281,11 +285,7 @@ pub(super) fn pieces(
         if expr.starts_with('-') || expr.ends_with('-') {
             return None;
         }
-        let name = expr.trim().strip_prefix("request.")?;
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return None;
-        }
-        let field = crate::schema::find_field(input, name)?;
+        let field = scalar_field(input, expr.trim().strip_prefix("request.")?)?;
         let writable = matches!(
             field.kind(),
             Kind::String
@@ -300,7 +300,7 @@ pub(super) fn pieces(
                 | Kind::Sfixed32
                 | Kind::Sfixed64
         );
-        if field.is_list() || field.is_map() || !writable {
+        if !writable {
             return None;
         }
         pieces.push(Piece::Field(field));
