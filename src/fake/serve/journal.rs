@@ -18,7 +18,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
 use crate::fake::model::code_name;
@@ -40,8 +40,8 @@ pub(crate) struct StubRef {
 pub(crate) struct CaptureData {
     /// The method's path as its route spells it (`/package.Service/Method`).
     pub(crate) path: Option<Arc<str>>,
-    pub(crate) input: Option<MessageDescriptor>,
-    pub(crate) output: Option<MessageDescriptor>,
+    /// The method, whose input and output types decode the kept messages.
+    pub(crate) method: Option<MethodDescriptor>,
     /// The request headers and messages, the reply messages and the headers and trailers a
     /// stub set, as bytes (read back only when someone reads the journal).
     packed: Packed,
@@ -487,11 +487,16 @@ impl Entry {
 
     /// The entry as plain data.
     pub(crate) fn to_call(&self) -> ReceivedCall {
-        let requests = match &self.data.input {
-            Some(input) => self.data.decode_requests(input).iter().map(json).collect(),
+        let requests = match &self.data.method {
+            Some(method) => self
+                .data
+                .decode_requests(&method.input())
+                .iter()
+                .map(json)
+                .collect(),
             None => Vec::new(),
         };
-        let replies = match &self.data.output {
+        let replies = match self.data.method.as_ref().map(MethodDescriptor::output) {
             Some(output) => self
                 .data
                 .packed

@@ -106,8 +106,7 @@ where
             if let Some(capture) = &capture {
                 capture.with(|c| {
                     c.path = Some(entry.path.clone());
-                    c.input = Some(entry.method.input());
-                    c.output = Some(entry.method.output());
+                    c.method = Some(entry.method.clone());
                 });
             }
             let mut grpc = Grpc::new(DynamicCodec::new(

@@ -126,10 +126,10 @@ pub(crate) fn verify(
         .iter()
         .filter(|e| e.path().trim_start_matches('/') == method)
     {
-        let messages: Vec<Arc<DynamicMessage>> = match &entry.data.input {
-            Some(input) => entry
+        let messages: Vec<Arc<DynamicMessage>> = match &entry.data.method {
+            Some(method) => entry
                 .data
-                .decode_requests(input)
+                .decode_requests(&method.input())
                 .into_iter()
                 .map(Arc::new)
                 .collect(),
