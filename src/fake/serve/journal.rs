@@ -182,6 +182,12 @@ enum Part {
 #[derive(Debug, Default)]
 struct Packed(Vec<u8>);
 
+thread_local! {
+    /// Message blocks of evicted entries, reused by this thread's next calls (at most
+    /// [`Packed::SPARES`] of at most [`Packed::SPARE_SIZE`] bytes: a few KiB per thread).
+    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Packed {
     /// Room for the messages of a typical unary call (beyond its headers).
     const FIRST: usize = 128;
@@ -204,10 +210,35 @@ impl Packed {
         self.0.extend_from_slice(value);
     }
 
+    /// The largest block kept for reuse, and how many are kept per thread.
+    const SPARE_SIZE: usize = 2048;
+    const SPARES: usize = 64;
+
     fn reserve(&mut self, more: usize) {
         if self.0.capacity() == 0 {
-            self.0.reserve(more.max(Self::FIRST));
+            let want = more.max(Self::FIRST);
+            self.0 = SPARE
+                .with_borrow_mut(|spare| {
+                    spare
+                        .iter()
+                        .rposition(|b| b.capacity() >= want)
+                        .map(|i| spare.swap_remove(i))
+                })
+                .unwrap_or_else(|| Vec::with_capacity(want));
         }
+    }
+
+    /// Gives a small block back for a later call on this thread (an evicted entry's).
+    fn recycle(mut self) {
+        if self.0.capacity() == 0 || self.0.capacity() > Self::SPARE_SIZE {
+            return;
+        }
+        self.0.clear();
+        SPARE.with_borrow_mut(|spare| {
+            if spare.len() < Self::SPARES {
+                spare.push(self.0);
+            }
+        });
     }
 
     /// The bytes of every record of one kind, in order.
@@ -338,20 +369,38 @@ impl Journal {
             return;
         }
         let shard = &self.shards[(entry.seq as usize) % SHARDS];
-        let entry = Arc::new(entry);
-        let old = {
+        let mut entry = Some(entry);
+        // What made room: the contents of the oldest entry, whose block now holds the new one,
+        // or the oldest entry itself when a reader still holds it (freed when they let go).
+        let (content, shared) = {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let old = (shard.len() >= self.per_shard)
+            let mut old = (shard.len() >= self.per_shard)
                 .then(|| shard.pop_front())
                 .flatten();
-            shard.push_back(entry);
-            old
+            // One allocation and one free (of memory long out of the cache) fewer per call.
+            let content = old
+                .as_mut()
+                .and_then(Arc::get_mut)
+                .map(|slot| std::mem::replace(slot, entry.take().expect("not yet used")));
+            match entry {
+                None => {
+                    shard.extend(old);
+                    (content, None)
+                }
+                Some(entry) => {
+                    shard.push_back(Arc::new(entry));
+                    (None, old)
+                }
+            }
         };
-        if old.is_some() {
+        if content.is_some() || shared.is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        // Freed after the shard is unlocked.
-        drop(old);
+        // Freed after the shard is unlocked; a small message block is kept for the next call.
+        if let Some(entry) = content {
+            entry.data.packed.recycle();
+        }
+        drop(shared);
     }
 
     /// Gets how many entries were dropped to keep the journal bounded.
@@ -532,5 +581,66 @@ impl Entry {
                 .map(|s| s.id.as_deref().unwrap_or(&s.label).to_owned()),
             near_miss: self.data.near_miss.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finished call numbered `n`, whose request header `x-n` says `n`.
+    fn call(journal: &Journal, n: usize) -> Entry {
+        let capture = Capture::new(true);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-n", n.to_string().parse().unwrap());
+        capture.request_headers(&headers);
+        capture.request(format!("request {n}").as_bytes());
+        Entry {
+            seq: journal.next_seq(),
+            path: Arc::from("/pkg.Svc/M"),
+            session: None,
+            started: SystemTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            peer: None,
+            listener: None,
+            code: 0,
+            message: String::new(),
+            data: capture.take(),
+        }
+    }
+
+    fn header(entry: &Entry) -> String {
+        let headers = entry.data.packed.headers(Part::Header);
+        headers.get("x-n").unwrap().to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn evicting_reuses_blocks_without_mixing_entries_up() {
+        // One entry per shard: every push past the first 16 evicts.
+        let journal = Journal::new(SHARDS);
+        for n in 0..SHARDS {
+            journal.push(call(&journal, n));
+        }
+        // A reader holds the oldest entries while they are evicted.
+        let held = journal.entries(&Query::default());
+        for n in SHARDS..4 * SHARDS {
+            journal.push(call(&journal, n));
+        }
+        let held: Vec<String> = held.iter().map(|e| header(e)).collect();
+        let expected: Vec<String> = (0..SHARDS).map(|n| n.to_string()).collect();
+        assert_eq!(held, expected, "a held entry keeps its own contents");
+        let now = journal.entries(&Query::default());
+        let seen: Vec<String> = now.iter().map(|e| header(e)).collect();
+        let expected: Vec<String> = (3 * SHARDS..4 * SHARDS).map(|n| n.to_string()).collect();
+        assert_eq!(
+            seen, expected,
+            "the journal keeps the newest calls, each its own"
+        );
+        for entry in &now {
+            let n = header(entry);
+            let request: Vec<&[u8]> = entry.data.packed.iter(Part::Request).collect();
+            assert_eq!(request, [format!("request {n}").as_bytes()]);
+        }
+        assert_eq!(journal.dropped(), 3 * SHARDS as u64);
     }
 }
