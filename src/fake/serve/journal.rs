@@ -191,6 +191,9 @@ thread_local! {
 impl Packed {
     /// Room for the messages of a typical unary call (beyond its headers).
     const FIRST: usize = 128;
+    /// The largest block kept for reuse, and how many are kept per thread.
+    const SPARE_SIZE: usize = 2048;
+    const SPARES: usize = 64;
 
     fn push(&mut self, part: Part, bytes: &[u8]) {
         self.reserve(bytes.len() + 11);
@@ -209,10 +212,6 @@ impl Packed {
         self.0.extend_from_slice(name.as_bytes());
         self.0.extend_from_slice(value);
     }
-
-    /// The largest block kept for reuse, and how many are kept per thread.
-    const SPARE_SIZE: usize = 2048;
-    const SPARES: usize = 64;
 
     fn reserve(&mut self, more: usize) {
         if self.0.capacity() == 0 {
@@ -369,27 +368,29 @@ impl Journal {
             return;
         }
         let shard = &self.shards[(entry.seq as usize) % SHARDS];
-        let mut entry = Some(entry);
-        // What made room: the contents of the oldest entry, whose block now holds the new one,
-        // or the oldest entry itself when a reader still holds it (freed when they let go).
+        // What made room: the contents of the oldest entry, whose block now holds the new one
+        // (one allocation and one free of memory long out of the cache fewer per call), or the
+        // oldest entry itself when a reader still holds it (freed when they let go).
         let (content, shared) = {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let mut old = (shard.len() >= self.per_shard)
+            let old = (shard.len() >= self.per_shard)
                 .then(|| shard.pop_front())
                 .flatten();
-            // One allocation and one free (of memory long out of the cache) fewer per call.
-            let content = old
-                .as_mut()
-                .and_then(Arc::get_mut)
-                .map(|slot| std::mem::replace(slot, entry.take().expect("not yet used")));
-            match entry {
+            match old {
+                Some(mut old) => match Arc::get_mut(&mut old) {
+                    Some(slot) => {
+                        let content = std::mem::replace(slot, entry);
+                        shard.push_back(old);
+                        (Some(content), None)
+                    }
+                    None => {
+                        shard.push_back(Arc::new(entry));
+                        (None, Some(old))
+                    }
+                },
                 None => {
-                    shard.extend(old);
-                    (content, None)
-                }
-                Some(entry) => {
                     shard.push_back(Arc::new(entry));
-                    (None, old)
+                    (None, None)
                 }
             }
         };
