@@ -18,7 +18,10 @@ use super::{
     serve,
     template::{self, CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler},
 };
-use crate::Schema;
+use crate::{
+    Schema,
+    schema::value::{flat::FlatDecoder, lazy::LazyMessage},
+};
 
 fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
@@ -84,7 +87,8 @@ pub fn request(fixtures: &Fixtures, method: u8, header: &str, bytes: &[u8]) {
 }
 
 /// Compiles `text` as a reply template of `userservice.UserService/GetUser` and renders it
-/// against a request decoded from `bytes` (an empty request when they do not decode).
+/// against a request decoded from `bytes` as the server keeps it (bytes read field by field,
+/// for a flat input type) — an empty request when they do not decode.
 pub fn template(text: &str, bytes: &[u8]) {
     let Some(method) = schema().method("userservice.UserService/GetUser") else {
         return;
@@ -94,8 +98,15 @@ pub fn template(text: &str, bytes: &[u8]) {
         return;
     };
     compiler.finish();
-    let request = DynamicMessage::decode(method.input(), bytes)
-        .unwrap_or_else(|_| DynamicMessage::new(method.input()));
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let flat = FlatDecoder::new(&method.input()).map(Arc::new);
+    let request = match flat.map(|flat| LazyMessage::flat(bytes.clone(), &flat)) {
+        Some(Ok(message)) => message,
+        _ => LazyMessage::decoded(
+            DynamicMessage::decode(method.input(), &bytes[..])
+                .unwrap_or_else(|_| DynamicMessage::new(method.input())),
+        ),
+    };
     let message = Arc::new(request);
     let received = Received::one(message.clone());
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));

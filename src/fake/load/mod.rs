@@ -308,9 +308,12 @@ mod tests {
         use prost::Message as _;
         use prost_reflect::DynamicMessage;
 
-        use crate::fake::{
-            model::render,
-            template::{CallEnv, CallVars, Received, RequestMetadata, context, with_vars},
+        use crate::{
+            fake::{
+                model::render,
+                template::{CallEnv, CallVars, Received, RequestMetadata, context, with_vars},
+            },
+            schema::value::{flat::FlatDecoder, lazy::LazyMessage},
         };
 
         let reply = stub.then.replies()[0].clone();
@@ -331,9 +334,14 @@ mod tests {
         for user_id in ["ab", ""] {
             let mut request = DynamicMessage::new(input.clone());
             request.set_field_by_name("user_id", prost_reflect::Value::String(user_id.into()));
-            let request = Arc::new(request);
+            // Spliced from a request kept as bytes (as the server keeps it), the whole
+            // message from a decoded one.
+            let decoded = Arc::new(LazyMessage::decoded(request.clone()));
+            let flat = Arc::new(FlatDecoder::new(&input).unwrap());
+            let as_bytes =
+                Arc::new(LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap());
             // The same seed and call number both ways: the same random draws.
-            let vars = || CallVars {
+            let vars = |request: &Arc<LazyMessage>| CallVars {
                 request: Some(request.clone()),
                 received: Received::one(request.clone()),
                 len: 1,
@@ -343,14 +351,14 @@ mod tests {
                 attempt: None,
                 state: None,
             };
-            let whole = render::message(base, holes, &context(vars()))
+            let whole = render::message(base, holes, &context(vars(&decoded)))
                 .unwrap()
                 .encode_to_vec();
-            let spliced = render::payload(payload, &context(vars())).unwrap();
+            let spliced = render::payload(payload, &context(vars(&as_bytes))).unwrap();
             assert_eq!(spliced.as_ref(), whole.as_slice(), "user_id {user_id:?}");
             // A merged context hides the request from the shortcuts: the template engine
             // renders every hole, and must agree.
-            let engine = with_vars(&context(vars()), std::iter::empty());
+            let engine = with_vars(&context(vars(&decoded)), std::iter::empty());
             let rendered = render::payload(payload, &engine).unwrap();
             assert_eq!(rendered, spliced, "user_id {user_id:?}");
         }

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 
 use crate::fake::template::{self, CallEnv, CallVars, Received, RequestMetadata};
 
@@ -21,7 +21,7 @@ pub(crate) struct Call<'a> {
     pub(crate) method: &'a Arc<str>,
     /// The message being answered (the last one, for client streams); `None` for an empty
     /// client stream, or a conversation's start.
-    pub(crate) request: Option<&'a Arc<DynamicMessage>>,
+    pub(crate) request: Option<&'a Arc<LazyMessage>>,
     /// Every message received on the call; the first `len` are this call's `requests`.
     pub(crate) received: &'a Arc<Received>,
     pub(crate) len: usize,
@@ -38,7 +38,7 @@ pub(crate) struct Call<'a> {
 impl<'a> Call<'a> {
     pub(crate) fn new(
         method: &'a Arc<str>,
-        request: Option<&'a Arc<DynamicMessage>>,
+        request: Option<&'a Arc<LazyMessage>>,
         received: &'a Arc<Received>,
         len: usize,
         metadata: &'a Arc<RequestMetadata>,
@@ -83,7 +83,7 @@ impl<'a> Call<'a> {
     }
 
     /// Calls `f` with the messages received so far.
-    pub(crate) fn requests<R>(&self, f: impl FnOnce(&[Arc<DynamicMessage>]) -> R) -> R {
+    pub(crate) fn requests<R>(&self, f: impl FnOnce(&[Arc<LazyMessage>]) -> R) -> R {
         self.received.with(self.len, f)
     }
 

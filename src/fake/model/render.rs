@@ -16,13 +16,13 @@ use tonic::{
 use super::{
     code::parse_code,
     reply::{
-        Computed, Delay, Detail, Fill, Hole, JsonTemplate, Metadata, PathStep, Payload, Splice,
-        StatusReply,
+        Computed, Delay, Detail, Fill, Hole, JsonTemplate, Metadata, PathStep, Payload, Shortcut,
+        Splice, StatusReply,
     },
 };
 use crate::{
     fake::template::{CallVars, Template, from_jinja},
-    schema::{decode_base64, parse_duration},
+    schema::{decode_base64, parse_duration, value::flat::ScalarRef},
 };
 
 /// The encoded message for a call with this template context.
@@ -69,7 +69,10 @@ fn spliced(
         let hole = &holes[i];
         let encoded = match values.get(i) {
             Some(value) => encode_scalar(&hole.field, value, &mut out),
-            None => encode_scalar(&hole.field, &fill(hole, ctx)?, &mut out),
+            None => match direct(splice.shortcuts[i].as_ref(), hole, ctx, &mut out) {
+                Some(encoded) => encoded,
+                None => encode_scalar(&hole.field, &fill(hole, ctx)?, &mut out),
+            },
         };
         if !encoded {
             return Ok(None);
@@ -79,6 +82,43 @@ fn spliced(
         out.extend_from_slice(last);
     }
     Ok(Some(out.into()))
+}
+
+/// Encodes a hole with a [`Shortcut`] straight into `out` — the bytes [`encode_scalar`] gives
+/// for the value [`fill`] gives — or `None` for the general way (no shortcut; an echoed field
+/// not set, or a request not kept as bytes; text the engine must render).
+fn direct(
+    shortcut: Option<&Shortcut>,
+    hole: &Hole,
+    ctx: &minijinja::Value,
+    out: &mut Vec<u8>,
+) -> Option<bool> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let target = &hole.field;
+    let delimited = |bytes: &[u8], out: &mut Vec<u8>| {
+        if !bytes.is_empty() || target.supports_presence() {
+            encode_key(target.number(), WireType::LengthDelimited, out);
+            encode_varint(bytes.len() as u64, out);
+            out.extend_from_slice(bytes);
+        }
+        true
+    };
+    match shortcut? {
+        Shortcut::Echo(source) => {
+            let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
+            Some(match request.read(source)?? {
+                ScalarRef::Str(text) => delimited(text.as_bytes(), out),
+                ScalarRef::Bytes(bytes) => delimited(bytes, out),
+                other => encode_scalar(target, &other.to_value(), out),
+            })
+        }
+        Shortcut::Text => {
+            let Fill::Template(template) = &hole.fill else {
+                return None;
+            };
+            Some(delimited(template.interpolate(ctx)?.as_bytes(), out))
+        }
+    }
 }
 
 /// Encodes a singular scalar field as prost-reflect does (a field without presence that holds
@@ -164,7 +204,7 @@ fn echo(template: &Template, hole: &Hole, ctx: &minijinja::Value) -> Option<Valu
         return None;
     }
     let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
-    Some(request.get_field(source).into_owned())
+    Some(request.field(source).into_owned())
 }
 
 /// A JSON document with its templated strings rendered (a one-expression template keeps its
@@ -366,4 +406,97 @@ pub(crate) fn encode_status(
         out.put_slice(&any);
     }
     Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use prost_reflect::ReflectMessage as _;
+
+    use super::*;
+    use crate::{
+        fake::{
+            model::{Fixtures, Respond},
+            template::{CallEnv, CallVars, Received, RequestMetadata, context},
+        },
+        schema::{
+            Schema,
+            value::{flat::FlatDecoder, lazy::LazyMessage},
+        },
+    };
+
+    /// The bundled Chat echo (`user_id: "{{ request.user_id }}"`, `message: "Echo: {{
+    /// request.message }}"`) encodes its holes straight from a request kept as bytes, and the
+    /// bytes are those of the whole message rendered from the decoded request: set, empty and
+    /// unset fields alike.
+    #[test]
+    fn echoed_and_interpolated_holes_encode_as_the_whole_message_does() {
+        let schema = Schema::bundled();
+        let fixtures = Fixtures::bundled(&schema).unwrap();
+        let stub = fixtures
+            .stubs()
+            .iter()
+            .find(|s| s.id.as_deref() == Some("chat-echo"))
+            .unwrap();
+        let Respond::Reply(reply) = &stub.then else {
+            panic!("chat-echo has one reply");
+        };
+        let Payload::Template {
+            base,
+            holes,
+            splice: Some(splice),
+        } = &reply.messages().next().unwrap().payload
+        else {
+            panic!("chat-echo's reply is spliced");
+        };
+        assert!(
+            splice
+                .shortcuts
+                .iter()
+                .all(|s| matches!(s, Some(Shortcut::Echo(_) | Shortcut::Text))),
+            "{:?}",
+            splice.shortcuts
+        );
+        let input = stub.method.input();
+        let flat = Arc::new(FlatDecoder::new(&input).unwrap());
+        let ctx = |request: LazyMessage| {
+            let request = Arc::new(request);
+            context(CallVars {
+                request: Some(request.clone()),
+                received: Received::one(request),
+                len: 1,
+                metadata: Arc::new(RequestMetadata::default()),
+                method: Arc::from("userservice.UserService/Chat"),
+                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+                attempt: None,
+                state: None,
+            })
+        };
+        for (user_id, text) in [(Some("u-1"), Some("hi")), (Some(""), None), (None, Some(""))] {
+            let mut request = DynamicMessage::new(input.clone());
+            if let Some(id) = user_id {
+                request.set_field_by_name("user_id", Value::String(id.into()));
+            }
+            if let Some(text) = text {
+                request.set_field_by_name("message", Value::String(text.into()));
+            }
+            let lazy = LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap();
+            let fast = payload(
+                &reply.messages().next().unwrap().payload,
+                &ctx(lazy),
+            )
+            .unwrap();
+            let whole = message(base, holes, &ctx(LazyMessage::decoded(request.clone())))
+                .unwrap()
+                .encode_to_vec();
+            assert_eq!(&fast[..], &whole[..], "{request:?}");
+            assert_eq!(
+                DynamicMessage::decode(stub.method.output(), &fast[..])
+                    .unwrap()
+                    .descriptor(),
+                stub.method.output()
+            );
+        }
+    }
 }

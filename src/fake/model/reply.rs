@@ -116,6 +116,19 @@ pub struct Splice {
     pub(crate) gaps: Vec<Bytes>,
     /// The holes in field-number order (indexes into the payload's holes).
     pub(crate) order: Vec<usize>,
+    /// By hole: how its value can be encoded without converting a rendered value.
+    pub(crate) shortcuts: Vec<Option<Shortcut>>,
+}
+
+/// A hole whose value goes into the reply's bytes directly.
+#[derive(Debug, Clone)]
+pub(crate) enum Shortcut {
+    /// `{{ request.<field> }}` of a field of the hole's own kind: the request's bytes are
+    /// copied.
+    Echo(FieldDescriptor),
+    /// A string field filled by text put together from request fields (`"Echo: {{
+    /// request.message }}"`): the text is encoded as it is.
+    Text,
 }
 
 impl Splice {
@@ -166,7 +179,24 @@ impl Splice {
             }
             gaps.push(Bytes::from(part.encode_to_vec()));
         }
-        Some(Self { gaps, order })
+        let shortcuts = holes
+            .iter()
+            .map(|hole| match &hole.fill {
+                Fill::Template(template) => match template.echo() {
+                    Some(source) => (source.kind() == hole.field.kind())
+                        .then(|| Shortcut::Echo(source.clone())),
+                    None => (template.is_interpolated()
+                        && hole.field.kind() == prost_reflect::Kind::String)
+                        .then_some(Shortcut::Text),
+                },
+                Fill::Json(_) => None,
+            })
+            .collect();
+        Some(Self {
+            gaps,
+            order,
+            shortcuts,
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! A tonic codec for messages known only at run time.
 //!
-//! Requests decode into [`DynamicMessage`]s of the method's input type (the descriptor is held by
-//! the codec, so there is no lookup per call); when the journal records the call, the decoder
+//! Requests become [`LazyMessage`]s of the method's input type (the descriptor is held by the
+//! codec, so there is no lookup per call): a flat type's bytes are checked and kept, to be read
+//! field by field; any other type is decoded. When the journal records the call, the decoder
 //! also hands it each message's bytes, so the journal never keeps decoded messages. A call's
 //! request bytes together are bounded. Replies are already encoded — at load time for static
 //! stubs — so the encoder only copies bytes into the frame.
@@ -16,7 +17,7 @@ use tonic::{
 };
 
 use super::journal::Capture;
-use crate::schema::value::flat::FlatDecoder;
+use crate::schema::value::{flat::FlatDecoder, lazy::LazyMessage};
 
 /// Decodes the method's input type; encodes pre-encoded replies.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ impl DynamicCodec {
 
 impl Codec for DynamicCodec {
     type Encode = Bytes;
-    type Decode = DynamicMessage;
+    type Decode = LazyMessage;
     type Encoder = BytesEncoder;
     type Decoder = DynamicDecoder;
 
@@ -110,10 +111,10 @@ pub(crate) struct DynamicDecoder {
 }
 
 impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
+    type Item = LazyMessage;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<LazyMessage>, Status> {
         let len = src.remaining();
         if len > self.left {
             return Err(Status::resource_exhausted(format!(
@@ -122,35 +123,32 @@ impl Decoder for DynamicDecoder {
             )));
         }
         self.left -= len;
-        let invalid = |err: prost::DecodeError| {
-            Status::invalid_argument(format!(
-                "cannot decode the request as `{}`: {err}",
-                self.input.full_name()
-            ))
-        };
-        // A flat input type is decoded directly; anything else, or bytes the direct decoder
-        // leaves (unknown fields, errors), by prost-reflect.
-        let decode = |bytes: &[u8]| match self.flat.as_ref().and_then(|f| f.decode(bytes)) {
-            Some(message) => Ok(message),
-            None => DynamicMessage::decode(self.input.clone(), bytes).map_err(invalid),
-        };
-        // tonic holds a whole message in one buffer, so it is one slice.
-        let chunk = src.chunk();
-        let message = if chunk.len() == len {
-            let message = decode(chunk)?;
-            if let Some(capture) = &self.capture {
-                capture.request(chunk);
-            }
-            src.advance(len);
-            message
-        } else {
-            let bytes = src.copy_to_bytes(len);
-            let message = decode(&bytes)?;
-            if let Some(capture) = &self.capture {
-                capture.request(&bytes);
-            }
-            message
-        };
+        // tonic holds the message in its own buffer: this takes a share of it, no copy.
+        let bytes = src.copy_to_bytes(len);
+        let message =
+            decode_request(&self.input, self.flat.as_ref(), &bytes).map_err(|err| {
+                Status::invalid_argument(format!(
+                    "cannot decode the request as `{}`: {err}",
+                    self.input.full_name()
+                ))
+            })?;
+        if let Some(capture) = &self.capture {
+            capture.request(&bytes);
+        }
         Ok(Some(message))
     }
+}
+
+/// A request message of type `input`: a flat type's bytes are checked and kept (a share of
+/// `bytes`); anything else, or bytes the flat decoder leaves (unknown fields, errors), is
+/// decoded by prost-reflect.
+pub(crate) fn decode_request(
+    input: &MessageDescriptor,
+    flat: Option<&Arc<FlatDecoder>>,
+    bytes: &Bytes,
+) -> Result<LazyMessage, prost::DecodeError> {
+    if let Some(message) = flat.and_then(|flat| LazyMessage::flat(bytes.clone(), flat).ok()) {
+        return Ok(message);
+    }
+    DynamicMessage::decode(input.clone(), &bytes[..]).map(LazyMessage::decoded)
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 use tonic::{Response, Status, Streaming, metadata::MetadataMap};
 
 use super::{
@@ -138,7 +138,7 @@ pub(crate) async fn converse(
     handler: &Handler,
     setup: &Setup,
     choice: &Choice,
-    inbound: &mut Streaming<DynamicMessage>,
+    inbound: &mut Streaming<LazyMessage>,
     sink: &mut Sink,
 ) {
     let Respond::Conversation(steps) = choice.respond() else {
@@ -147,7 +147,7 @@ pub(crate) async fn converse(
     let stub = choice.stub();
     let out = &setup.out;
     let received = Arc::new(Received::default());
-    let mut last: Option<Arc<DynamicMessage>> = None;
+    let mut last: Option<Arc<LazyMessage>> = None;
     let mut len = 0;
     for (n, step) in steps.iter().enumerate() {
         let ctx = {

@@ -5,10 +5,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
-use prost_reflect::{DynamicMessage, MethodDescriptor};
+use prost_reflect::MethodDescriptor;
 use tonic::metadata::MetadataMap;
 
-use super::route::{Counter, Lookup, MethodEntry, choose, reply_context};
+use super::{
+    codec::decode_request,
+    route::{Counter, Lookup, MethodEntry, choose, reply_context},
+};
 use crate::{
     fake::{
         model::{Call, Fixtures, StreamPart, render},
@@ -25,7 +28,6 @@ pub(crate) fn answer(
     metadata: MetadataMap,
     bytes: &[u8],
 ) -> Result<Vec<Vec<u8>>, String> {
-    let request = DynamicMessage::decode(method.input(), bytes).map_err(|err| err.to_string())?;
     let name: Arc<str> = method_name(method).into();
     let stubs = fixtures
         .stubs()
@@ -34,6 +36,9 @@ pub(crate) fn answer(
         .map(|stub| (stub.clone(), Arc::new(Counter::default())))
         .collect();
     let entry = Arc::new(MethodEntry::new(method.clone(), name.clone(), stubs));
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let request = decode_request(&method.input(), entry.flat.as_ref(), &bytes)
+        .map_err(|err| err.to_string())?;
     let message = Arc::new(request);
     let received = Received::one(message.clone());
     let metadata = Arc::new(RequestMetadata::new(metadata));

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 use tonic::{Extensions, metadata::MetadataMap};
 
 use super::{
@@ -134,7 +134,7 @@ impl Handler {
     pub(crate) fn call<'a>(
         &'a self,
         setup: &'a Setup,
-        request: Option<&'a Arc<DynamicMessage>>,
+        request: Option<&'a Arc<LazyMessage>>,
         received: &'a Arc<Received>,
         len: usize,
     ) -> Call<'a> {

@@ -9,7 +9,7 @@
 use std::{pin::Pin, sync::Arc};
 
 use bytes::Bytes;
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
@@ -41,7 +41,7 @@ impl Handler {
     /// A unary call from its body: exactly one request message, then the reply.
     pub(crate) async fn unary_checked(
         self,
-        req: Request<tonic::Streaming<DynamicMessage>>,
+        req: Request<tonic::Streaming<LazyMessage>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, mut stream) = req.into_parts();
         let Some(message) = stream.message().await? else {
@@ -60,7 +60,7 @@ impl Handler {
 
     pub(crate) async fn unary(
         self,
-        req: Request<DynamicMessage>,
+        req: Request<LazyMessage>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
@@ -75,7 +75,7 @@ impl Handler {
 
     pub(crate) async fn client_stream(
         self,
-        req: Request<Streaming<DynamicMessage>>,
+        req: Request<Streaming<LazyMessage>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, mut inbound) = req.into_parts();
         let setup = self.setup(metadata, extensions);
@@ -153,7 +153,7 @@ impl Handler {
 
     pub(crate) async fn server_stream(
         self,
-        req: Request<DynamicMessage>,
+        req: Request<LazyMessage>,
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
@@ -206,7 +206,7 @@ impl Handler {
     /// conditions on metadata, state and chance hold.
     pub(crate) async fn bidi(
         self,
-        req: Request<Streaming<DynamicMessage>>,
+        req: Request<Streaming<LazyMessage>>,
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, inbound) = req.into_parts();
         let setup = Arc::new(self.setup(metadata, extensions));
@@ -278,7 +278,7 @@ impl Handler {
         Ok(MetadataMap::new())
     }
 
-    async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<DynamicMessage>, tx: Tx) {
+    async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<LazyMessage>, tx: Tx) {
         let received = Arc::new(Received::default());
         let mut last_trailers = MetadataMap::new();
         let mut unanswered = 0usize;

@@ -16,7 +16,7 @@ use std::{
     },
 };
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, Value};
+use prost_reflect::{FieldDescriptor, MethodDescriptor, Value};
 use tonic::Status;
 
 use super::{
@@ -26,6 +26,7 @@ use super::{
 use crate::fake::model::{Call, Computed, Miss, Reply, Respond, Stub, closeness, no_state};
 use crate::schema::value::{
     flat::FlatDecoder,
+    lazy::LazyMessage,
     show::{Style, show_message},
 };
 
@@ -161,8 +162,8 @@ impl Index {
     }
 
     /// The stubs that may match `request`, in priority order.
-    fn candidates(&self, request: &DynamicMessage) -> Vec<usize> {
-        let value = request.get_field(&self.field);
+    fn candidates(&self, request: &LazyMessage) -> Vec<usize> {
+        let value = request.field(&self.field);
         let keyed = index_key(&value)
             .and_then(|k| self.by_value.get(&k))
             .map_or(&[][..], Vec::as_slice);

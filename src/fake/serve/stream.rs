@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 use tokio::{sync::mpsc, time::Instant};
 use tonic::{Code, Status, Streaming, metadata::MetadataMap};
 
@@ -129,9 +129,9 @@ pub(crate) fn template_failed(err: String) -> Status {
 
 /// The next client message, or `None` when it half-closed; bounded by the deadline.
 pub(crate) async fn next(
-    inbound: &mut Streaming<DynamicMessage>,
+    inbound: &mut Streaming<LazyMessage>,
     deadline: Option<Instant>,
-) -> Result<Option<Arc<DynamicMessage>>, Status> {
+) -> Result<Option<Arc<LazyMessage>>, Status> {
     let message = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, inbound.message())
             .await

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use prost_reflect::DynamicMessage;
+use crate::schema::value::lazy::LazyMessage;
 
 use super::journal::{Entry, ReceivedCall};
 use crate::fake::{
@@ -126,12 +126,12 @@ pub(crate) fn verify(
         .iter()
         .filter(|e| e.path().trim_start_matches('/') == method)
     {
-        let messages: Vec<Arc<DynamicMessage>> = match &entry.data.method {
+        let messages: Vec<Arc<LazyMessage>> = match &entry.data.method {
             Some(method) => entry
                 .data
                 .decode_requests(&method.input())
                 .into_iter()
-                .map(Arc::new)
+                .map(|m| Arc::new(LazyMessage::decoded(m)))
                 .collect(),
             None => Vec::new(),
         };

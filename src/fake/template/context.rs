@@ -11,7 +11,9 @@ use std::{
 };
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value};
+use prost_reflect::{FieldDescriptor, Kind, MapKey, Value};
+
+use crate::schema::value::{flat::ScalarRef, lazy::LazyMessage};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
 use super::helpers::{CallEnv, ENV_VAR};
@@ -20,39 +22,39 @@ use crate::schema::find_field;
 /// The messages received on one call, in order; shared by every context built during it.
 #[derive(Debug, Default)]
 pub(crate) struct Received {
-    messages: RwLock<Vec<Arc<DynamicMessage>>>,
+    messages: RwLock<Vec<Arc<LazyMessage>>>,
 }
 
 impl Received {
     /// A list holding one message (unary and server-streaming calls).
-    pub(crate) fn one(message: Arc<DynamicMessage>) -> Arc<Self> {
+    pub(crate) fn one(message: Arc<LazyMessage>) -> Arc<Self> {
         Arc::new(Self {
             messages: RwLock::new(vec![message]),
         })
     }
 
     /// A list of the given messages (a client stream, after it half-closed).
-    pub(crate) fn all(messages: Vec<Arc<DynamicMessage>>) -> Arc<Self> {
+    pub(crate) fn all(messages: Vec<Arc<LazyMessage>>) -> Arc<Self> {
         Arc::new(Self {
             messages: RwLock::new(messages),
         })
     }
 
     /// Appends a message; returns how many there are now.
-    pub(crate) fn push(&self, message: Arc<DynamicMessage>) -> usize {
+    pub(crate) fn push(&self, message: Arc<LazyMessage>) -> usize {
         let mut messages = self.messages.write().unwrap_or_else(|e| e.into_inner());
         messages.push(message);
         messages.len()
     }
 
     /// Gets message `index`.
-    pub(crate) fn get(&self, index: usize) -> Option<Arc<DynamicMessage>> {
+    pub(crate) fn get(&self, index: usize) -> Option<Arc<LazyMessage>> {
         let messages = self.messages.read().unwrap_or_else(|e| e.into_inner());
         messages.get(index).cloned()
     }
 
     /// Calls `f` with the first `len` messages.
-    pub(crate) fn with<R>(&self, len: usize, f: impl FnOnce(&[Arc<DynamicMessage>]) -> R) -> R {
+    pub(crate) fn with<R>(&self, len: usize, f: impl FnOnce(&[Arc<LazyMessage>]) -> R) -> R {
         let messages = self.messages.read().unwrap_or_else(|e| e.into_inner());
         f(&messages[..len.min(messages.len())])
     }
@@ -92,7 +94,7 @@ impl std::ops::Deref for RequestMetadata {
 #[derive(Debug, Clone)]
 pub(crate) struct CallVars {
     /// The message being answered.
-    pub(crate) request: Option<Arc<DynamicMessage>>,
+    pub(crate) request: Option<Arc<LazyMessage>>,
     /// Every message received; the first `len` are `requests`.
     pub(crate) received: Arc<Received>,
     pub(crate) len: usize,
@@ -223,7 +225,7 @@ impl Object for RequestsObject {
 
 /// A message seen by templates: fields by proto or JSON name.
 #[derive(Debug)]
-pub(super) struct MessageObject(pub(super) Arc<DynamicMessage>);
+pub(super) struct MessageObject(pub(super) Arc<LazyMessage>);
 
 impl Object for MessageObject {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -232,7 +234,7 @@ impl Object for MessageObject {
 
     fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
         let field = find_field(&self.0.descriptor(), key.as_str()?)?;
-        Some(field_to_jinja(&self.0.get_field(&field), &field))
+        Some(field_value(&self.0, &field))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -246,13 +248,45 @@ impl Object for MessageObject {
     }
 }
 
-/// A field of a message as templates see it (`request.<field>`).
-pub(super) fn field_value(message: &DynamicMessage, field: &FieldDescriptor) -> minijinja::Value {
-    field_to_jinja(&message.get_field(field), field)
+/// A field of a message as templates see it (`request.<field>`), read from its bytes when it
+/// is a set scalar of a message not decoded.
+pub(super) fn field_value(message: &LazyMessage, field: &FieldDescriptor) -> minijinja::Value {
+    match message.read(field) {
+        Some(Some(value)) => scalar_to_jinja(value, field),
+        _ => field_to_jinja(&message.field(field), field),
+    }
+}
+
+/// Whether [`field_value`] is true (`selectattr`), without building a string or bytes value
+/// read from the message's bytes.
+pub(super) fn field_is_true(message: &LazyMessage, field: &FieldDescriptor) -> bool {
+    match message.read(field) {
+        Some(Some(ScalarRef::Str(text))) => !text.is_empty(),
+        Some(Some(ScalarRef::Bytes(bytes))) => !bytes.is_empty(),
+        Some(Some(value)) => scalar_to_jinja(value, field).is_true(),
+        _ => field_to_jinja(&message.field(field), field).is_true(),
+    }
+}
+
+/// A scalar read from bytes as templates see it: what [`element_to_jinja`] gives for its
+/// value.
+fn scalar_to_jinja(value: ScalarRef<'_>, field: &FieldDescriptor) -> minijinja::Value {
+    match value {
+        ScalarRef::Bool(b) => b.into(),
+        ScalarRef::I32(v) => v.into(),
+        ScalarRef::I64(v) => v.into(),
+        ScalarRef::U32(v) => v.into(),
+        ScalarRef::U64(v) => v.into(),
+        ScalarRef::F32(v) => f64::from(v).into(),
+        ScalarRef::F64(v) => v.into(),
+        ScalarRef::Str(text) => text.into(),
+        ScalarRef::Bytes(bytes) => minijinja::Value::from_bytes(bytes.to_vec()),
+        ScalarRef::Enum(n) => element_to_jinja(&Value::EnumNumber(n), &field.kind()),
+    }
 }
 
 /// A message as templates see it (an element of `requests`).
-pub(super) fn message_value(message: Arc<DynamicMessage>) -> minijinja::Value {
+pub(super) fn message_value(message: Arc<LazyMessage>) -> minijinja::Value {
     minijinja::Value::from_object(MessageObject(message))
 }
 
@@ -306,7 +340,7 @@ fn element_to_jinja(value: &Value, kind: &Kind) -> minijinja::Value {
             _ => (*n).into(),
         },
         // A nested message is copied only when a template reads it.
-        Value::Message(m) => minijinja::Value::from_object(MessageObject(Arc::new(m.clone()))),
+        Value::Message(m) => minijinja::Value::from_object(MessageObject(Arc::new(m.clone().into()))),
         Value::List(items) => items.iter().map(|v| element_to_jinja(v, kind)).collect(),
         Value::Map(_) => minijinja::Value::UNDEFINED,
     }

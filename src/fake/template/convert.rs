@@ -2,7 +2,7 @@
 //! list for a repeated field, a mapping for a map or a message, the JSON string forms of the
 //! well-known types (`Timestamp`, `Duration`, wrappers).
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, Value};
 
 use super::context::MessageObject;
 use crate::schema::{

@@ -6,6 +6,7 @@ use minijinja::Environment;
 use prost_reflect::{FieldDescriptor, Kind, Value};
 
 use super::context::CallVars;
+use crate::schema::value::{flat::ScalarRef, lazy::LazyMessage};
 
 /// The name of the variable a typed template assigns its value to.
 pub(super) const VALUE_VAR: &str = "__grpc_double_value";
@@ -111,22 +112,36 @@ impl Template {
 }
 
 impl Template {
+    /// Whether the template is text put together from request fields without the engine.
+    pub(crate) fn is_interpolated(&self) -> bool {
+        self.pieces.is_some()
+    }
+
     /// The text of an interpolated template, put together from the request itself; `None`
     /// when the template is not one, or the context has no request to read.
-    fn interpolate(&self, ctx: &minijinja::Value) -> Option<String> {
+    pub(crate) fn interpolate(&self, ctx: &minijinja::Value) -> Option<String> {
         let pieces = self.pieces.as_ref()?;
         let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
         let mut out = String::new();
         for piece in pieces.iter() {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Field(field) => match &*request.get_field(field) {
-                    Value::String(s) => out.push_str(s),
-                    Value::I32(n) => write_int(&mut out, *n),
-                    Value::I64(n) => write_int(&mut out, *n),
-                    Value::U32(n) => write_int(&mut out, *n),
-                    Value::U64(n) => write_int(&mut out, *n),
-                    _ => return None,
+                Piece::Field(field) => match request.read(field) {
+                    Some(Some(ScalarRef::Str(s))) => out.push_str(s),
+                    Some(Some(ScalarRef::I32(n))) => write_int(&mut out, n),
+                    Some(Some(ScalarRef::I64(n))) => write_int(&mut out, n),
+                    Some(Some(ScalarRef::U32(n))) => write_int(&mut out, n),
+                    Some(Some(ScalarRef::U64(n))) => write_int(&mut out, n),
+                    Some(Some(_)) => return None,
+                    // Not set, or not readable from bytes: the field's value as decoded.
+                    _ => match &*request.field(field) {
+                        Value::String(s) => out.push_str(s),
+                        Value::I32(n) => write_int(&mut out, *n),
+                        Value::I64(n) => write_int(&mut out, *n),
+                        Value::U32(n) => write_int(&mut out, *n),
+                        Value::U64(n) => write_int(&mut out, *n),
+                        _ => return None,
+                    },
                 },
             }
         }
@@ -139,14 +154,14 @@ impl Pipeline {
     /// (the engine renders it then).
     fn eval(&self, ctx: &minijinja::Value) -> Option<minijinja::Value> {
         let vars = ctx.downcast_object_ref::<CallVars>()?;
-        let value = |message: &prost_reflect::DynamicMessage, field: &FieldDescriptor| {
+        let value = |message: &LazyMessage, field: &FieldDescriptor| {
             super::context::field_value(message, field)
         };
         Some(vars.received.with(vars.len, |messages| {
             let kept = messages.iter().filter(|message| {
                 self.filters
                     .iter()
-                    .all(|(field, keep)| value(message, field).is_true() == *keep)
+                    .all(|(field, keep)| super::context::field_is_true(message, field) == *keep)
             });
             if self.count {
                 return minijinja::Value::from(kept.count());
@@ -322,15 +337,20 @@ pub(super) fn pieces(
 mod tests {
     use std::sync::Arc;
 
+    use prost::Message as _;
     use prost_reflect::{DynamicMessage, Value};
 
     use super::super::{
         CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler, context, with_vars,
     };
-    use crate::schema::Schema;
+    use crate::schema::{
+        Schema,
+        value::{flat::FlatDecoder, lazy::LazyMessage},
+    };
 
     /// Every chain the server evaluates itself gives what the engine gives, over requests with
-    /// and without the fields set; chains it does not know are left to the engine.
+    /// and without the fields set; chains it does not know are left to the engine. The
+    /// server's side reads requests kept as bytes, the engine's decoded ones.
     #[test]
     fn a_filter_chain_over_requests_is_evaluated_as_the_engine_evaluates_it() {
         let schema = Schema::bundled();
@@ -366,12 +386,13 @@ mod tests {
                 "{text} is evaluated by the server exactly when it is a known chain"
             );
         }
+        let flat = Arc::new(FlatDecoder::new(&input).unwrap());
         let user = |name: &str, email: &str, age: i32| {
             let mut m = DynamicMessage::new(input.clone());
             m.set_field_by_name("name", Value::String(name.into()));
             m.set_field_by_name("email", Value::String(email.into()));
             m.set_field_by_name("age", Value::I32(age));
-            Arc::new(m)
+            m
         };
         let batches = [
             vec![],
@@ -380,7 +401,15 @@ mod tests {
         ];
         for batch in batches {
             let len = batch.len();
-            let vars = || CallVars {
+            let as_bytes: Vec<_> = batch
+                .iter()
+                .map(|m| Arc::new(LazyMessage::flat(m.encode_to_vec().into(), &flat).unwrap()))
+                .collect();
+            let decoded: Vec<_> = batch
+                .iter()
+                .map(|m| Arc::new(LazyMessage::decoded(m.clone())))
+                .collect();
+            let vars = |batch: &Vec<Arc<LazyMessage>>| CallVars {
                 request: batch.last().cloned(),
                 received: Received::all(batch.clone()),
                 len,
@@ -391,10 +420,10 @@ mod tests {
                 state: None,
             };
             for (text, template) in &compiled {
-                let fast = template.render(&context(vars())).unwrap();
+                let fast = template.render(&context(vars(&as_bytes))).unwrap();
                 // A merged context hides the call from the shortcuts: the engine renders.
                 let engine = template
-                    .render(&with_vars(&context(vars()), std::iter::empty()))
+                    .render(&with_vars(&context(vars(&decoded)), std::iter::empty()))
                     .unwrap();
                 assert_eq!(
                     fast.to_string(),

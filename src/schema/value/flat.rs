@@ -78,19 +78,62 @@ impl Scalar {
     }
 }
 
+/// A field's value as the bytes hold it: strings and bytes borrowed, nothing allocated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ScalarRef<'a> {
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    U32(u32),
+    U64(u64),
+    F32(f32),
+    F64(f64),
+    Enum(i32),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl ScalarRef<'_> {
+    /// The value as prost-reflect holds it.
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            ScalarRef::Bool(v) => Value::Bool(v),
+            ScalarRef::I32(v) => Value::I32(v),
+            ScalarRef::I64(v) => Value::I64(v),
+            ScalarRef::U32(v) => Value::U32(v),
+            ScalarRef::U64(v) => Value::U64(v),
+            ScalarRef::F32(v) => Value::F32(v),
+            ScalarRef::F64(v) => Value::F64(v),
+            ScalarRef::Enum(v) => Value::EnumNumber(v),
+            ScalarRef::Str(s) => Value::String(s.to_owned()),
+            ScalarRef::Bytes(b) => Value::Bytes(Bytes::copy_from_slice(b)),
+        }
+    }
+}
+
+/// One field of the type, by number.
+#[derive(Debug)]
+struct Slot {
+    field: FieldDescriptor,
+    scalar: Scalar,
+    /// The index of the (real, not synthetic) oneof the field is a member of: a later member
+    /// on the wire replaces it.
+    oneof: Option<usize>,
+}
+
 /// Decodes one flat message type (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct FlatDecoder {
     message: MessageDescriptor,
     /// By field number.
-    slots: Vec<Option<(FieldDescriptor, Scalar)>>,
+    slots: Vec<Option<Slot>>,
 }
 
 impl FlatDecoder {
     /// A decoder for `message`, or `None` when one of its fields is not a singular scalar
     /// (or is numbered above 256).
     pub(crate) fn new(message: &MessageDescriptor) -> Option<Self> {
-        let mut slots = Vec::new();
+        let mut slots: Vec<Option<Slot>> = Vec::new();
         for field in message.fields() {
             if field.is_list() || field.is_map() || field.number() > MAX_NUMBER {
                 return None;
@@ -98,9 +141,17 @@ impl FlatDecoder {
             let scalar = Scalar::of(&field.kind())?;
             let number = field.number() as usize;
             if slots.len() <= number {
-                slots.resize(number + 1, None);
+                slots.resize_with(number + 1, || None);
             }
-            slots[number] = Some((field, scalar));
+            let oneof = field
+                .containing_oneof()
+                .filter(|o| !o.is_synthetic())
+                .and_then(|o| message.oneofs().position(|other| other == o));
+            slots[number] = Some(Slot {
+                field,
+                scalar,
+                oneof,
+            });
         }
         Some(Self {
             message: message.clone(),
@@ -108,55 +159,134 @@ impl FlatDecoder {
         })
     }
 
+    /// The type it decodes.
+    pub(crate) fn descriptor(&self) -> &MessageDescriptor {
+        &self.message
+    }
+
     /// The message `bytes` encode, or `None` when they need the general decoder.
-    pub(crate) fn decode(&self, mut bytes: &[u8]) -> Option<DynamicMessage> {
+    pub(crate) fn decode(&self, bytes: &[u8]) -> Option<DynamicMessage> {
         let mut message = DynamicMessage::new(self.message.clone());
+        self.walk(bytes, |slot, value| {
+            message.set_field(&slot.field, value.to_value());
+        })?;
+        Some(message)
+    }
+
+    /// Whether [`decode`](Self::decode) answers for `bytes`: the same reads, nothing built.
+    pub(crate) fn accepts(&self, bytes: &[u8]) -> bool {
+        self.walk(bytes, |_, _| {}).is_some()
+    }
+
+    /// The value of `field` in `bytes` that [`decode`](Self::decode) would keep (the last on
+    /// the wire, unless a later member of its oneof replaced it): `Some(None)` when it is not
+    /// set, `None` when `field` is not one of the type's or the bytes need the general decoder.
+    ///
+    /// Meant for bytes this decoder [accepts](Self::accepts): other fields are skipped by their
+    /// length, not read (their values were checked when the bytes were accepted).
+    pub(crate) fn read<'a>(
+        &self,
+        bytes: &'a [u8],
+        field: &FieldDescriptor,
+    ) -> Option<Option<ScalarRef<'a>>> {
+        let number = u64::from(field.number());
+        let target = self
+            .slots
+            .get(number as usize)
+            .and_then(Option::as_ref)
+            .filter(|slot| slot.field == *field)?;
+        let mut buf = bytes;
+        let mut found = None;
+        while !buf.is_empty() {
+            let key = decode_varint(&mut buf).ok()?;
+            let slot = self.slots.get(usize::try_from(key >> 3).ok()?)?.as_ref()?;
+            if key & 7 != slot.scalar.wire_type() {
+                return None;
+            }
+            if key >> 3 == number {
+                found = Some(read(slot.scalar, &mut buf)?);
+                continue;
+            }
+            if slot.oneof.is_some() && slot.oneof == target.oneof {
+                found = None;
+            }
+            skip(slot.scalar.wire_type(), &mut buf)?;
+        }
+        Some(found)
+    }
+
+    /// Reads every field of `bytes` in wire order, or `None` as soon as one needs the general
+    /// decoder.
+    fn walk<'a>(
+        &self,
+        mut bytes: &'a [u8],
+        mut each: impl FnMut(&Slot, ScalarRef<'a>),
+    ) -> Option<()> {
         let buf = &mut bytes;
         while !buf.is_empty() {
             let key = decode_varint(buf).ok()?;
             let number = usize::try_from(key >> 3).ok()?;
-            let (field, scalar) = self.slots.get(number)?.as_ref()?;
-            if key & 7 != scalar.wire_type() {
+            let slot = self.slots.get(number)?.as_ref()?;
+            if key & 7 != slot.scalar.wire_type() {
                 return None;
             }
-            let value = read(*scalar, buf)?;
-            message.set_field(field, value);
+            each(slot, read(slot.scalar, buf)?);
         }
-        Some(message)
+        Some(())
     }
 }
 
-fn read(scalar: Scalar, buf: &mut &[u8]) -> Option<Value> {
+fn read<'a>(scalar: Scalar, buf: &mut &'a [u8]) -> Option<ScalarRef<'a>> {
     Some(match scalar {
-        Scalar::Bool => Value::Bool(decode_varint(buf).ok()? != 0),
-        Scalar::Int32 => Value::I32(decode_varint(buf).ok()? as i32),
-        Scalar::Int64 => Value::I64(decode_varint(buf).ok()? as i64),
-        Scalar::Uint32 => Value::U32(decode_varint(buf).ok()? as u32),
-        Scalar::Uint64 => Value::U64(decode_varint(buf).ok()?),
+        Scalar::Bool => ScalarRef::Bool(decode_varint(buf).ok()? != 0),
+        Scalar::Int32 => ScalarRef::I32(decode_varint(buf).ok()? as i32),
+        Scalar::Int64 => ScalarRef::I64(decode_varint(buf).ok()? as i64),
+        Scalar::Uint32 => ScalarRef::U32(decode_varint(buf).ok()? as u32),
+        Scalar::Uint64 => ScalarRef::U64(decode_varint(buf).ok()?),
         Scalar::Sint32 => {
             let n = decode_varint(buf).ok()? as u32;
-            Value::I32(((n >> 1) as i32) ^ -((n & 1) as i32))
+            ScalarRef::I32(((n >> 1) as i32) ^ -((n & 1) as i32))
         }
         Scalar::Sint64 => {
             let n = decode_varint(buf).ok()?;
-            Value::I64(((n >> 1) as i64) ^ -((n & 1) as i64))
+            ScalarRef::I64(((n >> 1) as i64) ^ -((n & 1) as i64))
         }
-        Scalar::Enum => Value::EnumNumber(decode_varint(buf).ok()? as i32),
-        Scalar::Fixed32 => Value::U32(u32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
-        Scalar::Sfixed32 => Value::I32(i32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
-        Scalar::Float => Value::F32(f32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
-        Scalar::Fixed64 => Value::U64(u64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
-        Scalar::Sfixed64 => Value::I64(i64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
-        Scalar::Double => Value::F64(f64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
+        Scalar::Enum => ScalarRef::Enum(decode_varint(buf).ok()? as i32),
+        Scalar::Fixed32 => ScalarRef::U32(u32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
+        Scalar::Sfixed32 => ScalarRef::I32(i32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
+        Scalar::Float => ScalarRef::F32(f32::from_le_bytes(take(buf, 4)?.try_into().ok()?)),
+        Scalar::Fixed64 => ScalarRef::U64(u64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
+        Scalar::Sfixed64 => ScalarRef::I64(i64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
+        Scalar::Double => ScalarRef::F64(f64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
         Scalar::String => {
             let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
-            Value::String(std::str::from_utf8(take(buf, len)?).ok()?.to_owned())
+            ScalarRef::Str(std::str::from_utf8(take(buf, len)?).ok()?)
         }
         Scalar::Bytes => {
             let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
-            Value::Bytes(Bytes::copy_from_slice(take(buf, len)?))
+            ScalarRef::Bytes(take(buf, len)?)
         }
     })
+}
+
+/// Passes over one value of wire type `wire`.
+fn skip(wire: u64, buf: &mut &[u8]) -> Option<()> {
+    match wire {
+        0 => {
+            decode_varint(buf).ok()?;
+        }
+        1 => {
+            take(buf, 8)?;
+        }
+        5 => {
+            take(buf, 4)?;
+        }
+        _ => {
+            let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
+            take(buf, len)?;
+        }
+    }
+    Some(())
 }
 
 /// The next `n` bytes, or `None` when fewer are left.
@@ -246,6 +376,25 @@ mod tests {
                 let expected = general(&message, &bytes);
                 prop_assert_eq!(Some(&decoded), expected.as_ref());
                 prop_assert_eq!(decoded.encode_to_vec(), expected.unwrap().encode_to_vec());
+            }
+        }
+
+        /// `accepts` says yes exactly when `decode` answers, and reading any one field from
+        /// accepted bytes gives what the decoded message holds for it (repeats, oneof
+        /// switches and unset fields included).
+        #[test]
+        fn reading_a_field_gives_what_decoding_keeps(fields in proptest::collection::vec(wire_field(), 0..8)) {
+            let message = scalars();
+            let flat = FlatDecoder::new(&message).unwrap();
+            let bytes = fields.concat();
+            let decoded = flat.decode(&bytes);
+            prop_assert_eq!(flat.accepts(&bytes), decoded.is_some());
+            if let Some(decoded) = decoded {
+                for field in message.fields() {
+                    let read = flat.read(&bytes, &field).unwrap();
+                    let value = read.map_or_else(|| field.default_value(), ScalarRef::to_value);
+                    prop_assert_eq!(&value, &*decoded.get_field(&field), "{}", field.name());
+                }
             }
         }
 

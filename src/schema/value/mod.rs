@@ -11,6 +11,8 @@
 //! - [`show`]: one display of values, map keys and messages, in a `Style` per audience.
 //! - [`kinds`]: type names of kinds and map-key conversions.
 //! - [`int`]: integers as the wire carries them, read back as another integer kind.
+//! - [`flat`] and [`lazy`]: messages of singular scalar fields decoded directly, or kept as
+//!   bytes and read field by field until the whole message is needed.
 //!
 //! Nothing here knows about a capability: `schema` sits below `fake`, `breaking` and `roundtrip`.
 
@@ -18,4 +20,5 @@ pub(crate) mod eq;
 pub(crate) mod flat;
 pub(crate) mod int;
 pub(crate) mod kinds;
+pub(crate) mod lazy;
 pub(crate) mod show;

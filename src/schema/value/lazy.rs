@@ -1,0 +1,212 @@
+//! A received message kept as its bytes, read field by field, and decoded whole only when
+//! something needs the whole message.
+//!
+//! Most stubs read a few scalar fields of a request (`{{ request.user_id }}`, a filter on
+//! `email`), and a hand-written server would decode the request into a generated struct for the
+//! same. Building a [`DynamicMessage`] costs more than that (a map insert and a type check per
+//! field), so a message of a flat type (see [`FlatDecoder`]) is checked when it arrives — the
+//! same reads as decoding, nothing built, so garbage is still refused at once — and kept as
+//! bytes: [`LazyMessage::read`] finds one field's value in them, and the message is decoded the
+//! first time it is dereferenced (a matcher comparing messages, a template printing one).
+
+use std::{borrow::Cow, ops::Deref, sync::Arc, sync::OnceLock};
+
+use bytes::Bytes;
+use prost_reflect::{DynamicMessage, FieldDescriptor, MessageDescriptor, ReflectMessage as _, Value};
+
+use super::flat::{FlatDecoder, ScalarRef};
+
+/// A message as received: decoded, or bytes checked by a flat decoder (see the module
+/// documentation). Dereferences to the decoded message.
+pub(crate) struct LazyMessage {
+    repr: Repr,
+}
+
+enum Repr {
+    Decoded(DynamicMessage),
+    Bytes {
+        bytes: Bytes,
+        flat: Arc<FlatDecoder>,
+        message: OnceLock<DynamicMessage>,
+    },
+}
+
+impl LazyMessage {
+    /// A message already decoded.
+    pub(crate) fn decoded(message: DynamicMessage) -> Self {
+        Self {
+            repr: Repr::Decoded(message),
+        }
+    }
+
+    /// The message `bytes` encode, kept as bytes, when `flat` decodes them; the bytes back
+    /// otherwise (for the general decoder, which keeps unknown fields and reports errors).
+    pub(crate) fn flat(bytes: Bytes, flat: &Arc<FlatDecoder>) -> Result<Self, Bytes> {
+        if !flat.accepts(&bytes) {
+            return Err(bytes);
+        }
+        Ok(Self {
+            repr: Repr::Bytes {
+                bytes,
+                flat: flat.clone(),
+                message: OnceLock::new(),
+            },
+        })
+    }
+
+    /// The message's type (the message is not decoded for it).
+    pub(crate) fn descriptor(&self) -> MessageDescriptor {
+        match &self.repr {
+            Repr::Decoded(message) => message.descriptor(),
+            Repr::Bytes { flat, .. } => flat.descriptor().clone(),
+        }
+    }
+
+    /// The value of the singular scalar `field`, read from the bytes without decoding the
+    /// message: `Some(None)` when it is not set. `None` when it cannot be read that way (the
+    /// message is decoded already, or `field` is not one of its type's): use
+    /// [`field`](Self::field).
+    pub(crate) fn read(&self, field: &FieldDescriptor) -> Option<Option<ScalarRef<'_>>> {
+        match &self.repr {
+            Repr::Bytes {
+                bytes,
+                flat,
+                message,
+            } if message.get().is_none() => flat.read(bytes, field),
+            _ => None,
+        }
+    }
+
+    /// The value of `field`, as [`DynamicMessage::get_field`] gives it, read from the bytes
+    /// when it can be.
+    pub(crate) fn field(&self, field: &FieldDescriptor) -> Cow<'_, Value> {
+        match self.read(field) {
+            Some(Some(value)) => Cow::Owned(value.to_value()),
+            Some(None) => Cow::Owned(field.default_value()),
+            None => self.deref().get_field(field),
+        }
+    }
+}
+
+impl Deref for LazyMessage {
+    type Target = DynamicMessage;
+
+    fn deref(&self) -> &DynamicMessage {
+        match &self.repr {
+            Repr::Decoded(message) => message,
+            Repr::Bytes {
+                bytes,
+                flat,
+                message,
+            } => message.get_or_init(|| {
+                // The bytes were accepted by this decoder when they arrived, so it decodes
+                // them; the general decoder is only a guard that cannot be reached.
+                flat.decode(bytes).unwrap_or_else(|| {
+                    DynamicMessage::decode(flat.descriptor().clone(), &bytes[..])
+                        .unwrap_or_else(|_| DynamicMessage::new(flat.descriptor().clone()))
+                })
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for LazyMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.deref(), f)
+    }
+}
+
+impl From<DynamicMessage> for LazyMessage {
+    fn from(message: DynamicMessage) -> Self {
+        Self::decoded(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+    use crate::schema::Schema;
+
+    const PROTO: &str = r#"
+        syntax = "proto2";
+        package lazy;
+        message Flat {
+          optional string name = 1 [default = "anon"];
+          optional int32 age = 2;
+          oneof contact { string email = 3; string phone = 4; }
+        }
+    "#;
+
+    fn decoder() -> Arc<FlatDecoder> {
+        let schema = Schema::from_sources([("lazy.proto", PROTO)]).unwrap();
+        let message = schema.pool().get_message_by_name("lazy.Flat").unwrap();
+        Arc::new(FlatDecoder::new(&message).unwrap())
+    }
+
+    fn encode(flat: &FlatDecoder, fields: &[(&str, Value)]) -> Bytes {
+        let mut out = Vec::new();
+        for (name, value) in fields {
+            let mut one = DynamicMessage::new(flat.descriptor().clone());
+            one.set_field_by_name(name, value.clone());
+            out.extend(one.encode_to_vec());
+        }
+        out.into()
+    }
+
+    /// Every field read from the bytes is what the decoded message holds: repeats keep the
+    /// last value, a later oneof member replaces an earlier one, unset fields give their
+    /// (declared) default.
+    #[test]
+    fn fields_read_from_bytes_agree_with_the_decoded_message() {
+        let flat = decoder();
+        let cases: Vec<Vec<(&str, Value)>> = vec![
+            vec![],
+            vec![("name", Value::String("a".into())), ("age", Value::I32(3))],
+            vec![("age", Value::I32(1)), ("age", Value::I32(2))],
+            vec![
+                ("email", Value::String("e".into())),
+                ("phone", Value::String("p".into())),
+            ],
+            vec![
+                ("phone", Value::String("p".into())),
+                ("email", Value::String("e".into())),
+                ("name", Value::String("n".into())),
+            ],
+        ];
+        for fields in cases {
+            let bytes = encode(&flat, &fields);
+            let expected = DynamicMessage::decode(flat.descriptor().clone(), &bytes[..]).unwrap();
+            let lazy = LazyMessage::flat(bytes, &flat).unwrap();
+            for field in flat.descriptor().fields() {
+                assert!(lazy.read(&field).is_some(), "{fields:?}: read {}", field.name());
+                assert_eq!(
+                    lazy.field(&field),
+                    expected.get_field(&field),
+                    "{fields:?}: {}",
+                    field.name()
+                );
+            }
+            // Dereferencing decodes it whole; fields are then read from the message.
+            assert_eq!(*lazy, expected);
+            assert!(lazy.read(&flat.descriptor().fields().next().unwrap()).is_none());
+        }
+    }
+
+    #[test]
+    fn bytes_the_flat_decoder_refuses_are_handed_back() {
+        let flat = decoder();
+        // Invalid UTF-8 in `name`, an unknown field, a truncated varint.
+        for bytes in [&[0x0a, 0x01, 0xff][..], &[0x28, 0x01], &[0x10, 0x80]] {
+            let back = LazyMessage::flat(Bytes::copy_from_slice(bytes), &flat).unwrap_err();
+            assert_eq!(&back[..], bytes);
+        }
+        // A field of another type is not read from the bytes.
+        let schema = Schema::from_sources([("lazy.proto", PROTO)]).unwrap();
+        let other = schema.pool().get_message_by_name("lazy.Flat").unwrap();
+        let lazy = LazyMessage::flat(Bytes::new(), &flat).unwrap();
+        let foreign = other.get_field_by_name("name").unwrap();
+        assert!(lazy.read(&foreign).is_none());
+    }
+}
