@@ -107,7 +107,7 @@ fn direct(
         Shortcut::Echo(source) => {
             let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
             Some(match request.read(source)?? {
-                ScalarRef::Str(text) => delimited(text.as_bytes(), out),
+                ScalarRef::Str(text) => delimited(text, out),
                 ScalarRef::Bytes(bytes) => delimited(bytes, out),
                 other => encode_scalar(target, &other.to_value(), out),
             })
@@ -473,7 +473,11 @@ mod tests {
                 state: None,
             })
         };
-        for (user_id, text) in [(Some("u-1"), Some("hi")), (Some(""), None), (None, Some(""))] {
+        for (user_id, text) in [
+            (Some("u-1"), Some("hi")),
+            (Some(""), None),
+            (None, Some("")),
+        ] {
             let mut request = DynamicMessage::new(input.clone());
             if let Some(id) = user_id {
                 request.set_field_by_name("user_id", Value::String(id.into()));
@@ -482,11 +486,7 @@ mod tests {
                 request.set_field_by_name("message", Value::String(text.into()));
             }
             let lazy = LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap();
-            let fast = payload(
-                &reply.messages().next().unwrap().payload,
-                &ctx(lazy),
-            )
-            .unwrap();
+            let fast = payload(&reply.messages().next().unwrap().payload, &ctx(lazy)).unwrap();
             let whole = message(base, holes, &ctx(LazyMessage::decoded(request.clone())))
                 .unwrap()
                 .encode_to_vec();

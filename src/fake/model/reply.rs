@@ -183,8 +183,9 @@ impl Splice {
             .iter()
             .map(|hole| match &hole.fill {
                 Fill::Template(template) => match template.echo() {
-                    Some(source) => (source.kind() == hole.field.kind())
-                        .then(|| Shortcut::Echo(source.clone())),
+                    Some(source) => {
+                        (source.kind() == hole.field.kind()).then(|| Shortcut::Echo(source.clone()))
+                    }
                     None => (template.is_interpolated()
                         && hole.field.kind() == prost_reflect::Kind::String)
                         .then_some(Shortcut::Text),

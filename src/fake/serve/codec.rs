@@ -53,7 +53,7 @@ impl DynamicCodec {
 
 impl Codec for DynamicCodec {
     type Encode = Bytes;
-    type Decode = LazyMessage;
+    type Decode = Arc<LazyMessage>;
     type Encoder = BytesEncoder;
     type Decoder = DynamicDecoder;
 
@@ -111,10 +111,10 @@ pub(crate) struct DynamicDecoder {
 }
 
 impl Decoder for DynamicDecoder {
-    type Item = LazyMessage;
+    type Item = Arc<LazyMessage>;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<LazyMessage>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Arc<LazyMessage>>, Status> {
         let len = src.remaining();
         if len > self.left {
             return Err(Status::resource_exhausted(format!(
@@ -125,30 +125,42 @@ impl Decoder for DynamicDecoder {
         self.left -= len;
         // tonic holds the message in its own buffer: this takes a share of it, no copy.
         let bytes = src.copy_to_bytes(len);
-        let message =
-            decode_request(&self.input, self.flat.as_ref(), &bytes).map_err(|err| {
-                Status::invalid_argument(format!(
-                    "cannot decode the request as `{}`: {err}",
-                    self.input.full_name()
-                ))
-            })?;
-        if let Some(capture) = &self.capture {
-            capture.request(&bytes);
-        }
+        let capture = self.capture.as_deref();
+        let message = decode_request(&self.input, self.flat.as_ref(), bytes, |bytes| {
+            if let Some(capture) = capture {
+                capture.request(bytes);
+            }
+        })
+        .map_err(|err| {
+            Status::invalid_argument(format!(
+                "cannot decode the request as `{}`: {err}",
+                self.input.full_name()
+            ))
+        })?;
         Ok(Some(message))
     }
 }
 
-/// A request message of type `input`: a flat type's bytes are checked and kept (a share of
-/// `bytes`); anything else, or bytes the flat decoder leaves (unknown fields, errors), is
-/// decoded by prost-reflect.
+/// A request message of type `input`: a flat type's bytes are checked and kept; anything
+/// else, or bytes the flat decoder leaves (unknown fields, errors), is decoded by
+/// prost-reflect. `accepted` sees the bytes of a message that decodes.
 pub(crate) fn decode_request(
     input: &MessageDescriptor,
     flat: Option<&Arc<FlatDecoder>>,
-    bytes: &Bytes,
-) -> Result<LazyMessage, prost::DecodeError> {
-    if let Some(message) = flat.and_then(|flat| LazyMessage::flat(bytes.clone(), flat).ok()) {
-        return Ok(message);
-    }
-    DynamicMessage::decode(input.clone(), &bytes[..]).map(LazyMessage::decoded)
+    bytes: Bytes,
+    accepted: impl FnOnce(&[u8]),
+) -> Result<Arc<LazyMessage>, prost::DecodeError> {
+    let bytes = match flat {
+        Some(flat) => match LazyMessage::flat(bytes, flat) {
+            Ok(message) => {
+                accepted(message.bytes().unwrap_or_default());
+                return Ok(Arc::new(message));
+            }
+            Err(bytes) => bytes,
+        },
+        None => bytes,
+    };
+    let message = DynamicMessage::decode(input.clone(), &bytes[..])?;
+    accepted(&bytes);
+    Ok(Arc::new(LazyMessage::decoded(message)))
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use crate::schema::value::lazy::LazyMessage;
+use bytes::Bytes;
 use tonic::{Response, Status, Streaming, metadata::MetadataMap};
 
 use super::{
@@ -138,7 +138,7 @@ pub(crate) async fn converse(
     handler: &Handler,
     setup: &Setup,
     choice: &Choice,
-    inbound: &mut Streaming<LazyMessage>,
+    inbound: &mut Streaming<Arc<LazyMessage>>,
     sink: &mut Sink,
 ) {
     let Respond::Conversation(steps) = choice.respond() else {

@@ -37,9 +37,8 @@ pub(crate) fn answer(
         .collect();
     let entry = Arc::new(MethodEntry::new(method.clone(), name.clone(), stubs));
     let bytes = bytes::Bytes::copy_from_slice(bytes);
-    let request = decode_request(&method.input(), entry.flat.as_ref(), &bytes)
+    let message = decode_request(&method.input(), entry.flat.as_ref(), bytes, |_| {})
         .map_err(|err| err.to_string())?;
-    let message = Arc::new(request);
     let received = Received::one(message.clone());
     let metadata = Arc::new(RequestMetadata::new(metadata));
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));

@@ -8,8 +8,8 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use bytes::Bytes;
 use crate::schema::value::lazy::LazyMessage;
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
@@ -41,7 +41,7 @@ impl Handler {
     /// A unary call from its body: exactly one request message, then the reply.
     pub(crate) async fn unary_checked(
         self,
-        req: Request<tonic::Streaming<LazyMessage>>,
+        req: Request<tonic::Streaming<Arc<LazyMessage>>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, mut stream) = req.into_parts();
         let Some(message) = stream.message().await? else {
@@ -60,11 +60,10 @@ impl Handler {
 
     pub(crate) async fn unary(
         self,
-        req: Request<LazyMessage>,
+        req: Request<Arc<LazyMessage>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
-        let message = Arc::new(message);
         let received = Received::one(message.clone());
         let call = self.call(&setup, Some(&message), &received, 1);
         let choice = self.choose(&call, &setup, |s| {
@@ -75,7 +74,7 @@ impl Handler {
 
     pub(crate) async fn client_stream(
         self,
-        req: Request<Streaming<LazyMessage>>,
+        req: Request<Streaming<Arc<LazyMessage>>>,
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, mut inbound) = req.into_parts();
         let setup = self.setup(metadata, extensions);
@@ -153,11 +152,10 @@ impl Handler {
 
     pub(crate) async fn server_stream(
         self,
-        req: Request<LazyMessage>,
+        req: Request<Arc<LazyMessage>>,
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
-        let message = Arc::new(message);
         let received = Received::one(message.clone());
         let call = self.call(&setup, Some(&message), &received, 1);
         let choice = self.choose(&call, &setup, |s| {
@@ -206,7 +204,7 @@ impl Handler {
     /// conditions on metadata, state and chance hold.
     pub(crate) async fn bidi(
         self,
-        req: Request<Streaming<LazyMessage>>,
+        req: Request<Streaming<Arc<LazyMessage>>>,
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, inbound) = req.into_parts();
         let setup = Arc::new(self.setup(metadata, extensions));
@@ -278,7 +276,7 @@ impl Handler {
         Ok(MetadataMap::new())
     }
 
-    async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<LazyMessage>, tx: Tx) {
+    async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<Arc<LazyMessage>>, tx: Tx) {
         let received = Arc::new(Received::default());
         let mut last_trailers = MetadataMap::new();
         let mut unanswered = 0usize;

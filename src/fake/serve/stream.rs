@@ -3,8 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use bytes::Bytes;
 use crate::schema::value::lazy::LazyMessage;
+use bytes::Bytes;
 use tokio::{sync::mpsc, time::Instant};
 use tonic::{Code, Status, Streaming, metadata::MetadataMap};
 
@@ -129,7 +129,7 @@ pub(crate) fn template_failed(err: String) -> Status {
 
 /// The next client message, or `None` when it half-closed; bounded by the deadline.
 pub(crate) async fn next(
-    inbound: &mut Streaming<LazyMessage>,
+    inbound: &mut Streaming<Arc<LazyMessage>>,
     deadline: Option<Instant>,
 ) -> Result<Option<Arc<LazyMessage>>, Status> {
     let message = match deadline {
@@ -138,7 +138,7 @@ pub(crate) async fn next(
             .map_err(|_| deadline_exceeded())?,
         None => inbound.message().await,
     };
-    message.map(|m| m.map(Arc::new)).map_err(inbound_error)
+    message.map_err(inbound_error)
 }
 
 /// A message over the size limit is RESOURCE_EXHAUSTED (as grpc-go and C-core answer).

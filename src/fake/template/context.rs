@@ -279,7 +279,7 @@ fn scalar_to_jinja(value: ScalarRef<'_>, field: &FieldDescriptor) -> minijinja::
         ScalarRef::U64(v) => v.into(),
         ScalarRef::F32(v) => f64::from(v).into(),
         ScalarRef::F64(v) => v.into(),
-        ScalarRef::Str(text) => text.into(),
+        ScalarRef::Str(text) => ScalarRef::text(text).into(),
         ScalarRef::Bytes(bytes) => minijinja::Value::from_bytes(bytes.to_vec()),
         ScalarRef::Enum(n) => element_to_jinja(&Value::EnumNumber(n), &field.kind()),
     }
@@ -340,7 +340,9 @@ fn element_to_jinja(value: &Value, kind: &Kind) -> minijinja::Value {
             _ => (*n).into(),
         },
         // A nested message is copied only when a template reads it.
-        Value::Message(m) => minijinja::Value::from_object(MessageObject(Arc::new(m.clone().into()))),
+        Value::Message(m) => {
+            minijinja::Value::from_object(MessageObject(Arc::new(m.clone().into())))
+        }
         Value::List(items) => items.iter().map(|v| element_to_jinja(v, kind)).collect(),
         Value::Map(_) => minijinja::Value::UNDEFINED,
     }

@@ -127,7 +127,7 @@ impl Template {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Field(field) => match request.read(field) {
-                    Some(Some(ScalarRef::Str(s))) => out.push_str(s),
+                    Some(Some(ScalarRef::Str(s))) => out.push_str(ScalarRef::text(s)),
                     Some(Some(ScalarRef::I32(n))) => write_int(&mut out, n),
                     Some(Some(ScalarRef::I64(n))) => write_int(&mut out, n),
                     Some(Some(ScalarRef::U32(n))) => write_int(&mut out, n),

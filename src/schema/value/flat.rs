@@ -89,11 +89,20 @@ pub(crate) enum ScalarRef<'a> {
     F32(f32),
     F64(f64),
     Enum(i32),
-    Str(&'a str),
+    /// A string's bytes, checked as UTF-8 when the message was accepted (see
+    /// [`ScalarRef::text`]).
+    Str(&'a [u8]),
     Bytes(&'a [u8]),
 }
 
-impl ScalarRef<'_> {
+impl<'a> ScalarRef<'a> {
+    /// The text of a string value.
+    pub(crate) fn text(text: &'a [u8]) -> &'a str {
+        // Checked when the bytes were accepted; checking again is the only way to a `&str`
+        // without unsafe code, and a short string's check costs little next to a lookup.
+        std::str::from_utf8(text).unwrap_or_default()
+    }
+
     /// The value as prost-reflect holds it.
     pub(crate) fn to_value(self) -> Value {
         match self {
@@ -105,20 +114,34 @@ impl ScalarRef<'_> {
             ScalarRef::F32(v) => Value::F32(v),
             ScalarRef::F64(v) => Value::F64(v),
             ScalarRef::Enum(v) => Value::EnumNumber(v),
-            ScalarRef::Str(s) => Value::String(s.to_owned()),
+            ScalarRef::Str(s) => Value::String(Self::text(s).to_owned()),
             ScalarRef::Bytes(b) => Value::Bytes(Bytes::copy_from_slice(b)),
         }
     }
 }
+
+/// Types of up to this many fields keep, per accepted message, where each field's value is
+/// (see [`Offsets`]); larger ones are scanned per read.
+const INDEXED: usize = 32;
+
+/// Not set (an offset no message reaches: messages are bounded far below it).
+const UNSET: u32 = u32::MAX;
+
+/// Where each field's kept value starts in an accepted message's bytes (after its key), by
+/// the field's position in its type: a read is one lookup, whatever the message's size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Offsets([u32; INDEXED]);
 
 /// One field of the type, by number.
 #[derive(Debug)]
 struct Slot {
     field: FieldDescriptor,
     scalar: Scalar,
-    /// The index of the (real, not synthetic) oneof the field is a member of: a later member
-    /// on the wire replaces it.
-    oneof: Option<usize>,
+    /// The field's position in its type (its place in [`Offsets`]).
+    position: usize,
+    /// The positions of the other members of its (real, not synthetic) oneof: a later
+    /// member on the wire replaces it.
+    siblings: Vec<usize>,
 }
 
 /// Decodes one flat message type (see the module documentation).
@@ -127,6 +150,8 @@ pub(crate) struct FlatDecoder {
     message: MessageDescriptor,
     /// By field number.
     slots: Vec<Option<Slot>>,
+    /// The type has at most [`INDEXED`] fields: accepted messages get [`Offsets`].
+    indexed: bool,
 }
 
 impl FlatDecoder {
@@ -134,7 +159,8 @@ impl FlatDecoder {
     /// (or is numbered above 256).
     pub(crate) fn new(message: &MessageDescriptor) -> Option<Self> {
         let mut slots: Vec<Option<Slot>> = Vec::new();
-        for field in message.fields() {
+        let fields: Vec<FieldDescriptor> = message.fields().collect();
+        for (position, field) in fields.iter().enumerate() {
             if field.is_list() || field.is_map() || field.number() > MAX_NUMBER {
                 return None;
             }
@@ -143,19 +169,26 @@ impl FlatDecoder {
             if slots.len() <= number {
                 slots.resize_with(number + 1, || None);
             }
-            let oneof = field
-                .containing_oneof()
-                .filter(|o| !o.is_synthetic())
-                .and_then(|o| message.oneofs().position(|other| other == o));
+            let oneof = field.containing_oneof().filter(|o| !o.is_synthetic());
+            let siblings = fields
+                .iter()
+                .enumerate()
+                .filter(|(other, f)| {
+                    *other != position && oneof.is_some() && f.containing_oneof() == oneof
+                })
+                .map(|(other, _)| other)
+                .collect();
             slots[number] = Some(Slot {
-                field,
+                field: field.clone(),
                 scalar,
-                oneof,
+                position,
+                siblings,
             });
         }
         Some(Self {
             message: message.clone(),
             slots,
+            indexed: fields.len() <= INDEXED,
         })
     }
 
@@ -167,26 +200,38 @@ impl FlatDecoder {
     /// The message `bytes` encode, or `None` when they need the general decoder.
     pub(crate) fn decode(&self, bytes: &[u8]) -> Option<DynamicMessage> {
         let mut message = DynamicMessage::new(self.message.clone());
-        self.walk(bytes, |slot, value| {
+        self.walk(bytes, |slot, value, _| {
             message.set_field(&slot.field, value.to_value());
         })?;
         Some(message)
     }
 
-    /// Whether [`decode`](Self::decode) answers for `bytes`: the same reads, nothing built.
-    pub(crate) fn accepts(&self, bytes: &[u8]) -> bool {
-        self.walk(bytes, |_, _| {}).is_some()
+    /// Whether [`decode`](Self::decode) answers for `bytes` — the same reads, nothing built —
+    /// and if so where each field's value is (`None` inside for types not indexed).
+    pub(crate) fn accept(&self, bytes: &[u8]) -> Option<Option<Offsets>> {
+        let index = self.indexed && bytes.len() < UNSET as usize;
+        let mut offsets = Offsets([UNSET; INDEXED]);
+        self.walk(bytes, |slot, _, at| {
+            if index {
+                for &sibling in &slot.siblings {
+                    offsets.0[sibling] = UNSET;
+                }
+                offsets.0[slot.position] = at as u32;
+            }
+        })?;
+        Some(index.then_some(offsets))
     }
 
-    /// The value of `field` in `bytes` that [`decode`](Self::decode) would keep (the last on
+    /// The value of `field` that [`decode`](Self::decode) would keep from `bytes` (the last on
     /// the wire, unless a later member of its oneof replaced it): `Some(None)` when it is not
     /// set, `None` when `field` is not one of the type's or the bytes need the general decoder.
     ///
-    /// Meant for bytes this decoder [accepts](Self::accepts): other fields are skipped by their
-    /// length, not read (their values were checked when the bytes were accepted).
+    /// Meant for bytes this decoder [accepted](Self::accept), with the offsets it gave: a
+    /// read is then one lookup; without them, other fields are skipped by their length.
     pub(crate) fn read<'a>(
         &self,
         bytes: &'a [u8],
+        offsets: Option<&Offsets>,
         field: &FieldDescriptor,
     ) -> Option<Option<ScalarRef<'a>>> {
         let number = u64::from(field.number());
@@ -195,6 +240,14 @@ impl FlatDecoder {
             .get(number as usize)
             .and_then(Option::as_ref)
             .filter(|slot| slot.field == *field)?;
+        if let Some(offsets) = offsets {
+            let at = offsets.0[target.position];
+            if at == UNSET {
+                return Some(None);
+            }
+            let mut buf = bytes.get(at as usize..)?;
+            return Some(Some(read(target.scalar, &mut buf, false)?));
+        }
         let mut buf = bytes;
         let mut found = None;
         while !buf.is_empty() {
@@ -204,10 +257,10 @@ impl FlatDecoder {
                 return None;
             }
             if key >> 3 == number {
-                found = Some(read(slot.scalar, &mut buf)?);
+                found = Some(read(slot.scalar, &mut buf, false)?);
                 continue;
             }
-            if slot.oneof.is_some() && slot.oneof == target.oneof {
+            if target.siblings.contains(&slot.position) {
                 found = None;
             }
             skip(slot.scalar.wire_type(), &mut buf)?;
@@ -215,28 +268,32 @@ impl FlatDecoder {
         Some(found)
     }
 
-    /// Reads every field of `bytes` in wire order, or `None` as soon as one needs the general
-    /// decoder.
+    /// Reads every field of `bytes` in wire order (with where its value starts), or `None` as
+    /// soon as one needs the general decoder.
     fn walk<'a>(
         &self,
-        mut bytes: &'a [u8],
-        mut each: impl FnMut(&Slot, ScalarRef<'a>),
+        bytes: &'a [u8],
+        mut each: impl FnMut(&Slot, ScalarRef<'a>, usize),
     ) -> Option<()> {
-        let buf = &mut bytes;
+        let mut buf = bytes;
         while !buf.is_empty() {
-            let key = decode_varint(buf).ok()?;
+            let key = decode_varint(&mut buf).ok()?;
             let number = usize::try_from(key >> 3).ok()?;
             let slot = self.slots.get(number)?.as_ref()?;
             if key & 7 != slot.scalar.wire_type() {
                 return None;
             }
-            each(slot, read(slot.scalar, buf)?);
+            let at = bytes.len() - buf.len();
+            each(slot, read(slot.scalar, &mut buf, true)?, at);
         }
         Some(())
     }
 }
 
-fn read<'a>(scalar: Scalar, buf: &mut &'a [u8]) -> Option<ScalarRef<'a>> {
+/// Reads one value; a string is checked as UTF-8 when `check` is set (else it was checked
+/// when the bytes were accepted).
+#[inline]
+fn read<'a>(scalar: Scalar, buf: &mut &'a [u8], check: bool) -> Option<ScalarRef<'a>> {
     Some(match scalar {
         Scalar::Bool => ScalarRef::Bool(decode_varint(buf).ok()? != 0),
         Scalar::Int32 => ScalarRef::I32(decode_varint(buf).ok()? as i32),
@@ -260,7 +317,11 @@ fn read<'a>(scalar: Scalar, buf: &mut &'a [u8]) -> Option<ScalarRef<'a>> {
         Scalar::Double => ScalarRef::F64(f64::from_le_bytes(take(buf, 8)?.try_into().ok()?)),
         Scalar::String => {
             let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
-            ScalarRef::Str(std::str::from_utf8(take(buf, len)?).ok()?)
+            let text = take(buf, len)?;
+            if check {
+                std::str::from_utf8(text).ok()?;
+            }
+            ScalarRef::Str(text)
         }
         Scalar::Bytes => {
             let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
@@ -379,7 +440,7 @@ mod tests {
             }
         }
 
-        /// `accepts` says yes exactly when `decode` answers, and reading any one field from
+        /// `accept` says yes exactly when `decode` answers, and reading any one field from
         /// accepted bytes gives what the decoded message holds for it (repeats, oneof
         /// switches and unset fields included).
         #[test]
@@ -388,12 +449,17 @@ mod tests {
             let flat = FlatDecoder::new(&message).unwrap();
             let bytes = fields.concat();
             let decoded = flat.decode(&bytes);
-            prop_assert_eq!(flat.accepts(&bytes), decoded.is_some());
-            if let Some(decoded) = decoded {
+            let offsets = flat.accept(&bytes);
+            prop_assert_eq!(offsets.is_some(), decoded.is_some());
+            if let (Some(decoded), Some(offsets)) = (decoded, offsets) {
+                prop_assert!(offsets.is_some(), "the type is indexed");
                 for field in message.fields() {
-                    let read = flat.read(&bytes, &field).unwrap();
-                    let value = read.map_or_else(|| field.default_value(), ScalarRef::to_value);
-                    prop_assert_eq!(&value, &*decoded.get_field(&field), "{}", field.name());
+                    // With the offsets, and by scanning.
+                    for offsets in [offsets.as_ref(), None] {
+                        let read = flat.read(&bytes, offsets, &field).unwrap();
+                        let value = read.map_or_else(|| field.default_value(), ScalarRef::to_value);
+                        prop_assert_eq!(&value, &*decoded.get_field(&field), "{}", field.name());
+                    }
                 }
             }
         }

@@ -12,9 +12,11 @@
 use std::{borrow::Cow, ops::Deref, sync::Arc, sync::OnceLock};
 
 use bytes::Bytes;
-use prost_reflect::{DynamicMessage, FieldDescriptor, MessageDescriptor, ReflectMessage as _, Value};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, MessageDescriptor, ReflectMessage as _, Value,
+};
 
-use super::flat::{FlatDecoder, ScalarRef};
+use super::flat::{FlatDecoder, Offsets, ScalarRef};
 
 /// A message as received: decoded, or bytes checked by a flat decoder (see the module
 /// documentation). Dereferences to the decoded message.
@@ -27,6 +29,7 @@ enum Repr {
     Bytes {
         bytes: Bytes,
         flat: Arc<FlatDecoder>,
+        offsets: Option<Offsets>,
         message: OnceLock<DynamicMessage>,
     },
 }
@@ -42,16 +45,25 @@ impl LazyMessage {
     /// The message `bytes` encode, kept as bytes, when `flat` decodes them; the bytes back
     /// otherwise (for the general decoder, which keeps unknown fields and reports errors).
     pub(crate) fn flat(bytes: Bytes, flat: &Arc<FlatDecoder>) -> Result<Self, Bytes> {
-        if !flat.accepts(&bytes) {
+        let Some(offsets) = flat.accept(&bytes) else {
             return Err(bytes);
-        }
+        };
         Ok(Self {
             repr: Repr::Bytes {
                 bytes,
                 flat: flat.clone(),
+                offsets,
                 message: OnceLock::new(),
             },
         })
+    }
+
+    /// The bytes, for a message kept as bytes.
+    pub(crate) fn bytes(&self) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Decoded(_) => None,
+            Repr::Bytes { bytes, .. } => Some(bytes),
+        }
     }
 
     /// The message's type (the message is not decoded for it).
@@ -71,8 +83,9 @@ impl LazyMessage {
             Repr::Bytes {
                 bytes,
                 flat,
+                offsets,
                 message,
-            } if message.get().is_none() => flat.read(bytes, field),
+            } if message.get().is_none() => flat.read(bytes, offsets.as_ref(), field),
             _ => None,
         }
     }
@@ -98,6 +111,7 @@ impl Deref for LazyMessage {
                 bytes,
                 flat,
                 message,
+                ..
             } => message.get_or_init(|| {
                 // The bytes were accepted by this decoder when they arrived, so it decodes
                 // them; the general decoder is only a guard that cannot be reached.
@@ -180,7 +194,11 @@ mod tests {
             let expected = DynamicMessage::decode(flat.descriptor().clone(), &bytes[..]).unwrap();
             let lazy = LazyMessage::flat(bytes, &flat).unwrap();
             for field in flat.descriptor().fields() {
-                assert!(lazy.read(&field).is_some(), "{fields:?}: read {}", field.name());
+                assert!(
+                    lazy.read(&field).is_some(),
+                    "{fields:?}: read {}",
+                    field.name()
+                );
                 assert_eq!(
                     lazy.field(&field),
                     expected.get_field(&field),
@@ -190,7 +208,10 @@ mod tests {
             }
             // Dereferencing decodes it whole; fields are then read from the message.
             assert_eq!(*lazy, expected);
-            assert!(lazy.read(&flat.descriptor().fields().next().unwrap()).is_none());
+            assert!(
+                lazy.read(&flat.descriptor().fields().next().unwrap())
+                    .is_none()
+            );
         }
     }
 
