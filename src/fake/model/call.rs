@@ -4,9 +4,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::schema::value::lazy::LazyMessage;
-
 use crate::fake::template::{self, CallEnv, CallVars, Received, RequestMetadata};
+use crate::schema::value::lazy::LazyMessage;
 
 /// The scenario state of a stub without a scenario: one shared empty string, so that trying
 /// a stub allocates nothing.

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use crate::schema::value::lazy::LazyMessage;
 use bytes::Bytes;
 use tonic::{Response, Status, Streaming, metadata::MetadataMap};
 
@@ -20,6 +19,7 @@ use crate::fake::{
     model::{Computed, Miss, Respond, Step, StreamPart, render},
     template::Received,
 };
+use crate::schema::value::lazy::LazyMessage;
 
 /// Where a conversation's output goes: a bidi stream, or the one reply of a client stream.
 pub(crate) enum Sink {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::schema::value::lazy::LazyMessage;
 use tonic::{Extensions, metadata::MetadataMap};
 
 use super::{
@@ -20,6 +19,7 @@ use crate::fake::{
     model::{Call, Stub},
     template::{Received, RequestMetadata},
 };
+use crate::schema::value::lazy::LazyMessage;
 
 /// Answers the calls of one method, from the stubs of one snapshot.
 #[derive(Clone)]

@@ -8,7 +8,6 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use crate::schema::value::lazy::LazyMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
@@ -28,6 +27,7 @@ use crate::fake::{
     model::{Call, Mode, Reply, Respond, Step, StreamPart, render},
     template::Received,
 };
+use crate::schema::value::lazy::LazyMessage;
 
 pub(crate) type ReplyStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Status>> + Send>>;

@@ -3,7 +3,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::schema::value::lazy::LazyMessage;
 use bytes::Bytes;
 use tokio::{sync::mpsc, time::Instant};
 use tonic::{Code, Status, Streaming, metadata::MetadataMap};
@@ -13,6 +12,7 @@ use crate::fake::{
     model::{Delay, Effects, StatusReply, StreamPart, render},
     template::{CallEnv, with_vars},
 };
+use crate::schema::value::lazy::LazyMessage;
 
 /// The client's deadline (`grpc-timeout`), in the request's extensions.
 #[derive(Debug, Clone, Copy)]

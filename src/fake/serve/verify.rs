@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::schema::value::lazy::LazyMessage;
-
 use super::journal::{Entry, ReceivedCall};
 use crate::fake::{
     model::{Call, Expect, Matcher, Miss, closeness},
     template::{CallEnv, Received, RequestMetadata},
 };
+use crate::schema::value::lazy::LazyMessage;
 
 /// The answer to a verification.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

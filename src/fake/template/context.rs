@@ -12,12 +12,13 @@ use std::{
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use prost_reflect::{FieldDescriptor, Kind, MapKey, Value};
-
-use crate::schema::value::{flat::ScalarRef, lazy::LazyMessage};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 
 use super::helpers::{CallEnv, ENV_VAR};
-use crate::schema::find_field;
+use crate::schema::{
+    find_field,
+    value::{flat::ScalarRef, lazy::LazyMessage},
+};
 
 /// The messages received on one call, in order; shared by every context built during it.
 #[derive(Debug, Default)]

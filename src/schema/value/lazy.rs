@@ -6,8 +6,13 @@
 //! same. Building a [`DynamicMessage`] costs more than that (a map insert and a type check per
 //! field), so a message of a flat type (see [`FlatDecoder`]) is checked when it arrives — the
 //! same reads as decoding, nothing built, so garbage is still refused at once — and kept as
-//! bytes: [`LazyMessage::read`] finds one field's value in them, and the message is decoded the
-//! first time it is dereferenced (a matcher comparing messages, a template printing one).
+//! bytes, with where each field's value starts: [`LazyMessage::read`] finds one field's value
+//! with one lookup, and the message is decoded the first time it is dereferenced (a matcher
+//! comparing messages, a template printing one).
+//!
+//! The bytes are a share of tonic's receive buffer, not a copy: what a call keeps that way is
+//! about the bytes it received (whole buffers of 8 KiB and up), which its request limit
+//! (`--max-received-bytes`) bounds, as it bounded the decoded messages before.
 
 use std::{borrow::Cow, ops::Deref, sync::Arc, sync::OnceLock};
 
