@@ -73,25 +73,25 @@ async fn malformed_request_is_invalid_argument_and_the_server_keeps_serving() {
     let server = bundled().await;
     let channel = common::channel(&server).await;
     let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    // A ChatMessage whose field 1 claims to be a string of 100 bytes but holds 2.
-    let garbage = prost_types::Any {
-        type_url: String::new(),
-        value: vec![0x0a, 100, b'h', b'i'],
-    };
-    let path = http::uri::PathAndQuery::from_static("/userservice.UserService/GetUser");
-    let status = grpc
-        .unary::<RawBytes, UserResponse, _>(Request::new(RawBytes(garbage.value)), path, RawCodec)
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(
-        status
-            .message()
-            .contains("cannot decode the request as `userservice.UserRequest`"),
-        "{}",
-        status.message()
-    );
+    // Field 1 (`user_id`) claiming to be a string of 100 bytes but holding 2, and the same
+    // field holding bytes that are not UTF-8: both refused, whether the request type is read
+    // from its bytes (it is flat) or decoded.
+    for garbage in [vec![0x0a, 100, b'h', b'i'], vec![0x0a, 2, 0xff, 0xfe]] {
+        grpc.ready().await.unwrap();
+        let path = http::uri::PathAndQuery::from_static("/userservice.UserService/GetUser");
+        let status = grpc
+            .unary::<RawBytes, UserResponse, _>(Request::new(RawBytes(garbage)), path, RawCodec)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .contains("cannot decode the request as `userservice.UserRequest`"),
+            "{}",
+            status.message()
+        );
+    }
     assert_eq!(
         client(&server)
             .await
