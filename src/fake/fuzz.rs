@@ -98,16 +98,10 @@ pub fn template(text: &str, bytes: &[u8]) {
         return;
     };
     compiler.finish();
-    let bytes = bytes::Bytes::copy_from_slice(bytes);
     let flat = FlatDecoder::new(&method.input()).map(Arc::new);
-    let request = match flat.map(|flat| LazyMessage::flat(bytes.clone(), &flat)) {
-        Some(Ok(message)) => message,
-        _ => LazyMessage::decoded(
-            DynamicMessage::decode(method.input(), &bytes[..])
-                .unwrap_or_else(|_| DynamicMessage::new(method.input())),
-        ),
-    };
-    let message = Arc::new(request);
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let message = serve::codec::decode_request(&method.input(), flat.as_ref(), bytes, |_| {})
+        .unwrap_or_else(|_| Arc::new(LazyMessage::decoded(DynamicMessage::new(method.input()))));
     let received = Received::one(message.clone());
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));
     let ctx = template::context(CallVars {

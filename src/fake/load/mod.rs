@@ -311,7 +311,7 @@ mod tests {
         use crate::{
             fake::{
                 model::render,
-                template::{CallEnv, CallVars, Received, RequestMetadata, context, with_vars},
+                template::{CallVars, context, with_vars},
             },
             schema::value::{flat::FlatDecoder, lazy::LazyMessage},
         };
@@ -341,15 +341,8 @@ mod tests {
             let as_bytes =
                 Arc::new(LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap());
             // The same seed and call number both ways: the same random draws.
-            let vars = |request: &Arc<LazyMessage>| CallVars {
-                request: Some(request.clone()),
-                received: Received::one(request.clone()),
-                len: 1,
-                metadata: Arc::new(RequestMetadata::default()),
-                method: Arc::from("userservice.UserService/GetUser"),
-                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
-                attempt: None,
-                state: None,
+            let vars = |request: &Arc<LazyMessage>| {
+                CallVars::of_messages("userservice.UserService/GetUser", vec![request.clone()])
             };
             let whole = render::message(base, holes, &context(vars(&decoded)))
                 .unwrap()

@@ -85,8 +85,8 @@ fn spliced(
 }
 
 /// Encodes a hole with a [`Shortcut`] straight into `out` — the bytes [`encode_scalar`] gives
-/// for the value [`fill`] gives — or `None` for the general way (no shortcut; an echoed field
-/// not set, or a request not kept as bytes; text the engine must render).
+/// for the value [`fill`] gives — or `None` for the general way (no shortcut, no request, or
+/// text the engine must render).
 fn direct(
     shortcut: Option<&Shortcut>,
     hole: &Hole,
@@ -106,10 +106,12 @@ fn direct(
     match shortcut? {
         Shortcut::Echo(source) => {
             let request = ctx.downcast_object_ref::<CallVars>()?.request.as_ref()?;
-            Some(match request.read(source)?? {
-                ScalarRef::Str(text) => delimited(text, out),
-                ScalarRef::Bytes(bytes) => delimited(bytes, out),
-                other => encode_scalar(target, &other.to_value(), out),
+            request.with_scalar(source, |value| {
+                Some(match value? {
+                    ScalarRef::Str(text) => delimited(text, out),
+                    ScalarRef::Bytes(bytes) => delimited(bytes, out),
+                    other => encode_scalar(target, &other.to_value(), out),
+                })
             })
         }
         Shortcut::Text => {
@@ -418,7 +420,7 @@ mod tests {
     use crate::{
         fake::{
             model::{Fixtures, Respond},
-            template::{CallEnv, CallVars, Received, RequestMetadata, context},
+            template::{CallVars, context},
         },
         schema::{
             Schema,
@@ -461,17 +463,10 @@ mod tests {
         let input = stub.method.input();
         let flat = Arc::new(FlatDecoder::new(&input).unwrap());
         let ctx = |request: LazyMessage| {
-            let request = Arc::new(request);
-            context(CallVars {
-                request: Some(request.clone()),
-                received: Received::one(request),
-                len: 1,
-                metadata: Arc::new(RequestMetadata::default()),
-                method: Arc::from("userservice.UserService/Chat"),
-                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
-                attempt: None,
-                state: None,
-            })
+            context(CallVars::of_messages(
+                "userservice.UserService/Chat",
+                vec![Arc::new(request)],
+            ))
         };
         for (user_id, text) in [
             (Some("u-1"), Some("hi")),

@@ -4,7 +4,7 @@
 //! Nothing here loads fixtures: the server is given a [`Fixtures`](crate::Fixtures) (model data)
 //! and only reads it.
 
-mod codec;
+pub(crate) mod codec;
 mod control;
 mod converse;
 mod files;

@@ -108,6 +108,24 @@ pub(crate) struct CallVars {
     pub(crate) state: Option<Arc<str>>,
 }
 
+#[cfg(test)]
+impl CallVars {
+    /// The variables of a call of `method` that received `messages` (the last is `request`),
+    /// without headers, as call 1 with seed 0: two built alike draw the same random numbers.
+    pub(crate) fn of_messages(method: &str, messages: Vec<Arc<LazyMessage>>) -> Self {
+        Self {
+            request: messages.last().cloned(),
+            len: messages.len(),
+            received: Received::all(messages),
+            metadata: Arc::new(RequestMetadata::default()),
+            method: Arc::from(method),
+            env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+            attempt: None,
+            state: None,
+        }
+    }
+}
+
 /// The template context: `request`, `requests` (the first `len` received), `metadata`,
 /// `method`, `seq`, `listener`, `peer`, `attempt` and `state` (for a reply), and the helpers'
 /// call environment.
@@ -249,28 +267,26 @@ impl Object for MessageObject {
     }
 }
 
-/// A field of a message as templates see it (`request.<field>`), read from its bytes when it
-/// is a set scalar of a message not decoded.
+/// A field of a message as templates see it (`request.<field>`); a scalar is read from the
+/// message's bytes while it is not decoded.
 pub(super) fn field_value(message: &LazyMessage, field: &FieldDescriptor) -> minijinja::Value {
-    match message.read(field) {
-        Some(Some(value)) => scalar_to_jinja(value, field),
-        _ => field_to_jinja(&message.field(field), field),
-    }
+    message.with_scalar(field, |value| match value {
+        Some(value) => scalar_to_jinja(value, field),
+        None => field_to_jinja(&message.field(field), field),
+    })
 }
 
-/// Whether [`field_value`] is true (`selectattr`), without building a string or bytes value
-/// read from the message's bytes.
+/// Whether [`field_value`] is true (`selectattr`), without building a string or bytes value.
 pub(super) fn field_is_true(message: &LazyMessage, field: &FieldDescriptor) -> bool {
-    match message.read(field) {
-        Some(Some(ScalarRef::Str(text))) => !text.is_empty(),
-        Some(Some(ScalarRef::Bytes(bytes))) => !bytes.is_empty(),
-        Some(Some(value)) => scalar_to_jinja(value, field).is_true(),
-        _ => field_to_jinja(&message.field(field), field).is_true(),
-    }
+    message.with_scalar(field, |value| match value {
+        Some(ScalarRef::Str(text)) => !text.is_empty(),
+        Some(ScalarRef::Bytes(bytes)) => !bytes.is_empty(),
+        Some(value) => scalar_to_jinja(value, field).is_true(),
+        None => field_to_jinja(&message.field(field), field).is_true(),
+    })
 }
 
-/// A scalar read from bytes as templates see it: what [`element_to_jinja`] gives for its
-/// value.
+/// A scalar as templates see it: what [`element_to_jinja`] gives for its value.
 fn scalar_to_jinja(value: ScalarRef<'_>, field: &FieldDescriptor) -> minijinja::Value {
     match value {
         ScalarRef::Bool(b) => b.into(),

@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use minijinja::Environment;
-use prost_reflect::{FieldDescriptor, Kind, Value};
+use prost_reflect::{FieldDescriptor, Kind};
 
 use super::context::CallVars;
 use crate::schema::value::{flat::ScalarRef, lazy::LazyMessage};
@@ -126,23 +126,17 @@ impl Template {
         for piece in pieces.iter() {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Field(field) => match request.read(field) {
-                    Some(Some(ScalarRef::Str(s))) => out.push_str(ScalarRef::text(s)),
-                    Some(Some(ScalarRef::I32(n))) => write_int(&mut out, n),
-                    Some(Some(ScalarRef::I64(n))) => write_int(&mut out, n),
-                    Some(Some(ScalarRef::U32(n))) => write_int(&mut out, n),
-                    Some(Some(ScalarRef::U64(n))) => write_int(&mut out, n),
-                    Some(Some(_)) => return None,
-                    // Not set, or not readable from bytes: the field's value as decoded.
-                    _ => match &*request.field(field) {
-                        Value::String(s) => out.push_str(s),
-                        Value::I32(n) => write_int(&mut out, *n),
-                        Value::I64(n) => write_int(&mut out, *n),
-                        Value::U32(n) => write_int(&mut out, *n),
-                        Value::U64(n) => write_int(&mut out, *n),
+                Piece::Field(field) => request.with_scalar(field, |value| {
+                    match value? {
+                        ScalarRef::Str(s) => out.push_str(ScalarRef::text(s)),
+                        ScalarRef::I32(n) => write_int(&mut out, n),
+                        ScalarRef::I64(n) => write_int(&mut out, n),
+                        ScalarRef::U32(n) => write_int(&mut out, n),
+                        ScalarRef::U64(n) => write_int(&mut out, n),
                         _ => return None,
-                    },
-                },
+                    }
+                    Some(())
+                })?,
             }
         }
         Some(out)
@@ -340,9 +334,7 @@ mod tests {
     use prost::Message as _;
     use prost_reflect::{DynamicMessage, Value};
 
-    use super::super::{
-        CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler, context, with_vars,
-    };
+    use super::super::{CallVars, Scope, TemplateCompiler, context, with_vars};
     use crate::schema::{
         Schema,
         value::{flat::FlatDecoder, lazy::LazyMessage},
@@ -409,15 +401,8 @@ mod tests {
                 .iter()
                 .map(|m| Arc::new(LazyMessage::decoded(m.clone())))
                 .collect();
-            let vars = |batch: &Vec<Arc<LazyMessage>>| CallVars {
-                request: batch.last().cloned(),
-                received: Received::all(batch.clone()),
-                len,
-                metadata: Arc::new(RequestMetadata::default()),
-                method: Arc::from("userservice.UserService/CreateUsers"),
-                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
-                attempt: None,
-                state: None,
+            let vars = |batch: &Vec<Arc<LazyMessage>>| {
+                CallVars::of_messages("userservice.UserService/CreateUsers", batch.clone())
             };
             for (text, template) in &compiled {
                 let fast = template.render(&context(vars(&as_bytes))).unwrap();

@@ -103,6 +103,24 @@ impl<'a> ScalarRef<'a> {
         std::str::from_utf8(text).unwrap_or_default()
     }
 
+    /// A singular scalar value of prost-reflect's, borrowed; `None` for lists, maps and
+    /// messages.
+    pub(crate) fn of(value: &'a Value) -> Option<Self> {
+        Some(match value {
+            Value::Bool(v) => ScalarRef::Bool(*v),
+            Value::I32(v) => ScalarRef::I32(*v),
+            Value::I64(v) => ScalarRef::I64(*v),
+            Value::U32(v) => ScalarRef::U32(*v),
+            Value::U64(v) => ScalarRef::U64(*v),
+            Value::F32(v) => ScalarRef::F32(*v),
+            Value::F64(v) => ScalarRef::F64(*v),
+            Value::EnumNumber(v) => ScalarRef::Enum(*v),
+            Value::String(s) => ScalarRef::Str(s.as_bytes()),
+            Value::Bytes(b) => ScalarRef::Bytes(b),
+            Value::Message(_) | Value::List(_) | Value::Map(_) => return None,
+        })
+    }
+
     /// The value as prost-reflect holds it.
     pub(crate) fn to_value(self) -> Value {
         match self {

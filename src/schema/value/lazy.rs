@@ -6,8 +6,8 @@
 //! same. Building a [`DynamicMessage`] costs more than that (a map insert and a type check per
 //! field), so a message of a flat type (see [`FlatDecoder`]) is checked when it arrives — the
 //! same reads as decoding, nothing built, so garbage is still refused at once — and kept as
-//! bytes, with where each field's value starts: [`LazyMessage::read`] finds one field's value
-//! with one lookup, and the message is decoded the first time it is dereferenced (a matcher
+//! bytes, with where each field's value starts: [`LazyMessage::with_scalar`] finds one field's
+//! value with one lookup, and the message is decoded the first time it is dereferenced (a matcher
 //! comparing messages, a template printing one).
 //!
 //! The bytes are a share of tonic's receive buffer, not a copy: what a call keeps that way is
@@ -79,11 +79,25 @@ impl LazyMessage {
         }
     }
 
+    /// Calls `f` with the value of `field` as a [`ScalarRef`] — read from the bytes when it can
+    /// be, else borrowed from the decoded message (an unset field's default included) — or
+    /// with `None` when the field is not a singular scalar.
+    pub(crate) fn with_scalar<R>(
+        &self,
+        field: &FieldDescriptor,
+        f: impl FnOnce(Option<ScalarRef<'_>>) -> R,
+    ) -> R {
+        match self.read(field) {
+            Some(Some(value)) => f(Some(value)),
+            _ => f(ScalarRef::of(&self.field(field))),
+        }
+    }
+
     /// The value of the singular scalar `field`, read from the bytes without decoding the
     /// message: `Some(None)` when it is not set. `None` when it cannot be read that way (the
     /// message is decoded already, or `field` is not one of its type's): use
     /// [`field`](Self::field).
-    pub(crate) fn read(&self, field: &FieldDescriptor) -> Option<Option<ScalarRef<'_>>> {
+    fn read(&self, field: &FieldDescriptor) -> Option<Option<ScalarRef<'_>>> {
         match &self.repr {
             Repr::Bytes {
                 bytes,
