@@ -338,8 +338,7 @@ mod tests {
             // message from a decoded one.
             let decoded = Arc::new(LazyMessage::decoded(request.clone()));
             let flat = Arc::new(FlatDecoder::new(&input).unwrap());
-            let as_bytes =
-                Arc::new(LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap());
+            let as_bytes = LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap();
             // The same seed and call number both ways: the same random draws.
             let vars = |request: &Arc<LazyMessage>| {
                 CallVars::of_messages("userservice.UserService/GetUser", vec![request.clone()])

@@ -462,10 +462,10 @@ mod tests {
         );
         let input = stub.method.input();
         let flat = Arc::new(FlatDecoder::new(&input).unwrap());
-        let ctx = |request: LazyMessage| {
+        let ctx = |request: Arc<LazyMessage>| {
             context(CallVars::of_messages(
                 "userservice.UserService/Chat",
-                vec![Arc::new(request)],
+                vec![request],
             ))
         };
         for (user_id, text) in [
@@ -482,9 +482,13 @@ mod tests {
             }
             let lazy = LazyMessage::flat(request.encode_to_vec().into(), &flat).unwrap();
             let fast = payload(&reply.messages().next().unwrap().payload, &ctx(lazy)).unwrap();
-            let whole = message(base, holes, &ctx(LazyMessage::decoded(request.clone())))
-                .unwrap()
-                .encode_to_vec();
+            let whole = message(
+                base,
+                holes,
+                &ctx(Arc::new(LazyMessage::decoded(request.clone()))),
+            )
+            .unwrap()
+            .encode_to_vec();
             assert_eq!(&fast[..], &whole[..], "{request:?}");
             assert_eq!(
                 DynamicMessage::decode(stub.method.output(), &fast[..])

@@ -16,7 +16,7 @@ use tonic::{
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
 };
 
-use super::journal::Capture;
+use super::journal::{Capture, RequestLog};
 use crate::schema::value::{flat::FlatDecoder, lazy::LazyMessage};
 
 /// Decodes the method's input type; encodes pre-encoded replies.
@@ -67,7 +67,7 @@ impl Codec for DynamicCodec {
         DynamicDecoder {
             input: self.input.clone(),
             flat: self.flat.clone(),
-            capture: self.capture.clone(),
+            log: self.capture.as_ref().and_then(RequestLog::new),
             left: self.max_received,
             limit: self.max_received,
         }
@@ -98,6 +98,9 @@ impl Encoder for BytesEncoder {
     }
 }
 
+/// The largest request message copied out of tonic's buffer (larger ones share it).
+const COPY_UP_TO: usize = 1024;
+
 /// Decodes a frame as the method's input type; garbage becomes INVALID_ARGUMENT, and a call
 /// whose messages together pass the limit RESOURCE_EXHAUSTED (a client stream is kept for
 /// templates, so its size is bounded).
@@ -105,7 +108,7 @@ impl Encoder for BytesEncoder {
 pub(crate) struct DynamicDecoder {
     input: MessageDescriptor,
     flat: Option<Arc<FlatDecoder>>,
-    capture: Option<Arc<Capture>>,
+    log: Option<RequestLog>,
     left: usize,
     limit: usize,
 }
@@ -123,12 +126,21 @@ impl Decoder for DynamicDecoder {
             )));
         }
         self.left -= len;
-        // tonic holds the message in its own buffer: this takes a share of it, no copy.
-        let bytes = src.copy_to_bytes(len);
-        let capture = self.capture.as_deref();
+        // A small message is copied out of tonic's buffer: a copy costs less than sharing the
+        // buffer (an atomic count per message, and a buffer tonic cannot reuse while any
+        // message of the call holds a share). A large one takes a share, no copy.
+        let bytes = match src.chunk().get(..len) {
+            Some(small) if len <= COPY_UP_TO => {
+                let bytes = Bytes::copy_from_slice(small);
+                src.advance(len);
+                bytes
+            }
+            _ => src.copy_to_bytes(len),
+        };
+        let log = &mut self.log;
         let message = decode_request(&self.input, self.flat.as_ref(), bytes, |bytes| {
-            if let Some(capture) = capture {
-                capture.request(bytes);
+            if let Some(log) = log {
+                log.note(bytes);
             }
         })
         .map_err(|err| {
@@ -154,7 +166,7 @@ pub(crate) fn decode_request(
         Some(flat) => match LazyMessage::flat(bytes, flat) {
             Ok(message) => {
                 accepted(message.bytes().unwrap_or_default());
-                return Ok(Arc::new(message));
+                return Ok(message);
             }
             Err(bytes) => bytes,
         },

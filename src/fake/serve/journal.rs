@@ -140,6 +140,11 @@ impl Capture {
         self.with(|c| c.packed.push(Part::Request, bytes));
     }
 
+    /// Notes request records packed elsewhere (a [`RequestLog`]'s batch).
+    fn requests(&self, batch: &Packed) {
+        self.with(|c| c.packed.0.extend_from_slice(&batch.0));
+    }
+
     /// Notes a reply message sent.
     pub(crate) fn reply(&self, bytes: &Bytes) {
         if !self.journaled {
@@ -158,6 +163,63 @@ impl Capture {
 
     pub(crate) fn take(&self) -> CaptureData {
         std::mem::take(&mut *self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The request messages of one call as its decoder reads them, for the journal: the first goes
+/// to the capture at once (a unary call's only message), later ones are packed here and handed
+/// over in batches, so a long client stream locks the capture once per batch instead of once
+/// per frame.
+///
+/// The batch is handed over when it passes [`RequestLog::BATCH`] bytes and when the log is
+/// dropped — with the decoder, which the handler (or the reply body that runs it) owns, so
+/// before the call's record takes the capture: a finished call's handler has dropped its
+/// request stream by then, and a cancelled call's body drops its producer before the record.
+#[derive(Debug)]
+pub(crate) struct RequestLog {
+    capture: Arc<Capture>,
+    pending: Packed,
+    noted: usize,
+}
+
+impl RequestLog {
+    /// The bytes a batch gathers before it is handed over.
+    const BATCH: usize = 16 * 1024;
+
+    /// A log into `capture`, or `None` when the journal does not record the call.
+    pub(crate) fn new(capture: &Arc<Capture>) -> Option<Self> {
+        capture.journaled.then(|| Self {
+            capture: capture.clone(),
+            pending: Packed::default(),
+            noted: 0,
+        })
+    }
+
+    /// Notes a request message received.
+    pub(crate) fn note(&mut self, bytes: &[u8]) {
+        self.noted += 1;
+        if self.noted == 1 {
+            self.capture.request(bytes);
+            return;
+        }
+        self.pending.push(Part::Request, bytes);
+        if self.pending.0.len() >= Self::BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.0.is_empty() {
+            self.capture.requests(&self.pending);
+            self.pending.0.clear();
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        self.flush();
+        std::mem::take(&mut self.pending).recycle();
     }
 }
 

@@ -395,7 +395,7 @@ mod tests {
             let len = batch.len();
             let as_bytes: Vec<_> = batch
                 .iter()
-                .map(|m| Arc::new(LazyMessage::flat(m.encode_to_vec().into(), &flat).unwrap()))
+                .map(|m| LazyMessage::flat(m.encode_to_vec().into(), &flat).unwrap())
                 .collect();
             let decoded: Vec<_> = batch
                 .iter()

@@ -138,17 +138,21 @@ impl<'a> ScalarRef<'a> {
     }
 }
 
-/// Types of up to this many fields keep, per accepted message, where each field's value is
-/// (see [`Offsets`]); larger ones are scanned per read.
-const INDEXED: usize = 32;
+/// Types of up to this many fields keep, per accepted message under 64 KiB, where each
+/// field's value is (see [`Offsets`]); larger ones are scanned per read.
+const INDEXED: usize = 16;
 
-/// Not set (an offset no message reaches: messages are bounded far below it).
-const UNSET: u32 = u32::MAX;
+/// Not set (an offset no indexed message reaches: they are shorter).
+const UNSET: u16 = u16::MAX;
 
 /// Where each field's kept value starts in an accepted message's bytes (after its key), by
 /// the field's position in its type: a read is one lookup, whatever the message's size.
+///
+/// Small on purpose (32 bytes): every message of a stream carries one, and moving a larger
+/// one into its `Arc` cost more than the lookups it saves (measured on 100-frame client
+/// streams).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Offsets([u32; INDEXED]);
+pub(crate) struct Offsets([u16; INDEXED]);
 
 /// One field of the type, by number.
 #[derive(Debug)]
@@ -160,6 +164,8 @@ struct Slot {
     /// The positions of the other members of its (real, not synthetic) oneof: a later
     /// member on the wire replaces it.
     siblings: Vec<usize>,
+    /// What a read of the field gives when the bytes do not set it (its declared default).
+    default: Value,
 }
 
 /// Decodes one flat message type (see the module documentation).
@@ -201,6 +207,7 @@ impl FlatDecoder {
                 scalar,
                 position,
                 siblings,
+                default: field.default_value(),
             });
         }
         Some(Self {
@@ -226,32 +233,61 @@ impl FlatDecoder {
 
     /// Whether [`decode`](Self::decode) answers for `bytes` — the same reads, nothing built —
     /// and if so where each field's value is (`None` inside for types not indexed).
+    #[cfg(test)]
     pub(crate) fn accept(&self, bytes: &[u8]) -> Option<Option<Offsets>> {
-        let index = self.indexed && bytes.len() < UNSET as usize;
-        let mut offsets = Offsets([UNSET; INDEXED]);
-        self.walk(bytes, |slot, _, at| {
-            if index {
-                for &sibling in &slot.siblings {
-                    offsets.0[sibling] = UNSET;
+        let mut offsets = None;
+        self.accept_into(bytes, &mut offsets).then_some(offsets)
+    }
+
+    /// [`accept`](Self::accept), writing the offsets into `out` (where the message keeps
+    /// them: copying them right after these narrow writes stalls on each of them).
+    pub(crate) fn accept_into(&self, bytes: &[u8], out: &mut Option<Offsets>) -> bool {
+        *out = (self.indexed && bytes.len() < UNSET as usize).then_some(Offsets([UNSET; INDEXED]));
+        let accepted = self
+            .walk(bytes, |slot, _, at| {
+                if let Some(offsets) = out {
+                    for &sibling in &slot.siblings {
+                        offsets.0[sibling] = UNSET;
+                    }
+                    offsets.0[slot.position] = at as u16;
                 }
-                offsets.0[slot.position] = at as u32;
-            }
-        })?;
-        Some(index.then_some(offsets))
+            })
+            .is_some();
+        if !accepted {
+            *out = None;
+        }
+        accepted
     }
 
     /// The value of `field` that [`decode`](Self::decode) would keep from `bytes` (the last on
-    /// the wire, unless a later member of its oneof replaced it): `Some(None)` when it is not
-    /// set, `None` when `field` is not one of the type's or the bytes need the general decoder.
+    /// the wire, unless a later member of its oneof replaced it), as
+    /// [`DynamicMessage::get_field`] gives it (its default when it is not set); `None` when
+    /// `field` is not one of the type's or the bytes need the general decoder.
     ///
     /// Meant for bytes this decoder [accepted](Self::accept), with the offsets it gave: a
     /// read is then one lookup; without them, other fields are skipped by their length.
+    #[inline]
     pub(crate) fn read<'a>(
+        &'a self,
+        bytes: &'a [u8],
+        offsets: Option<&Offsets>,
+        field: &FieldDescriptor,
+    ) -> Option<ScalarRef<'a>> {
+        let (target, found) = self.find(bytes, offsets, field)?;
+        match found {
+            Some(value) => Some(value),
+            None => ScalarRef::of(&target.default),
+        }
+    }
+
+    /// `field`'s slot and the value the bytes set it to (`None` when they do not).
+    #[inline(always)]
+    fn find<'a>(
         &self,
         bytes: &'a [u8],
         offsets: Option<&Offsets>,
         field: &FieldDescriptor,
-    ) -> Option<Option<ScalarRef<'a>>> {
+    ) -> Option<(&Slot, Option<ScalarRef<'a>>)> {
         let number = u64::from(field.number());
         let target = self
             .slots
@@ -261,10 +297,10 @@ impl FlatDecoder {
         if let Some(offsets) = offsets {
             let at = offsets.0[target.position];
             if at == UNSET {
-                return Some(None);
+                return Some((target, None));
             }
             let mut buf = bytes.get(at as usize..)?;
-            return Some(Some(read(target.scalar, &mut buf, false)?));
+            return Some((target, Some(read(target.scalar, &mut buf, false)?)));
         }
         let mut buf = bytes;
         let mut found = None;
@@ -283,7 +319,7 @@ impl FlatDecoder {
             }
             skip(slot.scalar.wire_type(), &mut buf)?;
         }
-        Some(found)
+        Some((target, found))
     }
 
     /// Reads every field of `bytes` in wire order (with where its value starts), or `None` as
@@ -310,7 +346,9 @@ impl FlatDecoder {
 
 /// Reads one value; a string is checked as UTF-8 when `check` is set (else it was checked
 /// when the bytes were accepted).
-#[inline]
+// Always inlined: a returned `ScalarRef` goes through memory otherwise, and copying it back
+// field by field stalls on the stores that wrote it (measured: most of a read's time).
+#[inline(always)]
 fn read<'a>(scalar: Scalar, buf: &mut &'a [u8], check: bool) -> Option<ScalarRef<'a>> {
     Some(match scalar {
         Scalar::Bool => ScalarRef::Bool(decode_varint(buf).ok()? != 0),
@@ -475,8 +513,7 @@ mod tests {
                     // With the offsets, and by scanning.
                     for offsets in [offsets.as_ref(), None] {
                         let read = flat.read(&bytes, offsets, &field).unwrap();
-                        let value = read.map_or_else(|| field.default_value(), ScalarRef::to_value);
-                        prop_assert_eq!(&value, &*decoded.get_field(&field), "{}", field.name());
+                        prop_assert_eq!(&read.to_value(), &*decoded.get_field(&field), "{}", field.name());
                     }
                 }
             }

@@ -35,7 +35,8 @@ enum Repr {
         bytes: Bytes,
         flat: Arc<FlatDecoder>,
         offsets: Option<Offsets>,
-        message: OnceLock<DynamicMessage>,
+        /// Boxed: most messages are never decoded, and each carries this slot.
+        message: OnceLock<Box<DynamicMessage>>,
     },
 }
 
@@ -49,18 +50,31 @@ impl LazyMessage {
 
     /// The message `bytes` encode, kept as bytes, when `flat` decodes them; the bytes back
     /// otherwise (for the general decoder, which keeps unknown fields and reports errors).
-    pub(crate) fn flat(bytes: Bytes, flat: &Arc<FlatDecoder>) -> Result<Self, Bytes> {
-        let Some(offsets) = flat.accept(&bytes) else {
-            return Err(bytes);
-        };
-        Ok(Self {
+    ///
+    /// The message is put in its `Arc` first and checked there, so the offsets are written
+    /// where they stay (no copy of what was just written).
+    pub(crate) fn flat(bytes: Bytes, flat: &Arc<FlatDecoder>) -> Result<Arc<Self>, Bytes> {
+        let mut lazy = Arc::new(Self {
             repr: Repr::Bytes {
                 bytes,
                 flat: flat.clone(),
-                offsets,
+                offsets: None,
                 message: OnceLock::new(),
             },
-        })
+        });
+        // A new `Arc` is not shared, so `get_mut` always answers.
+        let accepted = match Arc::get_mut(&mut lazy).map(|lazy| &mut lazy.repr) {
+            Some(Repr::Bytes { bytes, offsets, .. }) => flat.accept_into(bytes, offsets),
+            _ => false,
+        };
+        if accepted {
+            return Ok(lazy);
+        }
+        match Arc::try_unwrap(lazy).map(|lazy| lazy.repr) {
+            Ok(Repr::Bytes { bytes, .. }) => Err(bytes),
+            // Unreachable (see above); decoding nothing is then what the caller gets.
+            _ => Err(Bytes::new()),
+        }
     }
 
     /// The bytes, for a message kept as bytes.
@@ -88,16 +102,16 @@ impl LazyMessage {
         f: impl FnOnce(Option<ScalarRef<'_>>) -> R,
     ) -> R {
         match self.read(field) {
-            Some(Some(value)) => f(Some(value)),
-            _ => f(ScalarRef::of(&self.field(field))),
+            Some(value) => f(Some(value)),
+            None => f(ScalarRef::of(&self.field(field))),
         }
     }
 
-    /// The value of the singular scalar `field`, read from the bytes without decoding the
-    /// message: `Some(None)` when it is not set. `None` when it cannot be read that way (the
+    /// The value of the singular scalar `field` (its default when it is not set), read from
+    /// the bytes without decoding the message. `None` when it cannot be read that way (the
     /// message is decoded already, or `field` is not one of its type's): use
     /// [`field`](Self::field).
-    fn read(&self, field: &FieldDescriptor) -> Option<Option<ScalarRef<'_>>> {
+    fn read(&self, field: &FieldDescriptor) -> Option<ScalarRef<'_>> {
         match &self.repr {
             Repr::Bytes {
                 bytes,
@@ -113,8 +127,7 @@ impl LazyMessage {
     /// when it can be.
     pub(crate) fn field(&self, field: &FieldDescriptor) -> Cow<'_, Value> {
         match self.read(field) {
-            Some(Some(value)) => Cow::Owned(value.to_value()),
-            Some(None) => Cow::Owned(field.default_value()),
+            Some(value) => Cow::Owned(value.to_value()),
             None => self.deref().get_field(field),
         }
     }
@@ -134,10 +147,10 @@ impl Deref for LazyMessage {
             } => message.get_or_init(|| {
                 // The bytes were accepted by this decoder when they arrived, so it decodes
                 // them; the general decoder is only a guard that cannot be reached.
-                flat.decode(bytes).unwrap_or_else(|| {
+                Box::new(flat.decode(bytes).unwrap_or_else(|| {
                     DynamicMessage::decode(flat.descriptor().clone(), &bytes[..])
                         .unwrap_or_else(|_| DynamicMessage::new(flat.descriptor().clone()))
-                })
+                }))
             }),
         }
     }
