@@ -706,4 +706,36 @@ mod tests {
         }
         assert_eq!(journal.dropped(), 3 * SHARDS as u64);
     }
+
+    /// A stream's messages reach the capture in order and whole, whether they went at once
+    /// (the first), in a full batch or when the log was dropped; a call the journal does not
+    /// record gets no log.
+    #[test]
+    fn a_request_log_hands_every_message_over_in_order() {
+        assert!(RequestLog::new(&Arc::new(Capture::new(false))).is_none());
+        let capture = Arc::new(Capture::new(true));
+        let messages: Vec<Vec<u8>> = (0..3000)
+            .map(|n| format!("message {n}").into_bytes())
+            .collect();
+        let mut log = RequestLog::new(&capture).unwrap();
+        for (n, message) in messages.iter().enumerate() {
+            log.note(message);
+            if n == 0 {
+                let first: Vec<Vec<u8>> =
+                    capture.with(|c| c.packed.iter(Part::Request).map(<[u8]>::to_vec).collect());
+                assert_eq!(
+                    first,
+                    [messages[0].clone()],
+                    "the first message goes at once"
+                );
+            }
+        }
+        // More than one batch was handed over before the end, and not everything.
+        let before = capture.with(|c| c.packed.iter(Part::Request).count());
+        assert!(before > 1 && before < messages.len(), "{before}");
+        drop(log);
+        let data = capture.take();
+        let kept: Vec<&[u8]> = data.packed.iter(Part::Request).collect();
+        assert_eq!(kept, messages.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
 }

@@ -262,4 +262,15 @@ mod tests {
         let foreign = other.get_field_by_name("name").unwrap();
         assert!(lazy.read(&foreign).is_none());
     }
+
+    /// Every message of a stream is one of these in its `Arc`: moving a larger one in cost
+    /// more than its lookups save (docs/performance.md), so its size is held here.
+    #[test]
+    fn a_message_kept_as_bytes_stays_small() {
+        assert!(
+            std::mem::size_of::<LazyMessage>() <= 96,
+            "{} bytes",
+            std::mem::size_of::<LazyMessage>()
+        );
+    }
 }
