@@ -2,7 +2,10 @@
 //! environment (sequence number, clock, random source, listener, peer), its deadline and its
 //! trailers slot.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use tonic::{Extensions, metadata::MetadataMap};
 
@@ -39,6 +42,8 @@ pub(crate) struct Setup {
     pub(crate) out: Out,
     /// What the journal records of the call.
     pub(crate) capture: Option<Arc<Capture>>,
+    /// The stub last noted in the capture (see [`Handler::choose`]), 0 for none.
+    noted: AtomicUsize,
 }
 
 impl Handler {
@@ -63,6 +68,7 @@ impl Handler {
                 capture: capture.clone(),
             },
             capture,
+            noted: AtomicUsize::new(0),
         }
     }
 
@@ -99,13 +105,27 @@ impl Handler {
             None => choose(&[&self.entry], call, &lookup, accept),
         };
         if let Some(capture) = &setup.capture {
-            capture.with(|c| match &chosen {
+            // A stream whose messages the same stub answers notes it once, not per message.
+            let key = match &chosen {
                 Ok(choice) => {
-                    c.stub = Some(choice.stub_ref());
-                    c.near_miss = None;
+                    let session = self
+                        .session_entry
+                        .as_ref()
+                        .is_some_and(|s| Arc::ptr_eq(s, &choice.entry));
+                    choice.stub * 2 + usize::from(session) + 1
                 }
-                Err(status) => c.near_miss = Some(status.message().to_owned()),
-            });
+                Err(_) => 0,
+            };
+            if key == 0 || setup.noted.load(Ordering::Relaxed) != key {
+                setup.noted.store(key, Ordering::Relaxed);
+                capture.with(|c| match &chosen {
+                    Ok(choice) => {
+                        c.stub = Some(choice.stub_ref());
+                        c.near_miss = None;
+                    }
+                    Err(status) => c.near_miss = Some(status.message().to_owned()),
+                });
+            }
         }
         chosen
     }

@@ -239,7 +239,7 @@ mod tests {
                 );
             }
             // Dereferencing decodes it whole; fields are then read from the message.
-            assert_eq!(*lazy, expected);
+            assert_eq!(**lazy, expected);
             assert!(
                 lazy.read(&flat.descriptor().fields().next().unwrap())
                     .is_none()
