@@ -99,8 +99,8 @@ pub fn template(text: &str, bytes: &[u8]) {
     };
     compiler.finish();
     let flat = FlatDecoder::new(&method.input()).map(Arc::new);
-    let bytes = bytes::Bytes::copy_from_slice(bytes);
-    let message = serve::codec::decode_request(&method.input(), flat.as_ref(), bytes, |_| {})
+    let mut bytes = bytes::Bytes::copy_from_slice(bytes);
+    let message = serve::codec::decode_frame(&method.input(), flat.as_ref(), &mut bytes, |_| {})
         .unwrap_or_else(|_| Arc::new(LazyMessage::decoded(DynamicMessage::new(method.input()))));
     let received = Received::one(message.clone());
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Buf as _, BufMut as _, Bytes};
+use bytes::{Buf, BufMut as _, Bytes};
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::{
     Status,
@@ -126,19 +126,8 @@ impl Decoder for DynamicDecoder {
             )));
         }
         self.left -= len;
-        // A small message is copied out of tonic's buffer: a copy costs less than sharing the
-        // buffer (an atomic count per message, and a buffer tonic cannot reuse while any
-        // message of the call holds a share). A large one takes a share, no copy.
-        let bytes = match src.chunk().get(..len) {
-            Some(small) if len <= COPY_UP_TO => {
-                let bytes = Bytes::copy_from_slice(small);
-                src.advance(len);
-                bytes
-            }
-            _ => src.copy_to_bytes(len),
-        };
         let log = &mut self.log;
-        let message = decode_request(&self.input, self.flat.as_ref(), bytes, |bytes| {
+        let message = decode_frame(&self.input, self.flat.as_ref(), src, |bytes| {
             if let Some(log) = log {
                 log.note(bytes);
             }
@@ -151,6 +140,32 @@ impl Decoder for DynamicDecoder {
         })?;
         Ok(Some(message))
     }
+}
+
+/// The request message that fills `src`: a small one is copied out of the frame (inline in
+/// the message when it is a few dozen bytes), which costs less than sharing tonic's buffer (an
+/// atomic count per message, and a buffer tonic cannot reuse while any message of the call
+/// holds a share); a large one takes a share of it, no copy. See [`decode_request`].
+pub(crate) fn decode_frame(
+    input: &MessageDescriptor,
+    flat: Option<&Arc<FlatDecoder>>,
+    src: &mut impl Buf,
+    accepted: impl FnOnce(&[u8]),
+) -> Result<Arc<LazyMessage>, prost::DecodeError> {
+    let len = src.remaining();
+    let Some(small) = src.chunk().get(..len).filter(|_| len <= COPY_UP_TO) else {
+        return decode_request(input, flat, src.copy_to_bytes(len), accepted);
+    };
+    let message = match flat.and_then(|flat| LazyMessage::flat_copied(small, flat)) {
+        Some(message) => message,
+        None => Arc::new(LazyMessage::decoded(DynamicMessage::decode(
+            input.clone(),
+            small,
+        )?)),
+    };
+    accepted(small);
+    src.advance(len);
+    Ok(message)
 }
 
 /// A request message of type `input`: a flat type's bytes are checked and kept; anything

@@ -9,7 +9,7 @@ use prost_reflect::MethodDescriptor;
 use tonic::metadata::MetadataMap;
 
 use super::{
-    codec::decode_request,
+    codec::decode_frame,
     route::{Counter, Lookup, MethodEntry, choose, reply_context},
 };
 use crate::{
@@ -36,8 +36,8 @@ pub(crate) fn answer(
         .map(|stub| (stub.clone(), Arc::new(Counter::default())))
         .collect();
     let entry = Arc::new(MethodEntry::new(method.clone(), name.clone(), stubs));
-    let bytes = bytes::Bytes::copy_from_slice(bytes);
-    let message = decode_request(&method.input(), entry.flat.as_ref(), bytes, |_| {})
+    let mut bytes = bytes::Bytes::copy_from_slice(bytes);
+    let message = decode_frame(&method.input(), entry.flat.as_ref(), &mut bytes, |_| {})
         .map_err(|err| err.to_string())?;
     let received = Received::one(message.clone());
     let metadata = Arc::new(RequestMetadata::new(metadata));

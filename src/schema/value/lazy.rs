@@ -10,9 +10,12 @@
 //! value with one lookup, and the message is decoded the first time it is dereferenced (a matcher
 //! comparing messages, a template printing one).
 //!
-//! The bytes are a share of tonic's receive buffer, not a copy: what a call keeps that way is
-//! about the bytes it received (whole buffers of 8 KiB and up), which its request limit
-//! (`--max-received-bytes`) bounds, as it bounded the decoded messages before.
+//! A request of a few dozen bytes is copied into the message itself, a larger one up to 1 KiB
+//! into a block of its own (copying costs less than sharing tonic's receive buffer: an atomic
+//! count per message, and a buffer tonic cannot reuse while a share is held); larger ones are
+//! a share of that buffer, not a copy. What a call keeps is thus about the bytes it received,
+//! which its request limit (`--max-received-bytes`) bounds, as it bounded the decoded messages
+//! before.
 
 use std::{borrow::Cow, ops::Deref, sync::Arc, sync::OnceLock};
 
@@ -32,12 +35,39 @@ pub(crate) struct LazyMessage {
 enum Repr {
     Decoded(DynamicMessage),
     Bytes {
-        bytes: Bytes,
+        bytes: Kept,
         flat: Arc<FlatDecoder>,
         offsets: Option<Offsets>,
         /// Boxed: most messages are never decoded, and each carries this slot.
         message: OnceLock<Box<DynamicMessage>>,
     },
+}
+
+/// The most bytes a message keeps inline (see [`Kept`]).
+const INLINE: usize = 54;
+
+/// A message's bytes: copied into the message when they are few (a typical request of a
+/// stream: no block of their own to allocate and free per message), else a [`Bytes`].
+enum Kept {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Shared(Bytes),
+}
+
+impl Kept {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Kept::Inline { len, buf } => &buf[..usize::from(*len)],
+            Kept::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl Deref for Kept {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
 }
 
 impl LazyMessage {
@@ -54,6 +84,46 @@ impl LazyMessage {
     /// The message is put in its `Arc` first and checked there, so the offsets are written
     /// where they stay (no copy of what was just written).
     pub(crate) fn flat(bytes: Bytes, flat: &Arc<FlatDecoder>) -> Result<Arc<Self>, Bytes> {
+        Self::accepted(Kept::Shared(bytes), flat, |_| {}).map_err(|refused| {
+            match Arc::try_unwrap(refused).map(|lazy| lazy.repr) {
+                Ok(Repr::Bytes {
+                    bytes: Kept::Shared(bytes),
+                    ..
+                }) => bytes,
+                // Unreachable: a refused message was never shared.
+                _ => Bytes::new(),
+            }
+        })
+    }
+
+    /// The message `bytes` encode, copied (inline when they are few), when `flat` decodes
+    /// them; `None` otherwise (for the general decoder).
+    pub(crate) fn flat_copied(bytes: &[u8], flat: &Arc<FlatDecoder>) -> Option<Arc<Self>> {
+        let fill = |kept: &mut Kept| {
+            if let Kept::Inline { len, buf } = kept {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                *len = bytes.len() as u8;
+            }
+        };
+        let kept = if bytes.len() <= INLINE {
+            Kept::Inline {
+                len: 0,
+                buf: [0; INLINE],
+            }
+        } else {
+            Kept::Shared(Bytes::copy_from_slice(bytes))
+        };
+        Self::accepted(kept, flat, fill).ok()
+    }
+
+    /// The message in `bytes` (after `fill` wrote them in place), checked by `flat`: put in
+    /// its `Arc` first and checked there, so the bytes and the offsets are written where they
+    /// stay (no copy of what was just written, which would stall on those writes).
+    fn accepted(
+        bytes: Kept,
+        flat: &Arc<FlatDecoder>,
+        fill: impl FnOnce(&mut Kept),
+    ) -> Result<Arc<Self>, Arc<Self>> {
         let mut lazy = Arc::new(Self {
             repr: Repr::Bytes {
                 bytes,
@@ -64,24 +134,20 @@ impl LazyMessage {
         });
         // A new `Arc` is not shared, so `get_mut` always answers.
         let accepted = match Arc::get_mut(&mut lazy).map(|lazy| &mut lazy.repr) {
-            Some(Repr::Bytes { bytes, offsets, .. }) => flat.accept_into(bytes, offsets),
+            Some(Repr::Bytes { bytes, offsets, .. }) => {
+                fill(bytes);
+                flat.accept_into(bytes, offsets)
+            }
             _ => false,
         };
-        if accepted {
-            return Ok(lazy);
-        }
-        match Arc::try_unwrap(lazy).map(|lazy| lazy.repr) {
-            Ok(Repr::Bytes { bytes, .. }) => Err(bytes),
-            // Unreachable (see above); decoding nothing is then what the caller gets.
-            _ => Err(Bytes::new()),
-        }
+        if accepted { Ok(lazy) } else { Err(lazy) }
     }
 
     /// The bytes, for a message kept as bytes.
     pub(crate) fn bytes(&self) -> Option<&[u8]> {
         match &self.repr {
             Repr::Decoded(_) => None,
-            Repr::Bytes { bytes, .. } => Some(bytes),
+            Repr::Bytes { bytes, .. } => Some(bytes.as_slice()),
         }
     }
 
@@ -247,6 +313,36 @@ mod tests {
         }
     }
 
+    /// Copied bytes, inline or not, read as shared ones do; refused ones are not kept.
+    #[test]
+    fn copied_messages_read_as_shared_ones_do() {
+        let flat = decoder();
+        for name in [
+            "a",
+            &"n".repeat(INLINE),
+            &"n".repeat(INLINE + 1),
+            &"n".repeat(300),
+        ] {
+            let bytes = encode(
+                &flat,
+                &[("name", Value::String(name.into())), ("age", Value::I32(7))],
+            );
+            let copied = LazyMessage::flat_copied(&bytes, &flat).unwrap();
+            let shared = LazyMessage::flat(bytes.clone(), &flat).unwrap();
+            assert_eq!(copied.bytes(), Some(&bytes[..]));
+            for field in flat.descriptor().fields() {
+                assert_eq!(
+                    copied.field(&field),
+                    shared.field(&field),
+                    "{}",
+                    field.name()
+                );
+            }
+            assert_eq!(**copied, **shared);
+        }
+        assert!(LazyMessage::flat_copied(&[0x0a, 0x01, 0xff], &flat).is_none());
+    }
+
     #[test]
     fn bytes_the_flat_decoder_refuses_are_handed_back() {
         let flat = decoder();
@@ -268,7 +364,7 @@ mod tests {
     #[test]
     fn a_message_kept_as_bytes_stays_small() {
         assert!(
-            std::mem::size_of::<LazyMessage>() <= 96,
+            std::mem::size_of::<LazyMessage>() <= 128,
             "{} bytes",
             std::mem::size_of::<LazyMessage>()
         );
