@@ -16,7 +16,9 @@ use super::{
     load::FixtureSource,
     model::Fixtures,
     serve,
-    template::{self, CallEnv, CallVars, Received, RequestMetadata, Scope, TemplateCompiler},
+    template::{
+        self, CallEnv, CallScope, CallVars, Received, RequestMetadata, Scope, TemplateCompiler,
+    },
 };
 use crate::{
     Schema,
@@ -106,11 +108,13 @@ pub fn template(text: &str, bytes: &[u8]) {
     let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));
     let ctx = template::context(CallVars {
         request: Some(message),
-        received,
+        scope: Arc::new(CallScope {
+            received,
+            metadata: Arc::new(RequestMetadata::new(MetadataMap::new())),
+            method: Arc::from("userservice.UserService/GetUser"),
+            env,
+        }),
         len: 1,
-        metadata: Arc::new(RequestMetadata::new(MetadataMap::new())),
-        method: Arc::from("userservice.UserService/GetUser"),
-        env,
         attempt: None,
         state: None,
     });

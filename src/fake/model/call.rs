@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::fake::template::{self, CallEnv, CallVars, Received, RequestMetadata};
+use crate::fake::template::{self, CallEnv, CallScope, CallVars, Received, RequestMetadata};
 use crate::schema::value::lazy::LazyMessage;
 
 /// The scenario state of a stub without a scenario: one shared empty string, so that trying
@@ -16,8 +16,8 @@ pub(crate) fn no_state() -> Arc<str> {
 
 /// One call, or one message of a stream, being answered.
 pub(crate) struct Call<'a> {
-    /// `package.Service/Method`.
-    pub(crate) method: &'a Arc<str>,
+    /// What every message of the call shares (the fields below borrow from it).
+    scope: &'a Arc<CallScope>,
     /// The message being answered (the last one, for client streams); `None` for an empty
     /// client stream, or a conversation's start.
     pub(crate) request: Option<&'a Arc<LazyMessage>>,
@@ -35,21 +35,19 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
+    /// The call of `scope` answering `request`, after `len` messages.
     pub(crate) fn new(
-        method: &'a Arc<str>,
+        scope: &'a Arc<CallScope>,
         request: Option<&'a Arc<LazyMessage>>,
-        received: &'a Arc<Received>,
         len: usize,
-        metadata: &'a Arc<RequestMetadata>,
-        env: &'a Arc<CallEnv>,
     ) -> Self {
         Self {
-            method,
+            scope,
             request,
-            received,
+            received: &scope.received,
             len,
-            metadata,
-            env,
+            metadata: &scope.metadata,
+            env: &scope.env,
             state: Mutex::new(no_state()),
             context: OnceLock::new(),
         }
@@ -71,11 +69,8 @@ impl<'a> Call<'a> {
     fn vars(&self, attempt: Option<u64>, state: Option<Arc<str>>) -> CallVars {
         CallVars {
             request: self.request.cloned(),
-            received: self.received.clone(),
+            scope: self.scope.clone(),
             len: self.len,
-            metadata: self.metadata.clone(),
-            method: self.method.clone(),
-            env: self.env.clone(),
             attempt,
             state,
         }

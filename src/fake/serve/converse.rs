@@ -15,10 +15,7 @@ use super::{
     },
     trailers::{Slots, attach},
 };
-use crate::fake::{
-    model::{Computed, Miss, Respond, Step, StreamPart, render},
-    template::Received,
-};
+use crate::fake::model::{Call, Computed, Miss, Respond, Step, StreamPart, render};
 use crate::schema::value::lazy::LazyMessage;
 
 /// Where a conversation's output goes: a bidi stream, or the one reply of a client stream.
@@ -146,12 +143,13 @@ pub(crate) async fn converse(
     };
     let stub = choice.stub();
     let out = &setup.out;
-    let received = Arc::new(Received::default());
+    let scope = handler.scope(setup, Arc::default());
+    let received = &scope.received;
     let mut last: Option<Arc<LazyMessage>> = None;
     let mut len = 0;
     for (n, step) in steps.iter().enumerate() {
         let ctx = {
-            let call = handler.call(setup, last.as_ref(), &received, len);
+            let call = Call::new(&scope, last.as_ref(), len);
             reply_context(&call, choice)
         };
         match step {
@@ -174,7 +172,7 @@ pub(crate) async fn converse(
                 };
                 len = received.push(message.clone());
                 last = Some(message);
-                let call = handler.call(setup, last.as_ref(), &received, len);
+                let call = Call::new(&scope, last.as_ref(), len);
                 if !matchers.iter().all(|m| m.matches(&call)) {
                     let mut misses: Vec<Miss> = Vec::new();
                     matchers

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     fake::{
         model::{Call, Fixtures, StreamPart, render},
-        template::{CallEnv, Received, RequestMetadata},
+        template::{CallEnv, CallScope, Received, RequestMetadata},
     },
     schema::method_name,
 };
@@ -39,10 +39,13 @@ pub(crate) fn answer(
     let mut bytes = bytes::Bytes::copy_from_slice(bytes);
     let message = decode_frame(&method.input(), entry.flat.as_ref(), &mut bytes, |_| {})
         .map_err(|err| err.to_string())?;
-    let received = Received::one(message.clone());
-    let metadata = Arc::new(RequestMetadata::new(metadata));
-    let env = Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH));
-    let call = Call::new(&name, Some(&message), &received, 1, &metadata, &env);
+    let scope = Arc::new(CallScope {
+        received: Received::one(message.clone()),
+        metadata: Arc::new(RequestMetadata::new(metadata)),
+        method: name.clone(),
+        env: Arc::new(CallEnv::new(1, 7, SystemTime::UNIX_EPOCH)),
+    });
+    let call = Call::new(&scope, Some(&message), 1);
     let scenarios = HashMap::new();
     let lookup = Lookup {
         scenarios: &scenarios,

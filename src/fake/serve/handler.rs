@@ -20,9 +20,8 @@ use super::{
 };
 use crate::fake::{
     model::{Call, Stub},
-    template::{Received, RequestMetadata},
+    template::{CallScope, Received, RequestMetadata},
 };
-use crate::schema::value::lazy::LazyMessage;
 
 /// Answers the calls of one method, from the stubs of one snapshot.
 #[derive(Clone)]
@@ -151,20 +150,14 @@ impl Handler {
         choice
     }
 
-    pub(crate) fn call<'a>(
-        &'a self,
-        setup: &'a Setup,
-        request: Option<&'a Arc<LazyMessage>>,
-        received: &'a Arc<Received>,
-        len: usize,
-    ) -> Call<'a> {
-        Call::new(
-            &self.entry.name,
-            request,
+    /// What every message of a call shares: its messages (`received`), headers, method and
+    /// environment.
+    pub(crate) fn scope(&self, setup: &Setup, received: Arc<Received>) -> Arc<CallScope> {
+        Arc::new(CallScope {
             received,
-            len,
-            &setup.metadata,
-            &setup.out.env,
-        )
+            metadata: setup.metadata.clone(),
+            method: self.entry.name.clone(),
+            env: setup.out.env.clone(),
+        })
     }
 }

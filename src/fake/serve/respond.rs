@@ -64,8 +64,8 @@ impl Handler {
     ) -> Result<Response<Bytes>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
-        let received = Received::one(message.clone());
-        let call = self.call(&setup, Some(&message), &received, 1);
+        let scope = self.scope(&setup, Received::one(message.clone()));
+        let call = Call::new(&scope, Some(&message), 1);
         let choice = self.choose(&call, &setup, |s| {
             !matches!(s.then, Respond::Conversation(_))
         })?;
@@ -79,8 +79,8 @@ impl Handler {
         let (metadata, extensions, mut inbound) = req.into_parts();
         let setup = self.setup(metadata, extensions);
         // A conversation is chosen when the call starts, from its metadata.
-        let empty = Arc::new(Received::default());
-        let start = self.call(&setup, None, &empty, 0);
+        let empty = self.scope(&setup, Arc::default());
+        let start = Call::new(&empty, None, 0);
         if let Some(choice) = self.conversation(&start, &setup) {
             drop(start);
             let mut sink = Sink::single();
@@ -94,8 +94,8 @@ impl Handler {
         }
         let last = messages.last().cloned();
         let len = messages.len();
-        let received = Received::all(messages);
-        let call = self.call(&setup, last.as_ref(), &received, len);
+        let scope = self.scope(&setup, Received::all(messages));
+        let call = Call::new(&scope, last.as_ref(), len);
         let choice = self.choose(&call, &setup, |s| {
             !matches!(s.then, Respond::Conversation(_))
         })?;
@@ -156,8 +156,8 @@ impl Handler {
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, message) = req.into_parts();
         let setup = self.setup(metadata, extensions);
-        let received = Received::one(message.clone());
-        let call = self.call(&setup, Some(&message), &received, 1);
+        let scope = self.scope(&setup, Received::one(message.clone()));
+        let call = Call::new(&scope, Some(&message), 1);
         let choice = self.choose(&call, &setup, |s| {
             !matches!(s.then, Respond::Conversation(_))
         })?;
@@ -210,9 +210,9 @@ impl Handler {
         let setup = Arc::new(self.setup(metadata, extensions));
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let slots = setup.out.slots.clone();
-        let empty = Arc::new(Received::default());
+        let empty = self.scope(&setup, Arc::default());
         let (conversation, headers) = {
-            let start = self.call(&setup, None, &empty, 0);
+            let start = Call::new(&empty, None, 0);
             match self.conversation(&start, &setup) {
                 Some(choice) => {
                     let headers = match choice.respond() {
@@ -277,7 +277,8 @@ impl Handler {
     }
 
     async fn bidi_task(&self, setup: &Setup, mut inbound: Streaming<Arc<LazyMessage>>, tx: Tx) {
-        let received = Arc::new(Received::default());
+        let scope = self.scope(setup, Arc::default());
+        let received = &scope.received;
         let mut last_trailers = MetadataMap::new();
         let mut unanswered = 0usize;
         let reactive = |s: &crate::fake::Stub| {
@@ -291,7 +292,7 @@ impl Handler {
             };
             let len = received.push(message.clone());
             let answer = {
-                let call = self.call(setup, Some(&message), &received, len);
+                let call = Call::new(&scope, Some(&message), len);
                 match self.choose(&call, setup, reactive) {
                     Ok(choice) => Ok((context_for(&call, &choice), choice)),
                     Err(status) => Err(status),
@@ -317,7 +318,7 @@ impl Handler {
         if self.has_collect() {
             let last = received.get(len.saturating_sub(1));
             let answer = {
-                let call = self.call(setup, last.as_ref(), &received, len);
+                let call = Call::new(&scope, last.as_ref(), len);
                 match self.choose(&call, setup, |s| s.mode == Mode::Collect) {
                     Ok(choice) => Ok((context_for(&call, &choice), choice)),
                     Err(status) => Err(status),

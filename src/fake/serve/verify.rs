@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::journal::{Entry, ReceivedCall};
 use crate::fake::{
     model::{Call, Expect, Matcher, Miss, closeness},
-    template::{CallEnv, Received, RequestMetadata},
+    template::{CallEnv, CallScope, Received, RequestMetadata},
 };
 use crate::schema::value::lazy::LazyMessage;
 
@@ -136,9 +136,13 @@ pub(crate) fn verify(
         };
         let last = messages.last().cloned();
         let len = messages.len();
-        let received = Received::all(messages);
-        let metadata = Arc::new(RequestMetadata::new(entry.data.request_headers()));
-        let call = Call::new(&method_name, last.as_ref(), &received, len, &metadata, &env);
+        let scope = Arc::new(CallScope {
+            received: Received::all(messages),
+            metadata: Arc::new(RequestMetadata::new(entry.data.request_headers())),
+            method: method_name.clone(),
+            env: env.clone(),
+        });
+        let call = Call::new(&scope, last.as_ref(), len);
         if when.iter().all(|m| m.matches(&call)) {
             matched += 1;
             if calls.len() < MAX_CALLS {

@@ -96,16 +96,25 @@ impl std::ops::Deref for RequestMetadata {
 pub(crate) struct CallVars {
     /// The message being answered.
     pub(crate) request: Option<Arc<LazyMessage>>,
-    /// Every message received; the first `len` are `requests`.
-    pub(crate) received: Arc<Received>,
+    /// What every context of the call shares; the first `len` messages it received are
+    /// `requests`.
+    pub(crate) scope: Arc<CallScope>,
     pub(crate) len: usize,
+    /// The chosen stub's turn and scenario state (a reply's context only).
+    pub(crate) attempt: Option<u64>,
+    pub(crate) state: Option<Arc<str>>,
+}
+
+/// What every template context of one call shares, put together once per call: a stream's
+/// message contexts then hold one pointer to it instead of four.
+#[derive(Debug)]
+pub(crate) struct CallScope {
+    /// Every message received on the call.
+    pub(crate) received: Arc<Received>,
     pub(crate) metadata: Arc<RequestMetadata>,
     /// `package.Service/Method`.
     pub(crate) method: Arc<str>,
     pub(crate) env: Arc<CallEnv>,
-    /// The chosen stub's turn and scenario state (a reply's context only).
-    pub(crate) attempt: Option<u64>,
-    pub(crate) state: Option<Arc<str>>,
 }
 
 #[cfg(test)]
@@ -116,10 +125,12 @@ impl CallVars {
         Self {
             request: messages.last().cloned(),
             len: messages.len(),
-            received: Received::all(messages),
-            metadata: Arc::new(RequestMetadata::default()),
-            method: Arc::from(method),
-            env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+            scope: Arc::new(CallScope {
+                received: Received::all(messages),
+                metadata: Arc::new(RequestMetadata::default()),
+                method: Arc::from(method),
+                env: Arc::new(CallEnv::new(1, 0, std::time::SystemTime::now())),
+            }),
             attempt: None,
             state: None,
         }
@@ -157,17 +168,17 @@ impl Object for CallVars {
         Some(match key.as_str()? {
             "request" => minijinja::Value::from_object(MessageObject(self.request.clone()?)),
             "requests" => minijinja::Value::from_object(RequestsObject {
-                received: self.received.clone(),
+                received: self.scope.received.clone(),
                 len: self.len,
             }),
-            "metadata" => self.metadata.value(),
-            "method" => minijinja::Value::from(self.method.clone()),
-            "seq" => minijinja::Value::from(self.env.seq),
-            "listener" => address(self.env.listener),
-            "peer" => address(self.env.peer),
+            "metadata" => self.scope.metadata.value(),
+            "method" => minijinja::Value::from(self.scope.method.clone()),
+            "seq" => minijinja::Value::from(self.scope.env.seq),
+            "listener" => address(self.scope.env.listener),
+            "peer" => address(self.scope.env.peer),
             "attempt" => minijinja::Value::from(self.attempt?),
             "state" => minijinja::Value::from(self.state.clone()?),
-            ENV_VAR => minijinja::Value::from_dyn_object(self.env.clone()),
+            ENV_VAR => minijinja::Value::from_dyn_object(self.scope.env.clone()),
             _ => return None,
         })
     }

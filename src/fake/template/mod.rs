@@ -29,7 +29,7 @@ mod render;
 pub(crate) use self::helpers::rfc3339;
 pub(crate) use self::{
     compile::{CompileError, Scope, TemplateCompiler},
-    context::{CallVars, Received, RequestMetadata, context, with_vars},
+    context::{CallScope, CallVars, Received, RequestMetadata, context, with_vars},
     convert::from_jinja,
     helpers::CallEnv,
     render::is_template,

@@ -151,7 +151,7 @@ impl Pipeline {
         let value = |message: &LazyMessage, field: &FieldDescriptor| {
             super::context::field_value(message, field)
         };
-        Some(vars.received.with(vars.len, |messages| {
+        Some(vars.scope.received.with(vars.len, |messages| {
             let kept = messages.iter().filter(|message| {
                 self.filters
                     .iter()
