@@ -2,7 +2,10 @@
 //! message received so far, the request metadata, and its environment (sequence number, clock,
 //! random source, listener and peer).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{
+    Arc, Mutex, OnceLock,
+    atomic::{AtomicBool, Ordering},
+};
 
 use crate::fake::template::{self, CallEnv, CallScope, CallVars, Received, RequestMetadata};
 use crate::schema::value::lazy::LazyMessage;
@@ -28,8 +31,11 @@ pub(crate) struct Call<'a> {
     /// call, and shared by every message of a stream).
     pub(crate) metadata: &'a Arc<RequestMetadata>,
     pub(crate) env: &'a Arc<CallEnv>,
-    /// The scenario state of the stub being tried (set by the server before its matchers run).
-    state: Mutex<Arc<str>>,
+    /// The scenario state of the stub being tried (set by the server before its matchers run),
+    /// when it has one; `has_state` says whether it is set, so that trying the many stubs
+    /// without a scenario takes no lock.
+    state: Mutex<Option<Arc<str>>>,
+    has_state: AtomicBool,
     /// The template context, built on first use.
     context: OnceLock<minijinja::Value>,
 }
@@ -48,7 +54,8 @@ impl<'a> Call<'a> {
             len,
             metadata: &scope.metadata,
             env: &scope.env,
-            state: Mutex::new(no_state()),
+            state: Mutex::new(None),
+            has_state: AtomicBool::new(false),
             context: OnceLock::new(),
         }
     }
@@ -83,12 +90,27 @@ impl<'a> Call<'a> {
 
     /// Sets the scenario state that `when.state` compares with.
     pub(crate) fn set_scenario_state(&self, state: Arc<str>) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+        // Relaxed: a call is tried by one task at a time.
+        self.has_state.store(true, Ordering::Relaxed);
     }
 
-    /// Gets the scenario state of the stub being tried.
+    /// Forgets the scenario state: the stub tried next has no scenario (its state is empty).
+    pub(crate) fn clear_scenario_state(&self) {
+        // A load and a store, not a swap: plain moves, where a swap is a locked instruction.
+        if self.has_state.load(Ordering::Relaxed) {
+            self.has_state.store(false, Ordering::Relaxed);
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// Gets the scenario state of the stub being tried (empty without a scenario).
     pub(crate) fn scenario_state(&self) -> Arc<str> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        if !self.has_state.load(Ordering::Relaxed) {
+            return no_state();
+        }
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        state.unwrap_or_else(no_state)
     }
 
     /// A draw in `[0, 1)` from the call's seeded random source.

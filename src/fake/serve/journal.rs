@@ -52,6 +52,25 @@ pub(crate) struct CaptureData {
 }
 
 impl CaptureData {
+    /// Notes response headers or trailers a stub set, without the protocol's own.
+    fn response_metadata(&mut self, headers: &http::HeaderMap, part: Part) {
+        for (name, value) in headers {
+            let protocol = matches!(
+                name.as_str(),
+                "content-type"
+                    | "grpc-status"
+                    | "grpc-message"
+                    | "grpc-status-details-bin"
+                    | "grpc-encoding"
+                    | "grpc-accept-encoding"
+            );
+            if !protocol {
+                self.packed
+                    .push_header(part, name.as_str(), value.as_bytes());
+            }
+        }
+    }
+
     fn reply(&mut self, bytes: &[u8]) {
         if self.replies_kept < MAX_REPLIES {
             self.packed.push(Part::Reply, bytes);
@@ -73,6 +92,7 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// A capture for one call; `journaled` when the journal records it.
+    #[cfg(test)]
     pub(crate) fn new(journaled: bool) -> Self {
         Self {
             data: Mutex::default(),
@@ -84,23 +104,27 @@ impl Capture {
         f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Notes the request headers.
-    pub(crate) fn request_headers(&self, headers: &http::HeaderMap) {
-        if !self.journaled {
-            return;
-        }
-        self.with(|c| {
+    /// A capture for one call that starts with its request headers (noted before the
+    /// capture is shared, so without taking its lock); `journaled` when the journal records
+    /// the call.
+    pub(crate) fn for_request(journaled: bool, headers: &http::HeaderMap) -> Self {
+        let mut data = CaptureData::default();
+        if journaled {
             // One block for the headers and a small call's messages: entries stay small.
             let size: usize = headers
                 .iter()
                 .map(|(name, value)| name.as_str().len() + value.len() + 4)
                 .sum();
-            c.packed.0.reserve(size + Packed::FIRST);
+            data.packed.0.reserve(size + Packed::FIRST);
             for (name, value) in headers {
-                c.packed
+                data.packed
                     .push_header(Part::Header, name.as_str(), value.as_bytes());
             }
-        });
+        }
+        Self {
+            data: Mutex::new(data),
+            journaled,
+        }
     }
 
     /// Notes the headers (or, `trailers`, the trailers) of the response that a stub set,
@@ -114,22 +138,17 @@ impl Capture {
         } else {
             Part::ResponseHeader
         };
-        self.with(|c| {
-            for (name, value) in headers {
-                let protocol = matches!(
-                    name.as_str(),
-                    "content-type"
-                        | "grpc-status"
-                        | "grpc-message"
-                        | "grpc-status-details-bin"
-                        | "grpc-encoding"
-                        | "grpc-accept-encoding"
-                );
-                if !protocol {
-                    c.packed.push_header(part, name.as_str(), value.as_bytes());
-                }
-            }
-        });
+        self.with(|c| c.response_metadata(headers, part));
+    }
+
+    /// Takes what was recorded, noting the trailers of the response first (one lock for
+    /// both).
+    pub(crate) fn take_with_trailers(&self, trailers: &http::HeaderMap) -> CaptureData {
+        let mut data = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        if self.journaled {
+            data.response_metadata(trailers, Part::Trailer);
+        }
+        std::mem::take(&mut *data)
     }
 
     /// Notes a request message received.
@@ -653,10 +672,9 @@ mod tests {
 
     /// A finished call numbered `n`, whose request header `x-n` says `n`.
     fn call(journal: &Journal, n: usize) -> Entry {
-        let capture = Capture::new(true);
         let mut headers = http::HeaderMap::new();
         headers.insert("x-n", n.to_string().parse().unwrap());
-        capture.request_headers(&headers);
+        let capture = Capture::for_request(true, &headers);
         capture.request(format!("request {n}").as_bytes());
         Entry {
             seq: journal.next_seq(),

@@ -13,6 +13,7 @@ mod handler;
 mod journal;
 mod listen;
 mod observe;
+mod queue;
 mod respond;
 mod route;
 mod server;

@@ -86,8 +86,7 @@ where
         let listener = conn.map(|info| info.local);
         let journal = (self.layer.journal.is_on() && !is_infrastructure(path.path()))
             .then(|| self.layer.journal.clone());
-        let capture = Arc::new(Capture::new(journal.is_some()));
-        capture.request_headers(req.headers());
+        let capture = Arc::new(Capture::for_request(journal.is_some(), req.headers()));
         req.extensions_mut().insert(capture.clone());
 
         let session = req
@@ -157,6 +156,11 @@ struct Record {
 
 impl Record {
     fn finish(&mut self, code: i32, message: String) {
+        self.finish_with(code, message, None);
+    }
+
+    /// Finishes the record; `trailers` are the response's, noted in the journal's entry.
+    fn finish_with(&mut self, code: i32, message: String, trailers: Option<&http::HeaderMap>) {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
@@ -187,7 +191,10 @@ impl Record {
             }
         }
         if let Some(journal) = self.journal.take() {
-            let mut data = self.capture.take();
+            let mut data = match trailers {
+                Some(trailers) => self.capture.take_with_trailers(trailers),
+                None => self.capture.take(),
+            };
             let path = data
                 .path
                 .take()
@@ -241,11 +248,8 @@ where
                 if let Some(trailers) = f.trailers_ref()
                     && let Some(code) = grpc_status(trailers)
                 {
-                    if self.record.journal.is_some() {
-                        self.record.capture.response_metadata(trailers, true);
-                    }
                     let message = grpc_message(trailers);
-                    self.record.finish(code, message);
+                    self.record.finish_with(code, message, Some(trailers));
                 }
             }
             Some(Err(_)) => self

@@ -9,13 +9,13 @@
 use std::{pin::Pin, sync::Arc};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tonic::{Code, Request, Response, Status, Streaming, metadata::MetadataMap};
 
 pub(crate) use super::handler::Handler;
 use super::{
     converse::{Sink, converse},
     handler::Setup,
+    queue::queue,
     route::{Choice, context_for, reply_context},
     stream::{
         Driven, Out, Stop, Tx, apply, end_status, finish, next, render_metadata, send_parts,
@@ -179,7 +179,7 @@ impl Handler {
             attach(&mut response, out.slots.clone());
             return Ok(response);
         }
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (tx, rx) = queue(STREAM_BUFFER);
         let task_out = out.clone();
         let body = Driven::new(
             async move {
@@ -208,7 +208,7 @@ impl Handler {
     ) -> Result<Response<ReplyStream>, Status> {
         let (metadata, extensions, inbound) = req.into_parts();
         let setup = Arc::new(self.setup(metadata, extensions));
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (tx, rx) = queue(STREAM_BUFFER);
         let slots = setup.out.slots.clone();
         let empty = self.scope(&setup, Arc::default());
         let (conversation, headers) = {

@@ -291,7 +291,7 @@ impl MethodEntry {
             .as_ref()
             .and_then(|s| lookup.scenarios.get(s).map(|s| &**s));
         let Some(scenario) = scenario else {
-            call.set_scenario_state(no_state());
+            call.clear_scenario_state();
             if !stub.when.iter().all(|m| m.matches(call)) {
                 return None;
             }

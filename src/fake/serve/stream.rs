@@ -4,10 +4,16 @@
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 use tonic::{Code, Status, Streaming, metadata::MetadataMap};
 
-use super::{journal::Capture, listen::ConnInfo, state::Shared, trailers::Slots};
+use super::{
+    journal::Capture,
+    listen::ConnInfo,
+    queue::{Receiver, Sender},
+    state::Shared,
+    trailers::Slots,
+};
 use crate::fake::{
     model::{Delay, Effects, StatusReply, StreamPart, render},
     template::{CallEnv, with_vars},
@@ -19,7 +25,7 @@ use crate::schema::value::lazy::LazyMessage;
 pub(crate) struct Deadline(pub(crate) Instant);
 
 /// Where a stream's messages go: the response body.
-pub(crate) type Tx = mpsc::Sender<Result<Bytes, Status>>;
+pub(crate) type Tx = Sender<Result<Bytes, Status>>;
 
 /// What every part of sending one call needs.
 #[derive(Clone)]
@@ -42,13 +48,13 @@ pub(crate) struct Out {
 /// the body (the client went away) drops the producer.
 pub(crate) struct Driven {
     producer: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
-    rx: mpsc::Receiver<Result<Bytes, Status>>,
+    rx: Receiver<Result<Bytes, Status>>,
 }
 
 impl Driven {
     pub(crate) fn new(
         producer: impl std::future::Future<Output = ()> + Send + 'static,
-        rx: mpsc::Receiver<Result<Bytes, Status>>,
+        rx: Receiver<Result<Bytes, Status>>,
     ) -> Self {
         Self {
             producer: Some(Box::pin(producer)),
@@ -216,7 +222,7 @@ pub(crate) async fn send_parts(
 /// holds for the stream, so wait until the body took every message, then a moment for the
 /// connection to write them.
 async fn settle(tx: &Tx) {
-    while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+    while tx.is_pending() && !tx.is_closed() {
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
