@@ -375,3 +375,59 @@ async fn a_runaway_template_fails_the_call_instead_of_hanging_it() {
     assert_eq!(status.code(), Code::Internal);
     assert!(status.message().contains("fuel"), "{}", status.message());
 }
+
+/// Long streams are journaled whole and in order: the decoder hands a stream's request bytes to
+/// the journal in batches (the first at once, the rest as they fill and when the stream ends),
+/// so every batch must be in the entry the client can read once its call returned.
+#[tokio::test]
+async fn long_client_and_bidi_streams_are_journaled_whole_and_in_order() {
+    use crate::common::userservice::CreateRequest;
+    let server = bundled().await;
+    let mut client = client(&server).await;
+    // About 30 KiB of requests each way: more than one batch.
+    const N: usize = 600;
+    let summary = client
+        .create_users(tokio_stream::iter((0..N).map(|i| CreateRequest {
+            name: format!("user number {i:04}"),
+            email: format!("user{i:04}@example.com"),
+            age: i as i32,
+        })))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(summary.success_count as usize, N);
+    let replies: Vec<ChatMessage> = client
+        .chat(tokio_stream::iter((0..N).map(|i| ChatMessage {
+            user_id: format!("u{i:04}"),
+            message: format!("message number {i:04}"),
+            timestamp: 7,
+        })))
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Result<_, _>>()
+        .await
+        .unwrap();
+    assert_eq!(replies.len(), N);
+
+    let calls = server.received_calls();
+    let create = calls
+        .iter()
+        .find(|c| c.method.ends_with("/CreateUsers"))
+        .unwrap();
+    let names: Vec<&str> = create
+        .requests
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("user number {i:04}")).collect();
+    assert_eq!(names, expected);
+    let chat = calls.iter().find(|c| c.method.ends_with("/Chat")).unwrap();
+    let ids: Vec<&str> = chat
+        .requests
+        .iter()
+        .map(|r| r["user_id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("u{i:04}")).collect();
+    assert_eq!(ids, expected);
+}
