@@ -411,23 +411,16 @@ async fn long_client_and_bidi_streams_are_journaled_whole_and_in_order() {
     assert_eq!(replies.len(), N);
 
     let calls = server.received_calls();
-    let create = calls
-        .iter()
-        .find(|c| c.method.ends_with("/CreateUsers"))
-        .unwrap();
-    let names: Vec<&str> = create
-        .requests
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    // One field of every request the journal kept for `method`, in order.
+    let journaled = |method: &str, field: &str| -> Vec<String> {
+        let call = calls.iter().find(|c| c.method.ends_with(method)).unwrap();
+        call.requests
+            .iter()
+            .map(|r| r[field].as_str().unwrap().to_owned())
+            .collect()
+    };
     let expected: Vec<String> = (0..N).map(|i| format!("user number {i:04}")).collect();
-    assert_eq!(names, expected);
-    let chat = calls.iter().find(|c| c.method.ends_with("/Chat")).unwrap();
-    let ids: Vec<&str> = chat
-        .requests
-        .iter()
-        .map(|r| r["user_id"].as_str().unwrap())
-        .collect();
+    assert_eq!(journaled("/CreateUsers", "name"), expected);
     let expected: Vec<String> = (0..N).map(|i| format!("u{i:04}")).collect();
-    assert_eq!(ids, expected);
+    assert_eq!(journaled("/Chat", "user_id"), expected);
 }

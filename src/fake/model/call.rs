@@ -7,7 +7,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use crate::fake::template::{self, CallEnv, CallScope, CallVars, Received, RequestMetadata};
+use crate::fake::template::{self, CallScope, CallVars, RequestMetadata};
 use crate::schema::value::lazy::LazyMessage;
 
 /// The scenario state of a stub without a scenario: one shared empty string, so that trying
@@ -19,18 +19,13 @@ pub(crate) fn no_state() -> Arc<str> {
 
 /// One call, or one message of a stream, being answered.
 pub(crate) struct Call<'a> {
-    /// What every message of the call shares (the fields below borrow from it).
+    /// What every message of the call shares: its messages, headers, method and environment.
     scope: &'a Arc<CallScope>,
     /// The message being answered (the last one, for client streams); `None` for an empty
     /// client stream, or a conversation's start.
     pub(crate) request: Option<&'a Arc<LazyMessage>>,
-    /// Every message received on the call; the first `len` are this call's `requests`.
-    pub(crate) received: &'a Arc<Received>,
+    /// This call's `requests` are the first `len` messages its scope received.
     pub(crate) len: usize,
-    /// The request headers (their `metadata` template variable is built at most once per
-    /// call, and shared by every message of a stream).
-    pub(crate) metadata: &'a Arc<RequestMetadata>,
-    pub(crate) env: &'a Arc<CallEnv>,
     /// The scenario state of the stub being tried (set by the server before its matchers run),
     /// when it has one; `has_state` says whether it is set, so that trying the many stubs
     /// without a scenario takes no lock.
@@ -50,10 +45,7 @@ impl<'a> Call<'a> {
         Self {
             scope,
             request,
-            received: &scope.received,
             len,
-            metadata: &scope.metadata,
-            env: &scope.env,
             state: Mutex::new(None),
             has_state: AtomicBool::new(false),
             context: OnceLock::new(),
@@ -83,9 +75,15 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The request headers (their `metadata` template variable is built at most once per
+    /// call, and shared by every message of a stream).
+    pub(crate) fn metadata(&self) -> &RequestMetadata {
+        &self.scope.metadata
+    }
+
     /// Calls `f` with the messages received so far.
     pub(crate) fn requests<R>(&self, f: impl FnOnce(&[Arc<LazyMessage>]) -> R) -> R {
-        self.received.with(self.len, f)
+        self.scope.received.with(self.len, f)
     }
 
     /// Sets the scenario state that `when.state` compares with.
@@ -115,6 +113,6 @@ impl<'a> Call<'a> {
 
     /// A draw in `[0, 1)` from the call's seeded random source.
     pub(crate) fn draw(&self) -> f64 {
-        self.env.draw()
+        self.scope.env.draw()
     }
 }

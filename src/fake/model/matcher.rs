@@ -40,10 +40,10 @@ pub struct MetadataCheck {
 impl MetadataCheck {
     fn actual(&self, call: &Call<'_>) -> Option<Value> {
         if self.name.ends_with("-bin") {
-            let value = call.metadata.get_bin(self.name.as_str())?;
+            let value = call.metadata().get_bin(self.name.as_str())?;
             Some(Value::Bytes(value.to_bytes().ok()?))
         } else {
-            let value = call.metadata.get(self.name.as_str())?;
+            let value = call.metadata().get(self.name.as_str())?;
             Some(Value::String(value.to_str().ok()?.to_owned()))
         }
     }

@@ -53,20 +53,14 @@ enum Kept {
     Shared(Bytes),
 }
 
-impl Kept {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Kept::Inline { len, buf } => &buf[..usize::from(*len)],
-            Kept::Shared(bytes) => bytes,
-        }
-    }
-}
-
 impl Deref for Kept {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        self.as_slice()
+        match self {
+            Kept::Inline { len, buf } => &buf[..usize::from(*len)],
+            Kept::Shared(bytes) => bytes,
+        }
     }
 }
 
@@ -147,7 +141,7 @@ impl LazyMessage {
     pub(crate) fn bytes(&self) -> Option<&[u8]> {
         match &self.repr {
             Repr::Decoded(_) => None,
-            Repr::Bytes { bytes, .. } => Some(bytes.as_slice()),
+            Repr::Bytes { bytes, .. } => Some(bytes),
         }
     }
 
